@@ -1,0 +1,213 @@
+"""Drawing mixup's random parameters: the mix weight and the partner permutation.
+
+This module only *draws*; `keras_mixup.mixing` only *applies*. Everything here is a
+pure function of an explicit stateless seed (a shape-`[2]` integer tensor), so the
+same seed always gives the same parameters, the functions compile under XLA
+(`tf.function(jit_compile=True)`), and callers decide where seeds come from
+(a `tf.random.Generator`, a `keras.random.SeedGenerator`, or a per-element seed
+in `tf.data`).
+
+Why not `tf.random.stateless_gamma` or `keras.random.beta`: the gamma op behind
+them has no XLA kernel. `sample_beta` below is exact (not an approximation) and
+built only from stateless normal/uniform draws, a bounded `tf.while_loop` and
+elementwise maths, all of which XLA compiles.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import tensorflow as tf
+
+# Philox, named explicitly: "auto_select" may pick a different generator per device.
+RNG_ALG = "philox"
+
+# Rejection rounds in the gamma sampler. Each round accepts a pending draw with
+# probability >= 0.95 (Marsaglia & Tsang, shape >= 1), so the chance that any of
+# 10^6 draws is still pending after 64 rounds is below 1e-77: the cap only guards
+# against an infinite loop on a non-finite alpha, it never truncates in practice.
+MAX_REJECTION_ROUNDS = 64
+_FLOAT32_TINY = 1.1754944e-38  # smallest normal float32
+
+
+class MixParams(NamedTuple):
+    """The random parameters of one mixup batch.
+
+    Attributes:
+        mix_weight: float32 tensor of shape `[batch_size]`: lambda for each example,
+            the weight of the example itself. With one lambda per batch (the
+            default) all entries are equal.
+        permutation: int32 tensor of shape `[batch_size]`: example `i` is mixed with
+            example `permutation[i]` of the same batch.
+    """
+
+    mix_weight: tf.Tensor
+    permutation: tf.Tensor
+
+
+def validate_alpha(alpha, name: str = "alpha") -> float:
+    """Returns `alpha` as a float after checking it is a finite number >= 0.
+
+    Raises:
+        ValueError: if `alpha` is negative, NaN or infinite.
+        TypeError: if `alpha` is not a real number.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a real number >= 0 (the Beta(alpha, alpha) "
+            f"concentration); got {alpha!r} of type {type(alpha).__name__}."
+        )
+    value = float(alpha)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"`{name}` must be a finite number >= 0 (0 disables mixing, the paper "
+            f"uses 0.1 to 32); got {name}={alpha!r}."
+        )
+    return value
+
+
+def _as_seed(seed) -> tf.Tensor:
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer:
+        raise TypeError(f"`seed` must be an integer tensor of shape [2]; got dtype {seed.dtype.name}.")
+    seed = tf.cast(seed, tf.int64)
+    if seed.shape.rank is not None and seed.shape != (2,):
+        raise ValueError(f"`seed` must have shape [2]; got shape {seed.shape}.")
+    return seed
+
+
+def sample_log_gamma(seed, shape, alpha) -> tf.Tensor:
+    """Draws log(G) for G ~ Gamma(alpha, 1), exactly, with XLA-compilable ops.
+
+    Marsaglia & Tsang's rejection method for shape >= 1; for alpha < 1 the draw is
+    boosted: Gamma(alpha) = Gamma(alpha + 1) * U**(1 / alpha), taken in log space
+    so that small alphas (where U**(1/alpha) underflows float32) stay exact.
+
+    Args:
+        seed: integer tensor of shape `[2]`, a stateless seed.
+        shape: shape of the output.
+        alpha: float scalar (Python or tensor) > 0.
+
+    Returns:
+        float32 tensor of `shape`.
+
+    References:
+        - Marsaglia & Tsang, "A simple method for generating gamma variables",
+          ACM TOMS 26(3), 2000.
+    """
+    seed = _as_seed(seed)
+    alpha = tf.cast(alpha, tf.float32)
+    loop_seed, boost_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    boosted = alpha < 1.0
+    shape_param = tf.where(boosted, alpha + 1.0, alpha)
+    d = shape_param - 1.0 / 3.0
+    c = tf.math.rsqrt(9.0 * d)
+
+    def round_(i, accepted, log_v):
+        normal_seed, uniform_seed = tf.unstack(
+            tf.random.experimental.stateless_split(
+                tf.random.experimental.stateless_fold_in(loop_seed, i, alg=RNG_ALG), num=2
+            )
+        )
+        x = tf.ensure_shape(tf.random.stateless_normal(shape, normal_seed, alg=RNG_ALG), log_v.shape)
+        u = tf.ensure_shape(tf.random.stateless_uniform(shape, uniform_seed, alg=RNG_ALG), log_v.shape)
+        v = (1.0 + c * x) ** 3
+        log_v_candidate = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
+        accept = (v > 0.0) & (
+            tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v_candidate
+        )
+        log_v = tf.where(accept & ~accepted, log_v_candidate, log_v)
+        return i + 1, accepted | accept, log_v
+
+    _, _, log_v = tf.while_loop(
+        lambda i, accepted, _: (i < MAX_REJECTION_ROUNDS) & ~tf.reduce_all(accepted),
+        round_,
+        (tf.constant(0, tf.int32), tf.zeros(shape, tf.bool), tf.zeros(shape, tf.float32)),
+    )
+    log_gamma = tf.math.log(d) + log_v
+    # U in (0, 1]: log1p(-u) with u in [0, 1) is finite.
+    boost_u = tf.random.stateless_uniform(shape, boost_seed, alg=RNG_ALG)
+    boost = tf.math.log1p(-boost_u) / tf.where(boosted, alpha, 1.0)
+    return tf.where(boosted, log_gamma + boost, log_gamma)
+
+
+def sample_beta(seed, shape, alpha) -> tf.Tensor:
+    """Draws lambda ~ Beta(alpha, alpha), exactly, with XLA-compilable ops.
+
+    lambda = G1 / (G1 + G2) with G1, G2 ~ Gamma(alpha, 1), computed as
+    sigmoid(log G1 - log G2) so that tiny alphas (lambda at 0 or 1) stay finite.
+    alpha == 0 gives lambda = 1 (no mixing: the paper's alpha -> 0 limit is ERM).
+
+    Args:
+        seed: integer tensor of shape `[2]`, a stateless seed.
+        shape: shape of the output.
+        alpha: float scalar >= 0, Python number or tensor.
+
+    Returns:
+        float32 tensor of `shape` with values in [0, 1].
+
+    Example:
+    >>> lam = sample_beta(tf.constant([1, 2]), [4], alpha=1.0)
+    >>> lam.shape, lam.dtype.name
+    (TensorShape([4]), 'float32')
+    >>> bool(tf.reduce_all((lam >= 0) & (lam <= 1)))
+    True
+    """
+    alpha = tf.cast(alpha, tf.float32)
+    full_shape = tf.concat([[2], tf.cast(shape, tf.int32)], axis=0)
+    safe_alpha = tf.where(alpha > 0, alpha, 1.0)
+    log_gammas = sample_log_gamma(seed, full_shape, safe_alpha)
+    lam = tf.sigmoid(log_gammas[0] - log_gammas[1])
+    return tf.where(alpha > 0, lam, tf.ones_like(lam))
+
+
+def sample_permutation(seed, batch_size) -> tf.Tensor:
+    """Draws a uniformly random permutation of `range(batch_size)` (int32).
+
+    The permutation is the argsort of independent random 32-bit keys; XLA compiles
+    it, unlike `tf.random.shuffle`.
+    """
+    keys = tf.random.stateless_uniform(
+        [batch_size], _as_seed(seed), minval=None, maxval=None, dtype=tf.int32, alg=RNG_ALG
+    )
+    return tf.argsort(keys, stable=True)
+
+
+def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> MixParams:
+    """Draws the mixup parameters of one batch: lambda(s) and the partner permutation.
+
+    This is the one place where keras_mixup draws randomness; `MixupTransform`,
+    `MixupLayer` and `MixupLoss` all call it.
+
+    Args:
+        seed: integer tensor of shape `[2]`, a stateless seed. The same seed and
+            batch size always give the same parameters (within one execution mode:
+            XLA-compiled and uncompiled code draw different, equally distributed
+            values from the same seed).
+        batch_size: int or scalar int tensor.
+        alpha: Beta(alpha, alpha) concentration, float >= 0 (Python or tensor).
+            0 means no mixing (lambda = 1).
+        per_example: if False (default, the paper's choice), one lambda for the
+            whole batch; if True, an independent lambda per example.
+
+    Returns:
+        A `MixParams(mix_weight, permutation)`. A batch of size 1 has nothing to
+        mix with: its mix weight is 1, so it is returned unchanged.
+
+    Example:
+    >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
+    >>> sorted(params.permutation.numpy().tolist())
+    [0, 1, 2, 3, 4]
+    >>> params.mix_weight.shape
+    TensorShape([5])
+    """
+    seed = _as_seed(seed)
+    beta_seed, permutation_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    batch_size = tf.convert_to_tensor(batch_size, tf.int32)
+    num_draws = batch_size if per_example else tf.constant(1, tf.int32)
+    lam = sample_beta(beta_seed, tf.reshape(num_draws, [1]), alpha)
+    lam = tf.broadcast_to(lam, tf.reshape(batch_size, [1]))
+    lam = tf.where(batch_size > 1, lam, tf.ones_like(lam))
+    return MixParams(mix_weight=lam, permutation=sample_permutation(permutation_seed, batch_size))
