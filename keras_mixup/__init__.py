@@ -1,0 +1,24 @@
+"""keras_mixup: mixup (Zhang et al., ICLR 2018) for Keras 3 on TensorFlow.
+
+- `MixupTransform`: mixup as a `tf.data` transformation of batched elements.
+- `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss.
+- `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
+  `blend`: their application (pure arithmetic).
+"""
+
+from keras_mixup.layer import MixupLayer, MixupLoss
+from keras_mixup.mixing import blend
+from keras_mixup.sampling import MixParams, sample_beta, sample_mix_params
+from keras_mixup.transform import MixupTransform
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MixParams",
+    "MixupLayer",
+    "MixupLoss",
+    "MixupTransform",
+    "blend",
+    "sample_beta",
+    "sample_mix_params",
+]
