@@ -94,7 +94,7 @@ def test_convert_batch_matches_mix_batch_dtypes():
     batch = Batch(tf.constant([[1], [2]], tf.uint8), tf.constant([0, 1]), tf.constant([1, 2]))
     converted = convert_batch(batch, num_classes=2, feature_dtype=tf.bfloat16)
     mixed = mix_batch(batch, params([0.5, 0.5], [1, 0]), num_classes=2, feature_dtype=tf.bfloat16)
-    for a, b in zip(tf.nest.flatten(converted), tf.nest.flatten(mixed)):
+    for a, b in zip(tf.nest.flatten(converted), tf.nest.flatten(mixed), strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape
 
 

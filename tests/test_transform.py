@@ -133,7 +133,7 @@ def test_odd_batch_sizes_and_last_partial_batch(batch_size):
     dataset = identity_dataset(batch_size, 3).unbatch().take(batch_size * 2 + 2).batch(batch_size)
     out = batches(dataset.map(MixupTransform(num_classes=batch_size, seed=0)))
     assert [x.shape[0] for x, _ in out] == [batch_size, batch_size, 2]
-    for x, y in out:
+    for _, y in out:
         np.testing.assert_allclose(y.sum(axis=1), 1.0, atol=1e-6)
 
 
@@ -231,15 +231,15 @@ def pipeline_output(form, seed, parallel=None, epochs=1):
 
 def test_same_pipeline_built_twice_is_bit_identical_sequential_map():
     a, b = pipeline_output("map", 5), pipeline_output("map", 5)
-    for (xa, ya), (xb, yb) in zip(a[0], b[0]):
+    for (xa, ya), (xb, yb) in zip(a[0], b[0], strict=True):
         np.testing.assert_array_equal(xa, xb)
         np.testing.assert_array_equal(ya, yb)
 
 
 def test_apply_form_is_bit_identical_under_autotune():
     a, b = pipeline_output("apply", 5, epochs=2), pipeline_output("apply", 5, epochs=2)
-    for epoch_a, epoch_b in zip(a, b):
-        for (xa, _), (xb, _) in zip(epoch_a, epoch_b):
+    for epoch_a, epoch_b in zip(a, b, strict=True):
+        for (xa, _), (xb, _) in zip(epoch_a, epoch_b, strict=True):
             np.testing.assert_array_equal(xa, xb)
 
 
