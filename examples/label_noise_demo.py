@@ -136,7 +136,12 @@ def main(argv=None):
     runs = {}
     for name, alpha in [("ERM", 0.0), (f"mixup alpha={args.alpha:g}", args.alpha)]:
         model, test_error, seconds = train(
-            name, initial_weights, pipeline(alpha), test_ds, args.epochs, steps_per_epoch,
+            name,
+            initial_weights,
+            pipeline(alpha),
+            test_ds,
+            args.epochs,
+            steps_per_epoch,
             args.learning_rate,
         )
         runs[name] = {
@@ -151,17 +156,23 @@ def main(argv=None):
             "seconds": seconds,
         }
 
-    print(f"\nTest error (%) on clean digits, {args.noise:.0%} corrupted training labels, "
-          f"{args.epochs} epochs, seed {args.seed}")
+    print(
+        f"\nTest error (%) on clean digits, {args.noise:.0%} corrupted training labels, "
+        f"{args.epochs} epochs, seed {args.seed}"
+    )
     header = f"{'method':<18}{'best':>8}{'last':>8}{'train err (real)':>18}{'fit to corrupted':>18}"
     print(header)
     print("-" * len(header))
     for name, run in runs.items():
         fit_noise = 100.0 - run["train_error_corrupted_labels_vs_given"]
-        print(f"{name:<18}{run['best_test_error']:>8.1f}{run['last_test_error']:>8.1f}"
-              f"{run['train_error_real_labels']:>18.1f}{fit_noise:>17.1f}%")
-    print("'fit to corrupted': share of corrupted training images predicted as their wrong "
-          "label (memorization).")
+        print(
+            f"{name:<18}{run['best_test_error']:>8.1f}{run['last_test_error']:>8.1f}"
+            f"{run['train_error_real_labels']:>18.1f}{fit_noise:>17.1f}%"
+        )
+    print(
+        "'fit to corrupted': share of corrupted training images predicted as their wrong "
+        "label (memorization)."
+    )
 
     (args.output / "results.json").write_text(
         json.dumps({"config": vars(args) | {"output": str(args.output)}, "runs": runs}, indent=2)

@@ -31,8 +31,7 @@ def parse_element(args: tuple, owner: str) -> tuple[Batch, bool]:
             "dataset.map(lambda d: (d['image'], d['label']))."
         )
     raise ValueError(
-        f"{owner} expects elements of the form {ELEMENT_FORMS}; got {len(args)} "
-        "component(s)."
+        f"{owner} expects elements of the form {ELEMENT_FORMS}; got {len(args)} component(s)."
     )
 
 
@@ -99,7 +98,9 @@ def validate_batch(batch: Batch, owner: str, num_classes: int | None) -> list:
                 raise ValueError(message)
         else:
             checks.append(
-                tf.debugging.assert_equal(tf.shape(tensor)[0], tf.shape(reference)[0], message=message)
+                tf.debugging.assert_equal(
+                    tf.shape(tensor)[0], tf.shape(reference)[0], message=message
+                )
             )
     if num_classes is not None:
         for name, tensor in _leaves_with_paths("labels", batch.labels):

@@ -172,7 +172,9 @@ class MixupLayer(keras.layers.Layer):
         with tf.control_dependencies([c for c in checks if c is not None]):
             batch = Batch(*(map_tensors(tf.identity, part) for part in batch))
         # Everything is cast to the layer's compute dtype in a model, floats included.
-        batch = batch._replace(features=map_tensors(lambda t: tf.cast(t, feature_dtype), batch.features))
+        batch = batch._replace(
+            features=map_tensors(lambda t: tf.cast(t, feature_dtype), batch.features)
+        )
         if training is False or self.alpha == 0:
             mixed = convert_batch(batch, num_classes=self.num_classes, feature_dtype=feature_dtype)
         else:
@@ -193,7 +195,9 @@ def _sparse_to_dense_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
                 f"ignore_class={config['ignore_class']}: mixed targets have no ignored class."
             )
         return keras.losses.CategoricalCrossentropy(
-            from_logits=config["from_logits"], reduction=config["reduction"], axis=config.get("axis", -1)
+            from_logits=config["from_logits"],
+            reduction=config["reduction"],
+            axis=config.get("axis", -1),
         )
     return loss
 
@@ -312,7 +316,11 @@ class _FunctionLoss(keras.losses.Loss):
         return self.fn(y_true, y_pred)
 
     def get_config(self):
-        return {"name": self.name, "reduction": self.reduction, "fn": keras.losses.serialize(self.fn)}
+        return {
+            "name": self.name,
+            "reduction": self.reduction,
+            "fn": keras.losses.serialize(self.fn),
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -54,8 +54,10 @@ def blend(tensor: tf.Tensor, params: MixParams, dtype: tf.DType | None = None) -
     >>> blend(x, params).numpy().tolist()
     [[2.5, 5.0], [7.5, 15.0]]
     """
-    dtype = tf.as_dtype(dtype) if dtype is not None else (
-        tensor.dtype if tensor.dtype.is_floating else tf.float32
+    dtype = (
+        tf.as_dtype(dtype)
+        if dtype is not None
+        else (tensor.dtype if tensor.dtype.is_floating else tf.float32)
     )
     compute_dtype = tf.float64 if dtype == tf.float64 else tf.float32
     partner = tf.gather(tensor, params.permutation, axis=0)
@@ -137,9 +139,7 @@ def mix_batch(
     labels = map_tensors(
         lambda t: blend(to_float_targets(t, num_classes), params, tf.float32), batch.labels
     )
-    sample_weight = map_tensors(
-        lambda t: blend(t, params, tf.float32), batch.sample_weight
-    )
+    sample_weight = map_tensors(lambda t: blend(t, params, tf.float32), batch.sample_weight)
     return Batch(features, labels, sample_weight)
 
 
@@ -150,9 +150,7 @@ def convert_batch(batch: Batch, *, num_classes: int | None, feature_dtype: tf.DT
     weights float32: the output has the same dtypes whether mixing happened or not.
     """
     return Batch(
-        map_tensors(
-            lambda t: tf.cast(t, _feature_output_dtype(t, feature_dtype)), batch.features
-        ),
+        map_tensors(lambda t: tf.cast(t, _feature_output_dtype(t, feature_dtype)), batch.features),
         map_tensors(lambda t: to_float_targets(t, num_classes), batch.labels),
         map_tensors(lambda t: tf.cast(t, tf.float32), batch.sample_weight),
     )

@@ -71,7 +71,9 @@ def validate_alpha(alpha, name: str = "alpha") -> float:
 def _as_seed(seed) -> tf.Tensor:
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer:
-        raise TypeError(f"`seed` must be an integer tensor of shape [2]; got dtype {seed.dtype.name}.")
+        raise TypeError(
+            f"`seed` must be an integer tensor of shape [2]; got dtype {seed.dtype.name}."
+        )
     seed = tf.cast(seed, tf.int64)
     if seed.shape.rank is not None and seed.shape != (2,):
         raise ValueError(f"`seed` must have shape [2]; got shape {seed.shape}.")
@@ -111,13 +113,15 @@ def sample_log_gamma(seed, shape, alpha) -> tf.Tensor:
                 tf.random.experimental.stateless_fold_in(loop_seed, i, alg=RNG_ALG), num=2
             )
         )
-        x = tf.ensure_shape(tf.random.stateless_normal(shape, normal_seed, alg=RNG_ALG), log_v.shape)
-        u = tf.ensure_shape(tf.random.stateless_uniform(shape, uniform_seed, alg=RNG_ALG), log_v.shape)
+        x = tf.ensure_shape(
+            tf.random.stateless_normal(shape, normal_seed, alg=RNG_ALG), log_v.shape
+        )
+        u = tf.ensure_shape(
+            tf.random.stateless_uniform(shape, uniform_seed, alg=RNG_ALG), log_v.shape
+        )
         v = (1.0 + c * x) ** 3
         log_v_candidate = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
-        accept = (v > 0.0) & (
-            tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v_candidate
-        )
+        accept = (v > 0.0) & (tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v_candidate)
         log_v = tf.where(accept & ~accepted, log_v_candidate, log_v)
         return i + 1, accepted | accept, log_v
 

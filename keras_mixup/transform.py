@@ -33,7 +33,9 @@ def validate_seed(seed) -> int | None:
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"`seed` must be an int or None; got {seed!r} of type {type(seed).__name__}.")
+        raise TypeError(
+            f"`seed` must be an int or None; got {seed!r} of type {type(seed).__name__}."
+        )
     return int(seed)
 
 

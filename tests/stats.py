@@ -27,5 +27,7 @@ def float32_ks_pvalue(samples, alpha: float) -> float:
     cdf = stats.beta(alpha, alpha).cdf
     cdf_at = np.where(unique64 >= 1.0, 1.0, cdf((unique64 + up) / 2))
     cdf_below = np.where(unique64 <= 0.0, 0.0, cdf((unique64 + down) / 2))
-    statistic = max(np.max(np.abs(empirical_at - cdf_at)), np.max(np.abs(empirical_below - cdf_below)))
+    statistic = max(
+        np.max(np.abs(empirical_at - cdf_at)), np.max(np.abs(empirical_below - cdf_below))
+    )
     return float(stats.kstwo.sf(statistic, n))

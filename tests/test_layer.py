@@ -21,7 +21,9 @@ def build(mixup, *, loss="sparse_categorical_crossentropy", mode="graph", **loss
         jit_compile=mode == "xla",
     )
     # Confident predictions, so that mixed and unmixed targets give clearly different losses.
-    model.layers[-1].kernel.assign(np.random.default_rng(1).normal(size=(5, 3)).astype("float32") * 2)
+    model.layers[-1].kernel.assign(
+        np.random.default_rng(1).normal(size=(5, 3)).astype("float32") * 2
+    )
     return model
 
 
@@ -35,7 +37,10 @@ def plain_twin(model):
 def params_of_next_step(mixup, batch_size, mode):
     """The parameters the layer will draw in its next training step: the seed
     generator's current state, through the same sampler in the same mode."""
-    draw = lambda seed: sample_mix_params(seed, batch_size, mixup.alpha, per_example=mixup.per_example)  # noqa: E731
+
+    def draw(seed):
+        return sample_mix_params(seed, batch_size, mixup.alpha, per_example=mixup.per_example)
+
     if mode == "xla":
         draw = tf.function(draw, jit_compile=True)
     return draw(tf.constant(mixup.seed_generator.state.numpy()))
@@ -67,7 +72,8 @@ def test_one_hot_targets_regression_loss_and_sample_weights():
     params = params_of_next_step(mixup, 8, "graph")
     loss = model.train_on_batch(X, targets, sample_weight=weights)
     expected = keras.losses.MeanSquaredError()(
-        blend(tf.constant(targets), params), twin(blend(tf.constant(X), params)),
+        blend(tf.constant(targets), params),
+        twin(blend(tf.constant(X), params)),
         sample_weight=blend(tf.constant(weights), params),
     )
     np.testing.assert_allclose(loss, float(expected), rtol=1e-5)
@@ -75,7 +81,9 @@ def test_one_hot_targets_regression_loss_and_sample_weights():
 
 def test_fit_with_function_loss_and_one_hot_labels():
     mixup = MixupLayer(alpha=1.0, seed=0)
-    model = keras.Sequential([keras.Input((5,)), mixup, keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((5,)), mixup, keras.layers.Dense(3, activation="softmax")]
+    )
     model.compile("adam", loss=MixupLoss(keras.losses.categorical_crossentropy, layer=mixup))
     history = model.fit(X, np.eye(3)[Y], epochs=2, batch_size=3, verbose=0)  # odd, partial batches
     assert np.all(np.isfinite(history.history["loss"]))
@@ -115,18 +123,25 @@ def test_missing_mixup_loss_is_an_error_not_a_silent_inputs_only_ablation():
     mixup = MixupLayer(alpha=1.0)
     model = keras.Sequential([keras.Input((5,)), mixup, keras.layers.Dense(3)])
     model.compile("sgd", loss="sparse_categorical_crossentropy")
-    with pytest.raises(ValueError, match=r"no MixupLoss is bound to it.*'mix inputs only' ablation.*inputs_only=True"):
+    with pytest.raises(
+        ValueError,
+        match=r"no MixupLoss is bound to it.*'mix inputs only' ablation.*inputs_only=True",
+    ):
         model.fit(X, Y, verbose=0)
 
 
 def test_inputs_only_opt_in_trains_on_unmixed_targets():
     mixup = MixupLayer(alpha=1.0, inputs_only=True, seed=2)
     model = keras.Sequential([keras.Input((5,)), mixup, keras.layers.Dense(3)])
-    model.compile(keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     twin = plain_twin(model)
     params = params_of_next_step(mixup, 8, "graph")
     loss = model.train_on_batch(X, Y)
-    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(Y, twin(blend(tf.constant(X), params)))
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        Y, twin(blend(tf.constant(X), params))
+    )
     np.testing.assert_allclose(loss, float(expected), rtol=1e-5)
 
 
@@ -151,11 +166,19 @@ def test_mixup_loss_argument_errors():
 
 
 def test_get_config_round_trip():
-    layer = MixupLayer(alpha=0.4, num_classes=7, per_example=True, inputs_only=True, seed=9, name="mix")
+    layer = MixupLayer(
+        alpha=0.4, num_classes=7, per_example=True, inputs_only=True, seed=9, name="mix"
+    )
     config = layer.get_config()
     clone = MixupLayer.from_config(config)
     assert clone.get_config() == config
-    assert (clone.alpha, clone.num_classes, clone.per_example, clone.inputs_only, clone.seed) == (0.4, 7, True, True, 9)
+    assert (clone.alpha, clone.num_classes, clone.per_example, clone.inputs_only, clone.seed) == (
+        0.4,
+        7,
+        True,
+        True,
+        9,
+    )
 
 
 def test_keras_file_round_trip_keeps_the_bound_loss(tmp_path):
@@ -170,14 +193,28 @@ def test_keras_file_round_trip_keeps_the_bound_loss(tmp_path):
     assert np.isfinite(loaded.fit(X, Y, epochs=1, verbose=0).history["loss"][0])
 
 
-@pytest.mark.parametrize("policy_name, dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+@pytest.mark.parametrize(
+    "policy_name, dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")]
+)
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_trains_under_mixed_precision_and_xla(policy, policy_name, dtype, jit_compile):
     policy(policy_name)
     mixup = MixupLayer(alpha=1.0, seed=0)
-    model = keras.Sequential([keras.Input((6, 6, 1)), mixup, keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
-                              keras.layers.Dense(3), keras.layers.Activation("linear", dtype="float32")])
-    model.compile("adam", loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True), jit_compile=jit_compile)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            mixup,
+            keras.layers.Conv2D(4, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+            keras.layers.Activation("linear", dtype="float32"),
+        ]
+    )
+    model.compile(
+        "adam",
+        loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
+        jit_compile=jit_compile,
+    )
     images = RNG.integers(0, 256, (12, 6, 6, 1), dtype=np.uint8)
     history = model.fit(images, np.arange(12) % 3, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
@@ -187,17 +224,24 @@ def test_trains_under_mixed_precision_and_xla(policy, policy_name, dtype, jit_co
 def test_in_tf_data_like_a_preprocessing_layer():
     n = 6
     layer = MixupLayer(alpha=1.0, num_classes=n, seed=0)
-    dataset = tf.data.Dataset.from_tensor_slices((np.eye(n, dtype=np.uint8), np.arange(n), np.ones(n))).batch(n)
-    (x, y, w), = list(dataset.map(layer))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.eye(n, dtype=np.uint8), np.arange(n), np.ones(n))
+    ).batch(n)
+    ((x, y, w),) = list(dataset.map(layer))
     assert x.dtype == tf.float32 and y.dtype == tf.float32 and w.dtype == tf.float32
     np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-6)
     assert not np.array_equal(y.numpy(), np.eye(n))  # it mixed
-    (x2, y2), = list(tf.data.Dataset.from_tensor_slices((np.eye(n, dtype=np.float32), np.arange(n))).batch(n).map(
-        lambda a, b: layer(a, b, training=False)))
+    ((x2, y2),) = list(
+        tf.data.Dataset.from_tensor_slices((np.eye(n, dtype=np.float32), np.arange(n)))
+        .batch(n)
+        .map(lambda a, b: layer(a, b, training=False))
+    )
     np.testing.assert_array_equal(y2.numpy(), np.eye(n))
 
 
 def test_tf_data_use_needs_num_classes_for_integer_labels():
-    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2), np.float32), np.arange(4))).batch(4)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((4, 2), np.float32), np.arange(4))
+    ).batch(4)
     with pytest.raises(ValueError, match="pass num_classes="):
         dataset.map(MixupLayer(alpha=1.0))

@@ -77,7 +77,10 @@ def test_to_float_targets(labels, num_classes, expected):
 
 def test_mix_batch_exact_values_nested_features_labels_and_weights():
     batch = Batch(
-        features={"image": tf.constant([[0], [100]], tf.uint8), "meta": tf.constant([1.0, 3.0], tf.float64)},
+        features={
+            "image": tf.constant([[0], [100]], tf.uint8),
+            "meta": tf.constant([1.0, 3.0], tf.float64),
+        },
         labels=tf.constant([0, 1]),
         sample_weight=tf.constant([1.0, 0.0]),
     )
@@ -114,12 +117,16 @@ def batches_with_params(draw):
 @given(batches_with_params())
 def test_every_row_is_a_convex_combination_of_its_row_and_its_partner(data):
     features, weights, permutation = data
-    out = blend(tf.constant(features), MixParams(tf.constant(weights), tf.constant(permutation))).numpy()
+    out = blend(
+        tf.constant(features), MixParams(tf.constant(weights), tf.constant(permutation))
+    ).numpy()
     partner = features[permutation]
     low, high = np.minimum(features, partner), np.maximum(features, partner)
     tolerance = 1e-6 * np.maximum(np.abs(low), np.abs(high)) + 1e-30
     assert np.all(out >= low - tolerance) and np.all(out <= high + tolerance)
-    np.testing.assert_allclose(out, weights[:, None] * features + (1 - weights[:, None]) * partner, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        out, weights[:, None] * features + (1 - weights[:, None]) * partner, rtol=1e-5, atol=1e-3
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,7 +18,9 @@ P_MIN = 1e-3  # per test; a correct sampler fails one of these ~35 tests with p 
 
 
 def _seeds(n, base=0):
-    return tf.stack([tf.fill([n], tf.constant(base, tf.int64)), tf.range(n, dtype=tf.int64)], axis=1)
+    return tf.stack(
+        [tf.fill([n], tf.constant(base, tf.int64)), tf.range(n, dtype=tf.int64)], axis=1
+    )
 
 
 def per_batch_lambdas(alpha, mode, n):
@@ -140,4 +142,10 @@ def test_invalid_alpha_is_rejected(alpha, error, match):
 
 
 def test_valid_alphas_are_accepted():
-    assert [validate_alpha(a) for a in [0, 0.2, 8, 32, np.float32(1.0)]] == [0.0, 0.2, 8.0, 32.0, 1.0]
+    assert [validate_alpha(a) for a in [0, 0.2, 8, 32, np.float32(1.0)]] == [
+        0.0,
+        0.2,
+        8.0,
+        32.0,
+        1.0,
+    ]

@@ -15,7 +15,9 @@ def identity_dataset(batch_size, num_batches, drop_remainder=True):
     lambda and the permutation (row i = lam * e_i + (1 - lam) * e_perm(i))."""
     eye = np.tile(np.eye(batch_size, dtype=np.float32), (num_batches, 1))
     ids = np.tile(np.arange(batch_size), num_batches)
-    return tf.data.Dataset.from_tensor_slices((eye, ids)).batch(batch_size, drop_remainder=drop_remainder)
+    return tf.data.Dataset.from_tensor_slices((eye, ids)).batch(
+        batch_size, drop_remainder=drop_remainder
+    )
 
 
 def recovered_lambda(x):
@@ -34,7 +36,9 @@ def batches(dataset):
 
 
 def test_features_and_labels_get_the_same_lambda_and_pairing():
-    for x, y in batches(identity_dataset(6, 20).map(MixupTransform(alpha=1.0, num_classes=6, seed=1))):
+    for x, y in batches(
+        identity_dataset(6, 20).map(MixupTransform(alpha=1.0, num_classes=6, seed=1))
+    ):
         np.testing.assert_array_equal(x, y)
         np.testing.assert_allclose(x.sum(axis=1), 1.0, atol=1e-6)
 
@@ -46,7 +50,7 @@ def test_dict_and_nested_features_keep_structure_and_share_parameters():
         "meta": {"position": np.eye(n, dtype=np.float32)},
     }
     dataset = tf.data.Dataset.from_tensor_slices((features, np.arange(n))).batch(n)
-    (x, y), = list(dataset.map(MixupTransform(alpha=1.0, num_classes=n, seed=3)))
+    ((x, y),) = list(dataset.map(MixupTransform(alpha=1.0, num_classes=n, seed=3)))
     assert set(x) == {"image", "meta"} and set(x["meta"]) == {"position"}
     assert x["image"].dtype == tf.float32 and x["meta"]["position"].dtype == tf.float32
     np.testing.assert_allclose(x["image"][..., 0].numpy() / 255, y.numpy(), atol=1e-6)
@@ -58,7 +62,7 @@ def test_sample_weights_are_mixed_like_labels():
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.eye(n, dtype=np.float32), np.arange(n), np.arange(n, dtype=np.int64))
     ).batch(n)
-    (x, y, w), = list(dataset.map(MixupTransform(alpha=1.0, num_classes=n, seed=4)))
+    ((x, y, w),) = list(dataset.map(MixupTransform(alpha=1.0, num_classes=n, seed=4)))
     assert w.dtype == tf.float32 and w.shape == (n,)
     np.testing.assert_allclose(w.numpy(), y.numpy() @ np.arange(n), atol=1e-5)
 
@@ -76,32 +80,44 @@ def test_sample_weights_are_mixed_like_labels():
 )
 def test_float_and_bool_labels_keep_their_shape_and_become_float32(labels):
     x = np.eye(10, dtype=np.float32)
-    (mx, my), = list(tf.data.Dataset.from_tensor_slices((x, labels)).batch(10).map(MixupTransform(seed=5)))
+    ((mx, my),) = list(
+        tf.data.Dataset.from_tensor_slices((x, labels)).batch(10).map(MixupTransform(seed=5))
+    )
     assert my.dtype == tf.float32 and my.shape == labels.shape
     flat_labels = labels.reshape(10, -1).astype(np.float64)
     np.testing.assert_allclose(my.numpy().reshape(10, -1), mx.numpy() @ flat_labels, atol=1e-5)
 
 
 def test_integer_labels_need_num_classes():
-    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2), np.float32), np.arange(4))).batch(4)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((4, 2), np.float32), np.arange(4))
+    ).batch(4)
     with pytest.raises(ValueError, match=r"integer class ids .* pass num_classes="):
         dataset.map(MixupTransform(alpha=1.0))
 
 
 def test_out_of_range_class_ids_are_an_error_not_a_zero_row():
-    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2), np.float32), np.arange(4))).batch(4)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((4, 2), np.float32), np.arange(4))
+    ).batch(4)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"class ids in \[0, num_classes=3\)"):
         list(dataset.map(MixupTransform(alpha=1.0, num_classes=3)))
 
 
 def test_single_dict_element_is_rejected_with_advice():
-    dataset = tf.data.Dataset.from_tensor_slices({"image": np.zeros((4, 2)), "label": np.arange(4)}).batch(2)
-    with pytest.raises(ValueError, match=r"single dict with keys \['image', 'label'\].*Map it to a tuple"):
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {"image": np.zeros((4, 2)), "label": np.arange(4)}
+    ).batch(2)
+    with pytest.raises(
+        ValueError, match=r"single dict with keys \['image', 'label'\].*Map it to a tuple"
+    ):
         dataset.map(MixupTransform(num_classes=4))
 
 
 def test_string_feature_is_rejected():
-    dataset = tf.data.Dataset.from_tensor_slices(({"a": np.zeros((4, 2)), "s": ["x"] * 4}, np.zeros((4, 1)))).batch(2)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({"a": np.zeros((4, 2)), "s": ["x"] * 4}, np.zeros((4, 1)))
+    ).batch(2)
     with pytest.raises(TypeError, match=r"features\['s'\]` has dtype string"):
         dataset.map(MixupTransform())
 
@@ -117,12 +133,16 @@ def test_unbatched_element_asks_to_batch_first():
 
 def test_static_batch_size_mismatch():
     x, y = tf.zeros((4, 3)), tf.zeros((5, 2))
-    with pytest.raises(ValueError, match=r"`features` has shape \(4, 3\) and `labels` has shape \(5, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"`features` has shape \(4, 3\) and `labels` has shape \(5, 2\)"
+    ):
         MixupTransform()(x, y)
 
 
 def test_dynamic_batch_size_mismatch():
-    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((8, 3), np.float32), np.zeros((8, 2), np.float32)))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((8, 3), np.float32), np.zeros((8, 2), np.float32))
+    )
     dataset = dataset.batch(4).map(lambda x, y: (x, y[:3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="share the batch .* dimension"):
         list(dataset.map(MixupTransform()))
@@ -151,7 +171,11 @@ def test_batch_of_one_is_returned_as_is():
 def test_alpha_zero_returns_the_batch_with_dtype_conversion_only():
     x = RNG.integers(0, 256, (6, 4, 4, 3), dtype=np.uint8)
     y = RNG.integers(0, 5, 6)
-    (mx, my), = list(tf.data.Dataset.from_tensor_slices((x, y)).batch(6).map(MixupTransform(alpha=0, num_classes=5)))
+    ((mx, my),) = list(
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(6)
+        .map(MixupTransform(alpha=0, num_classes=5))
+    )
     assert mx.dtype == tf.float32
     np.testing.assert_array_equal(mx.numpy(), x.astype(np.float32))
     np.testing.assert_array_equal(my.numpy(), np.eye(5, dtype=np.float32)[y])
@@ -159,7 +183,12 @@ def test_alpha_zero_returns_the_batch_with_dtype_conversion_only():
 
 @pytest.mark.parametrize("alpha", [8.0, 32.0])
 def test_large_alphas_mix_near_one_half(alpha):
-    lambdas = [recovered_lambda(x) for x, _ in batches(identity_dataset(8, 200).map(MixupTransform(alpha=alpha, num_classes=8, seed=0)))]
+    lambdas = [
+        recovered_lambda(x)
+        for x, _ in batches(
+            identity_dataset(8, 200).map(MixupTransform(alpha=alpha, num_classes=8, seed=0))
+        )
+    ]
     assert abs(np.mean(lambdas) - 0.5) < 0.02
     assert abs(np.var(lambdas) - 1 / (4 * (2 * alpha + 1))) < 0.3 / (4 * (2 * alpha + 1))
 
@@ -175,7 +204,11 @@ def test_pipeline_lambdas_follow_beta(alpha, form):
 
 
 def test_per_example_lambdas():
-    (x, y), = list(identity_dataset(64, 1).map(MixupTransform(alpha=1.0, num_classes=64, per_example=True, seed=0)))
+    ((x, y),) = list(
+        identity_dataset(64, 1).map(
+            MixupTransform(alpha=1.0, num_classes=64, per_example=True, seed=0)
+        )
+    )
     diagonal = np.diag(x.numpy())
     moved = diagonal[diagonal < 1]
     assert len(np.unique(moved)) == len(moved) > 50  # a different lambda per example
@@ -184,13 +217,23 @@ def test_per_example_lambdas():
 # ---------------------------------------------------------------- dtypes
 
 
-@pytest.mark.parametrize("policy_name, expected", [("float32", tf.float32), ("mixed_float16", tf.float16), ("mixed_bfloat16", tf.bfloat16)])
+@pytest.mark.parametrize(
+    "policy_name, expected",
+    [("float32", tf.float32), ("mixed_float16", tf.float16), ("mixed_bfloat16", tf.bfloat16)],
+)
 def test_uint8_images_become_the_compute_dtype(policy, policy_name, expected):
     policy(policy_name)
     x = RNG.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
-    (mx, my), = list(tf.data.Dataset.from_tensor_slices((x, np.arange(4))).batch(4).map(MixupTransform(num_classes=4, seed=0)))
+    ((mx, my),) = list(
+        tf.data.Dataset.from_tensor_slices((x, np.arange(4)))
+        .batch(4)
+        .map(MixupTransform(num_classes=4, seed=0))
+    )
     assert mx.dtype == expected and my.dtype == tf.float32
-    assert float(tf.reduce_min(tf.cast(mx, tf.float32))) >= 0 and float(tf.reduce_max(tf.cast(mx, tf.float32))) <= 255
+    assert (
+        float(tf.reduce_min(tf.cast(mx, tf.float32))) >= 0
+        and float(tf.reduce_max(tf.cast(mx, tf.float32))) <= 255
+    )
 
 
 def test_floating_inputs_keep_their_dtype_and_explicit_dtype():
@@ -209,7 +252,11 @@ def test_floating_inputs_keep_their_dtype_and_explicit_dtype():
         ({"alpha": -1}, ValueError, r"alpha=-1"),
         ({"alpha": float("nan")}, ValueError, r"finite number >= 0"),
         ({"alpha": float("inf")}, ValueError, r"finite number >= 0"),
-        ({"num_classes": 0}, ValueError, r"`num_classes` must be a positive integer or None; got 0"),
+        (
+            {"num_classes": 0},
+            ValueError,
+            r"`num_classes` must be a positive integer or None; got 0",
+        ),
         ({"num_classes": 2.5}, TypeError, r"`num_classes` must be a positive integer"),
         ({"seed": "7"}, TypeError, r"`seed` must be an int or None; got '7'"),
     ],
@@ -225,7 +272,11 @@ def test_constructor_errors(kwargs, error, match):
 def pipeline_output(form, seed, parallel=None, epochs=1):
     dataset = identity_dataset(8, 12)
     transform = MixupTransform(alpha=1.0, num_classes=8, seed=seed)
-    mixed = dataset.apply(transform) if form == "apply" else dataset.map(transform, num_parallel_calls=parallel)
+    mixed = (
+        dataset.apply(transform)
+        if form == "apply"
+        else dataset.map(transform, num_parallel_calls=parallel)
+    )
     return [batches(mixed) for _ in range(epochs)]
 
 
@@ -276,6 +327,6 @@ def test_jit_compiled_call(per_example):
 
 def test_jit_compile_false_path_gives_equally_shaped_output():
     transform = MixupTransform(alpha=1.0, num_classes=8, seed=0, jit_compile=False)
-    (x, y), = list(identity_dataset(8, 1).map(transform))
+    ((x, y),) = list(identity_dataset(8, 1).map(transform))
     np.testing.assert_array_equal(x.numpy(), y.numpy())
     assert "jit_compile=False" in repr(transform)
