@@ -97,11 +97,8 @@ def validate_batch(batch: Batch, owner: str, num_classes: int | None) -> list:
             if reference_size != size:
                 raise ValueError(message)
         else:
-            checks.append(
-                tf.debugging.assert_equal(
-                    tf.shape(tensor)[0], tf.shape(reference)[0], message=message
-                )
-            )
+            same_size = tf.equal(tf.shape(tensor)[0], tf.shape(reference)[0])
+            checks.append(tf.debugging.Assert(same_size, [message]))
     if num_classes is not None:
         for name, tensor in _leaves_with_paths("labels", batch.labels):
             checks += check_class_ids(tensor, num_classes, name)

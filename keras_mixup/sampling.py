@@ -24,11 +24,13 @@ import tensorflow as tf
 # Philox, named explicitly: "auto_select" may pick a different generator per device.
 RNG_ALG = "philox"
 
-# Rejection rounds in the gamma sampler. Each round accepts a pending draw with
-# probability >= 0.95 (Marsaglia & Tsang, shape >= 1), so the chance that any of
-# 10^6 draws is still pending after 64 rounds is below 1e-77: the cap only guards
-# against an infinite loop on a non-finite alpha, it never truncates in practice.
-MAX_REJECTION_ROUNDS = 64
+# Rejection rounds in the gamma sampler. Each proposal is accepted with probability
+# >= 0.95 (Marsaglia & Tsang, shape >= 1) and a round makes CANDIDATES_PER_ROUND
+# proposals per variate, so a variate is still pending after 16 rounds with
+# probability below 0.05**64 ~ 1e-83: the cap only guards against an endless loop
+# on a non-finite alpha, it never truncates in practice.
+CANDIDATES_PER_ROUND = 4
+MAX_REJECTION_ROUNDS = 16
 _FLOAT32_TINY = 1.1754944e-38  # smallest normal float32
 
 
@@ -107,28 +109,42 @@ def sample_log_gamma(seed, shape, alpha) -> tf.Tensor:
     d = shape_param - 1.0 / 3.0
     c = tf.math.rsqrt(9.0 * d)
 
-    def round_(i, accepted, log_v):
+    candidate_shape = tf.concat([[CANDIDATES_PER_ROUND], tf.cast(shape, tf.int32)], axis=0)
+
+    def round_(i):
+        """One rejection round, CANDIDATES_PER_ROUND proposals per variate at once.
+
+        Returns, per variate, whether a proposal was accepted and log(v) of the
+        first accepted one: the sequence of proposals is consumed in order, so the
+        result is exactly Marsaglia-Tsang's sampler.
+        """
         normal_seed, uniform_seed = tf.unstack(
             tf.random.experimental.stateless_split(
                 tf.random.experimental.stateless_fold_in(loop_seed, i, alg=RNG_ALG), num=2
             )
         )
-        x = tf.ensure_shape(
-            tf.random.stateless_normal(shape, normal_seed, alg=RNG_ALG), log_v.shape
-        )
-        u = tf.ensure_shape(
-            tf.random.stateless_uniform(shape, uniform_seed, alg=RNG_ALG), log_v.shape
-        )
+        x = tf.random.stateless_normal(candidate_shape, normal_seed, alg=RNG_ALG)
+        u = tf.random.stateless_uniform(candidate_shape, uniform_seed, alg=RNG_ALG)
         v = (1.0 + c * x) ** 3
-        log_v_candidate = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
-        accept = (v > 0.0) & (tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v_candidate)
-        log_v = tf.where(accept & ~accepted, log_v_candidate, log_v)
-        return i + 1, accepted | accept, log_v
+        log_v = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
+        accept = (v > 0.0) & (tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v)
+        first = accept & (tf.cumsum(tf.cast(accept, tf.int32), axis=0) == 1)
+        return tf.reduce_any(accept, axis=0), tf.reduce_sum(tf.where(first, log_v, 0.0), axis=0)
 
+    def next_round(i, accepted, log_v):
+        accepted_now, log_v_now = round_(i)
+        log_v = tf.where(accepted, log_v, log_v_now)
+        accepted = tf.ensure_shape(accepted | accepted_now, log_v_shape)
+        return i + 1, accepted, tf.ensure_shape(log_v, log_v_shape)
+
+    # Almost always every variate is accepted in the first round (each is left
+    # pending with probability <= 0.05**4); the loop then runs zero times.
+    accepted, log_v = round_(0)
+    log_v_shape = log_v.shape
     _, _, log_v = tf.while_loop(
         lambda i, accepted, _: (i < MAX_REJECTION_ROUNDS) & ~tf.reduce_all(accepted),
-        round_,
-        (tf.constant(0, tf.int32), tf.zeros(shape, tf.bool), tf.zeros(shape, tf.float32)),
+        next_round,
+        (tf.constant(1, tf.int32), accepted, log_v),
     )
     log_gamma = tf.math.log(d) + log_v
     # U in (0, 1]: log1p(-u) with u in [0, 1) is finite.

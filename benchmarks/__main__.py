@@ -1,0 +1,49 @@
+"""Run the keras_mixup benchmarks: `python -m benchmarks [--quick] [--only op pipeline model]`.
+
+Prints the environment and one table per configuration, and writes JSON (one file
+per suite plus `all.json`) to --output. `--quick` is a smoke run (seconds, CI); the
+numbers in docs/benchmarks.md come from a full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import model, op, pipeline  # noqa: E402
+from benchmarks.common import environment, write_json  # noqa: E402
+
+SUITES = {"op": op, "pipeline": pipeline, "model": model}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument("--only", nargs="+", choices=sorted(SUITES), default=list(SUITES))
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--plot", type=Path, default=None, help="write a throughput plot (PNG) here")
+    args = parser.parse_args(argv)
+
+    env = environment()
+    print("keras_mixup benchmarks" + (" (quick smoke run: numbers are not meaningful)" if args.quick else ""))
+    for key, value in env.items():
+        print(f"  {key}: {value}")
+    report = {"environment": env, "quick": args.quick}
+    for name in args.only:
+        report[name] = SUITES[name].run(args.quick)
+        write_json(args.output / f"{name}.json", {"environment": env, "quick": args.quick, name: report[name]})
+    write_json(args.output / "all.json", report)
+    if args.plot and "pipeline" in report:
+        from benchmarks.plot import plot_pipeline
+
+        plot_pipeline(report, args.plot)
+        print(f"\nwrote {args.plot}")
+    print(f"\nwrote {args.output}/")
+    return report
+
+
+if __name__ == "__main__":
+    main()

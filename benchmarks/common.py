@@ -1,0 +1,96 @@
+"""Timing, environment and reporting helpers shared by the benchmark suites."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def environment() -> dict:
+    import keras
+    import tensorflow as tf
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+            text=True, cwd=Path(__file__).parent,
+        ).stdout.strip()
+        commit += "-dirty" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    gpus = tf.config.list_physical_devices("GPU")
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": ", ".join(d.name for d in gpus) if gpus else f"CPU: {cpu}",
+        "cpu_count": os.cpu_count(),
+        "commit": commit,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def interleaved_medians(
+    candidates: dict, rounds: int, seconds_per_round: float, before_round: dict | None = None
+) -> dict:
+    """Times each callable in interleaved rounds; returns median seconds per call.
+
+    Each round runs every candidate in turn for about `seconds_per_round`, so slow
+    drifts of a shared, noisy machine hit all candidates alike. Each candidate is a
+    zero-argument callable that does one unit of work and blocks until it is done.
+    `before_round[name]`, if given, runs untimed before each of that candidate's
+    rounds (pipelines use it to drain the batches their prefetch buffer filled
+    while the other candidates were timed).
+    """
+    before_round = before_round or {}
+    samples = {name: [] for name in candidates}
+    for name, run in candidates.items():  # warm-up: tracing, XLA compilation, caches
+        run()
+        run()
+    for _ in range(rounds):
+        for name, run in candidates.items():
+            if name in before_round:
+                before_round[name]()
+            calls, start = 0, time.perf_counter()
+            while True:
+                run()
+                calls += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= seconds_per_round:
+                    break
+            samples[name].append(elapsed / calls)
+    return {
+        name: {"median_s": float(np.median(v)), "min_s": float(np.min(v)), "max_s": float(np.max(v)), "rounds": len(v)}
+        for name, v in samples.items()
+    }
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))

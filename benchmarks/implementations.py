@@ -1,0 +1,76 @@
+"""The mixup implementations compared, as tf.data map functions on batched (x, class_id) elements.
+
+Every function returns float32 images and float32 one-hot (mixed) labels, so the
+candidates do the same job; "no mixup" does only the conversions, which is the
+floor any mixup must pay in a pipeline that feeds float32 to a model.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+import keras_mixup
+
+ALPHA = 0.2
+
+
+def no_mixup(num_classes: int):
+    def convert(x, y):
+        return tf.cast(x, tf.float32), tf.one_hot(y, num_classes)
+
+    return convert
+
+
+def keras_layers_mixup(num_classes: int):
+    """keras.layers.MixUp (Keras 3), fed the {"images", "labels"} dict it expects."""
+    layer = keras.layers.MixUp(alpha=ALPHA, seed=0)
+    convert = no_mixup(num_classes)
+
+    def mix(x, y):
+        x, y = convert(x, y)
+        out = layer({"images": x, "labels": y})
+        return out["images"], out["labels"]
+
+    return mix
+
+
+def naive_gather_blend(num_classes: int):
+    """What one writes by hand: gamma-based Beta, tf.random.shuffle, gather, blend (no XLA)."""
+    convert = no_mixup(num_classes)
+
+    def mix(x, y):
+        x, y = convert(x, y)
+        g1 = tf.random.gamma([], ALPHA)
+        g2 = tf.random.gamma([], ALPHA)
+        lam = g1 / (g1 + g2)
+        perm = tf.random.shuffle(tf.range(tf.shape(x)[0]))
+        return lam * x + (1 - lam) * tf.gather(x, perm), lam * y + (1 - lam) * tf.gather(y, perm)
+
+    return mix
+
+
+def keras_mixup_transform(num_classes: int, jit_compile: bool):
+    return keras_mixup.MixupTransform(alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile)
+
+
+def candidates(num_classes: int) -> dict:
+    """Map functions on a batched (x, y) element, by name."""
+    return {
+        "no mixup (cast + one-hot)": no_mixup(num_classes),
+        "keras.layers.MixUp": keras_layers_mixup(num_classes),
+        "naive gather + blend": naive_gather_blend(num_classes),
+        "keras_mixup (graph)": keras_mixup_transform(num_classes, jit_compile=False),
+        "keras_mixup (XLA)": keras_mixup_transform(num_classes, jit_compile=True),
+    }
+
+
+def pipeline_candidates(num_classes: int) -> dict:
+    """Dataset -> dataset functions, by name: the map functions above applied with
+    `map(f, AUTOTUNE)`, plus keras_mixup's deterministic `apply` form."""
+    def mapped(fn):
+        return lambda dataset: dataset.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+
+    stages = {name: mapped(fn) for name, fn in candidates(num_classes).items()}
+    stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
+    return stages

@@ -1,0 +1,57 @@
+"""In-model: a training step of a small CNN with and without MixupLayer, with and without XLA."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+import keras_mixup
+from benchmarks.common import interleaved_medians, print_table
+
+
+def small_cnn(with_mixup: bool, jit_compile: bool) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    mixup = keras_mixup.MixupLayer(alpha=0.2, seed=0) if with_mixup else None
+    layers = [keras.Input((32, 32, 3))] + ([mixup] if mixup else []) + [
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(10),
+    ]
+    model = keras.Sequential(layers)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss=keras_mixup.MixupLoss(loss, layer=mixup) if mixup else loss,
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def run(quick: bool) -> dict:
+    rng = np.random.default_rng(0)
+    x = rng.random((128, 32, 32, 3), dtype=np.float32)
+    y = rng.integers(0, 10, 128)
+    rounds, seconds = (1, 0.2) if quick else (7, 1.5)
+    results = []
+    rows = []
+    for jit_compile in [True, False]:
+        models = {
+            "without MixupLayer": small_cnn(False, jit_compile),
+            "with MixupLayer + MixupLoss": small_cnn(True, jit_compile),
+        }
+        timings = interleaved_medians(
+            {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}, rounds, seconds
+        )
+        base = timings["without MixupLayer"]["median_s"]
+        for name, t in timings.items():
+            overhead = 100.0 * (t["median_s"] / base - 1.0)
+            rows.append([f"jit_compile={jit_compile}", name, f"{t['median_s'] * 1e3:.2f}", f"{overhead:+.1f} %"])
+            results.append({"jit_compile": jit_compile, "model": name, "seconds_per_step": t,
+                            "overhead_percent": overhead})
+    print_table("In-model training step, small CNN, CIFAR shape, batch 128",
+                ["compile", "model", "ms/step", "vs without"], rows)
+    return {"rounds": rounds, "seconds_per_round": seconds, "results": results}

@@ -1,0 +1,75 @@
+"""tf.data throughput: uint8 (or float32) images cached in memory -> [augment] -> batch -> map(f) -> prefetch."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.common import interleaved_medians, print_table
+from benchmarks.implementations import pipeline_candidates
+
+DRAIN_BATCHES = 32  # more than tf.data's AUTOTUNE buffers hold here
+
+SHAPES = {
+    "cifar": {"image": (32, 32, 3), "batch": 128, "classes": 10, "images": 8192},
+    "imagenet": {"image": (224, 224, 3), "batch": 64, "classes": 1000, "images": 320},
+}
+
+
+def pad_crop_flip(image, label):
+    """The usual CIFAR augmentation: 4-pixel zero padding, random 32x32 crop, horizontal flip."""
+    padded = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)
+    return tf.image.random_flip_left_right(tf.image.random_crop(padded, [32, 32, 3])), label
+
+
+def make_pipeline(images, labels, batch, stage, augment: bool):
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache().repeat()
+    if augment:
+        dataset = dataset.map(pad_crop_flip, num_parallel_calls=tf.data.AUTOTUNE)
+    return stage(dataset.batch(batch)).prefetch(tf.data.AUTOTUNE)
+
+
+def drain(iterator, batches: int = DRAIN_BATCHES) -> None:
+    """Takes the batches buffered while the pipeline was idle, so timing sees steady state."""
+    for _ in range(batches):
+        next(iterator)
+
+
+def run(quick: bool) -> dict:
+    rng = np.random.default_rng(0)
+    configs = [("cifar", "uint8", False), ("imagenet", "uint8", False)]
+    if not quick:
+        configs += [("cifar", "uint8", True), ("cifar", "float32", False), ("imagenet", "float32", False)]
+    rounds, seconds = (2, 0.2) if quick else (5, 1.5)
+    results = []
+    for shape_name, dtype, augment in configs:
+        shape = SHAPES[shape_name]
+        count = shape["images"] // (8 if quick else 1)
+        images = rng.integers(0, 256, (count, *shape["image"]), dtype=np.uint8)
+        if dtype == "float32":
+            images = images.astype(np.float32)
+        labels = rng.integers(0, shape["classes"], count)
+        pipelines = {
+            name: iter(make_pipeline(images, labels, shape["batch"], fn, augment))
+            for name, fn in pipeline_candidates(shape["classes"]).items()
+        }
+        timings = interleaved_medians(
+            {name: (lambda it=it: next(it)) for name, it in pipelines.items()},
+            rounds,
+            seconds,
+            before_round={name: (lambda it=it: drain(it)) for name, it in pipelines.items()},
+        )
+        base = timings["no mixup (cast + one-hot)"]["median_s"]
+        keras_time = timings["keras.layers.MixUp"]["median_s"]
+        label = f"{shape_name} {'x'.join(map(str, shape['image']))} batch {shape['batch']}, {dtype}, {'pad-crop-flip' if augment else 'bare'}"
+        rows = []
+        for name, t in timings.items():
+            overhead = 100.0 * (t["median_s"] / base - 1.0)
+            rows.append([name, f"{shape['batch'] / t['median_s']:,.0f}", f"{overhead:+.1f} %", f"{keras_time / t['median_s']:.2f}x"])
+            results.append({
+                "config": label, "shape": shape_name, "input_dtype": dtype, "augmented": augment,
+                "implementation": name, "seconds_per_batch": t, "images_per_second": shape["batch"] / t["median_s"],
+                "overhead_vs_no_mixup_percent": overhead, "speedup_vs_keras_mixup": keras_time / t["median_s"],
+            })
+        print_table(f"Pipeline throughput: {label}", ["implementation", "images/s", "vs no mixup", "vs keras MixUp"], rows)
+    return {"rounds": rounds, "seconds_per_round": seconds, "results": results}
