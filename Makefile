@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test lint install
+.PHONY: demo test bench lint install
 
 install: $(STAMP)
 
@@ -24,6 +24,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --output benchmarks/results --plot docs/benchmarks_throughput.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check keras_mixup tests examples benchmarks

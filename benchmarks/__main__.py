@@ -24,17 +24,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument("--only", nargs="+", choices=sorted(SUITES), default=list(SUITES))
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--plot", type=Path, default=None, help="write a throughput plot (PNG) here")
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="write a throughput plot (PNG) here"
+    )
     args = parser.parse_args(argv)
 
     env = environment()
-    print("keras_mixup benchmarks" + (" (quick smoke run: numbers are not meaningful)" if args.quick else ""))
+    print(
+        "keras_mixup benchmarks"
+        + (" (quick smoke run: numbers are not meaningful)" if args.quick else "")
+    )
     for key, value in env.items():
         print(f"  {key}: {value}")
     report = {"environment": env, "quick": args.quick}
     for name in args.only:
         report[name] = SUITES[name].run(args.quick)
-        write_json(args.output / f"{name}.json", {"environment": env, "quick": args.quick, name: report[name]})
+        write_json(
+            args.output / f"{name}.json",
+            {"environment": env, "quick": args.quick, name: report[name]},
+        )
     write_json(args.output / "all.json", report)
     if args.plot and "pipeline" in report:
         from benchmarks.plot import plot_pipeline

@@ -18,12 +18,17 @@ def environment() -> dict:
 
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=Path(__file__).parent,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-            text=True, cwd=Path(__file__).parent,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
         ).stdout.strip()
         commit += "-dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
@@ -61,7 +66,7 @@ def interleaved_medians(
     """
     before_round = before_round or {}
     samples = {name: [] for name in candidates}
-    for name, run in candidates.items():  # warm-up: tracing, XLA compilation, caches
+    for run in candidates.values():  # warm-up: tracing, XLA compilation, caches
         run()
         run()
     for _ in range(rounds):
@@ -77,7 +82,12 @@ def interleaved_medians(
                     break
             samples[name].append(elapsed / calls)
     return {
-        name: {"median_s": float(np.median(v)), "min_s": float(np.min(v)), "max_s": float(np.max(v)), "rounds": len(v)}
+        name: {
+            "median_s": float(np.median(v)),
+            "min_s": float(np.min(v)),
+            "max_s": float(np.max(v)),
+            "rounds": len(v),
+        }
         for name, v in samples.items()
     }
 

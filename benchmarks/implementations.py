@@ -51,7 +51,9 @@ def naive_gather_blend(num_classes: int):
 
 
 def keras_mixup_transform(num_classes: int, jit_compile: bool):
-    return keras_mixup.MixupTransform(alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile)
+    return keras_mixup.MixupTransform(
+        alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile
+    )
 
 
 def candidates(num_classes: int) -> dict:
@@ -68,6 +70,7 @@ def candidates(num_classes: int) -> dict:
 def pipeline_candidates(num_classes: int) -> dict:
     """Dataset -> dataset functions, by name: the map functions above applied with
     `map(f, AUTOTUNE)`, plus keras_mixup's deterministic `apply` form."""
+
     def mapped(fn):
         return lambda dataset: dataset.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 

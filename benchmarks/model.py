@@ -12,15 +12,19 @@ from benchmarks.common import interleaved_medians, print_table
 def small_cnn(with_mixup: bool, jit_compile: bool) -> keras.Model:
     keras.utils.set_random_seed(0)
     mixup = keras_mixup.MixupLayer(alpha=0.2, seed=0) if with_mixup else None
-    layers = [keras.Input((32, 32, 3))] + ([mixup] if mixup else []) + [
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10),
-    ]
+    layers = (
+        [keras.Input((32, 32, 3))]
+        + ([mixup] if mixup else [])
+        + [
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     model = keras.Sequential(layers)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(
@@ -44,14 +48,32 @@ def run(quick: bool) -> dict:
             "with MixupLayer + MixupLoss": small_cnn(True, jit_compile),
         }
         timings = interleaved_medians(
-            {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}, rounds, seconds
+            {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},
+            rounds,
+            seconds,
         )
         base = timings["without MixupLayer"]["median_s"]
         for name, t in timings.items():
             overhead = 100.0 * (t["median_s"] / base - 1.0)
-            rows.append([f"jit_compile={jit_compile}", name, f"{t['median_s'] * 1e3:.2f}", f"{overhead:+.1f} %"])
-            results.append({"jit_compile": jit_compile, "model": name, "seconds_per_step": t,
-                            "overhead_percent": overhead})
-    print_table("In-model training step, small CNN, CIFAR shape, batch 128",
-                ["compile", "model", "ms/step", "vs without"], rows)
+            rows.append(
+                [
+                    f"jit_compile={jit_compile}",
+                    name,
+                    f"{t['median_s'] * 1e3:.2f}",
+                    f"{overhead:+.1f} %",
+                ]
+            )
+            results.append(
+                {
+                    "jit_compile": jit_compile,
+                    "model": name,
+                    "seconds_per_step": t,
+                    "overhead_percent": overhead,
+                }
+            )
+    print_table(
+        "In-model training step, small CNN, CIFAR shape, batch 128",
+        ["compile", "model", "ms/step", "vs without"],
+        rows,
+    )
     return {"rounds": rounds, "seconds_per_round": seconds, "results": results}

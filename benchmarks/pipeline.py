@@ -39,7 +39,11 @@ def run(quick: bool) -> dict:
     rng = np.random.default_rng(0)
     configs = [("cifar", "uint8", False), ("imagenet", "uint8", False)]
     if not quick:
-        configs += [("cifar", "uint8", True), ("cifar", "float32", False), ("imagenet", "float32", False)]
+        configs += [
+            ("cifar", "uint8", True),
+            ("cifar", "float32", False),
+            ("imagenet", "float32", False),
+        ]
     rounds, seconds = (2, 0.2) if quick else (5, 1.5)
     results = []
     for shape_name, dtype, augment in configs:
@@ -65,11 +69,30 @@ def run(quick: bool) -> dict:
         rows = []
         for name, t in timings.items():
             overhead = 100.0 * (t["median_s"] / base - 1.0)
-            rows.append([name, f"{shape['batch'] / t['median_s']:,.0f}", f"{overhead:+.1f} %", f"{keras_time / t['median_s']:.2f}x"])
-            results.append({
-                "config": label, "shape": shape_name, "input_dtype": dtype, "augmented": augment,
-                "implementation": name, "seconds_per_batch": t, "images_per_second": shape["batch"] / t["median_s"],
-                "overhead_vs_no_mixup_percent": overhead, "speedup_vs_keras_mixup": keras_time / t["median_s"],
-            })
-        print_table(f"Pipeline throughput: {label}", ["implementation", "images/s", "vs no mixup", "vs keras MixUp"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{shape['batch'] / t['median_s']:,.0f}",
+                    f"{overhead:+.1f} %",
+                    f"{keras_time / t['median_s']:.2f}x",
+                ]
+            )
+            results.append(
+                {
+                    "config": label,
+                    "shape": shape_name,
+                    "input_dtype": dtype,
+                    "augmented": augment,
+                    "implementation": name,
+                    "seconds_per_batch": t,
+                    "images_per_second": shape["batch"] / t["median_s"],
+                    "overhead_vs_no_mixup_percent": overhead,
+                    "speedup_vs_keras_mixup": keras_time / t["median_s"],
+                }
+            )
+        print_table(
+            f"Pipeline throughput: {label}",
+            ["implementation", "images/s", "vs no mixup", "vs keras MixUp"],
+            rows,
+        )
     return {"rounds": rounds, "seconds_per_round": seconds, "results": results}

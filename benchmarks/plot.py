@@ -27,10 +27,19 @@ def plot_pipeline(report: dict, path: Path) -> None:
         ax.set_xlabel("images / s (median)", fontsize=8)
         for bar, name in zip(bars, names, strict=True):
             overhead = rows[name]["overhead_vs_no_mixup_percent"]
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {overhead:+.0f} %", va="center", fontsize=7)
+            ax.text(
+                bar.get_width(),
+                bar.get_y() + bar.get_height() / 2,
+                f" {overhead:+.0f} %",
+                va="center",
+                fontsize=7,
+            )
         ax.set_xlim(0, max(values) * 1.18)
     env = report["environment"]
-    fig.suptitle(f"tf.data throughput with mixup ({env['device']}, TF {env['tensorflow']}, commit {env['commit']})", fontsize=9)
+    fig.suptitle(
+        f"tf.data throughput with mixup ({env['device']}, TF {env['tensorflow']}, commit {env['commit']})",
+        fontsize=9,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from keras_mixup.mixing import Batch, check_class_ids
+from keras_mixup.mixing import Batch, check_class_ids, map_tensors
 
 ELEMENT_FORMS = "(features, labels) or (features, labels, sample_weight)"
 
@@ -103,3 +103,12 @@ def validate_batch(batch: Batch, owner: str, num_classes: int | None) -> list:
         for name, tensor in _leaves_with_paths("labels", batch.labels):
             checks += check_class_ids(tensor, num_classes, name)
     return checks
+
+
+def validated(batch: Batch, owner: str, num_classes: int | None) -> Batch:
+    """`batch` after `validate_batch`, its tensors made to depend on the run-time checks."""
+    checks = [check for check in validate_batch(batch, owner, num_classes) if check is not None]
+    if not checks:
+        return batch
+    with tf.control_dependencies(checks):
+        return Batch(*(map_tensors(tf.identity, part) for part in batch))

@@ -27,8 +27,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from keras_mixup._elements import pack_element, parse_element, validate_batch
-from keras_mixup.mixing import Batch, blend, convert_batch, map_tensors, mix_batch, to_float_targets
+from keras_mixup._elements import pack_element, parse_element, validated
+from keras_mixup.mixing import blend, convert_batch, map_tensors, mix_batch, to_float_targets
 from keras_mixup.sampling import MixParams, sample_mix_params, validate_alpha
 from keras_mixup.transform import validate_num_classes
 
@@ -168,9 +168,7 @@ class MixupLayer(keras.layers.Layer):
             (features, labels) if sample_weight is None else (features, labels, sample_weight),
             "MixupLayer",
         )
-        checks = validate_batch(batch, "MixupLayer", self.num_classes)
-        with tf.control_dependencies([c for c in checks if c is not None]):
-            batch = Batch(*(map_tensors(tf.identity, part) for part in batch))
+        batch = validated(batch, "MixupLayer", self.num_classes)
         # Everything is cast to the layer's compute dtype in a model, floats included.
         batch = batch._replace(
             features=map_tensors(lambda t: tf.cast(t, feature_dtype), batch.features)

@@ -82,12 +82,99 @@ def _as_seed(seed) -> tf.Tensor:
     return seed
 
 
+def _random_words(seed, count) -> tf.Tensor:
+    """`count` random 32-bit words (int32) from a stateless seed: one RNG kernel."""
+    return tf.random.stateless_uniform(
+        tf.reshape(count, [1]), seed, minval=None, maxval=None, dtype=tf.int32, alg=RNG_ALG
+    )
+
+
+def _unit_uniforms(words: tf.Tensor) -> tf.Tensor:
+    """Uniforms on (0, 1] from random words: the top 24 bits, k -> (k + 1) / 2**24.
+
+    Every value is exact in float32, and 0 is excluded so that logs stay finite.
+    """
+    top_bits = tf.bitwise.right_shift(tf.bitcast(words, tf.uint32), 8)
+    return (tf.cast(top_bits, tf.float32) + 1.0) * (2.0**-24)
+
+
+def _words_per_gamma() -> int:
+    # First rejection round: per proposal two uniforms for the Box-Muller normal and
+    # one for the acceptance test; plus one uniform for the alpha < 1 boost.
+    return 3 * CANDIDATES_PER_ROUND + 1
+
+
+def _log_gamma_from_uniforms(uniforms, num_variates, alpha, seed) -> tf.Tensor:
+    """log(G), G ~ Gamma(alpha, 1), for `num_variates` variates (float32 [num_variates]).
+
+    `uniforms` holds `_words_per_gamma() * num_variates` uniforms on (0, 1]: the
+    first rejection round's proposals and the boost uniforms. Further rounds (rare)
+    draw their own words from `fold_in(seed, round)`.
+    """
+    alpha = tf.cast(alpha, tf.float32)
+    boosted = alpha < 1.0
+    shape_param = tf.where(boosted, alpha + 1.0, alpha)
+    d = shape_param - 1.0 / 3.0
+    c = tf.math.rsqrt(9.0 * d)
+    proposal_shape = tf.stack([3, CANDIDATES_PER_ROUND, num_variates])
+    num_proposal_uniforms = 3 * CANDIDATES_PER_ROUND * num_variates
+
+    def propose(proposal_uniforms):
+        """One round of Marsaglia-Tsang with CANDIDATES_PER_ROUND proposals per variate.
+
+        Returns, per variate, whether a proposal was accepted and log(v) of the
+        first accepted one: proposals are consumed in order, so the result is
+        exactly the sequential rejection sampler's.
+        """
+        u = tf.reshape(proposal_uniforms, proposal_shape)
+        x = tf.sqrt(-2.0 * tf.math.log(u[0])) * tf.cos((2.0 * math.pi) * u[1])  # Box-Muller
+        v = (1.0 + c * x) ** 3
+        log_v = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
+        accept = (v > 0.0) & (tf.math.log(u[2]) < 0.5 * tf.square(x) + d - d * v + d * log_v)
+        first = accept & (tf.cumsum(tf.cast(accept, tf.int32), axis=0) == 1)
+        return tf.reduce_any(accept, axis=0), tf.reduce_sum(tf.where(first, log_v, 0.0), axis=0)
+
+    accepted, log_v = propose(uniforms[:num_proposal_uniforms])
+    variate_shape = log_v.shape
+
+    def next_round(i, accepted, log_v):
+        round_seed = tf.random.experimental.stateless_fold_in(seed, i, alg=RNG_ALG)
+        accepted_now, log_v_now = propose(
+            _unit_uniforms(_random_words(round_seed, num_proposal_uniforms))
+        )
+        log_v = tf.ensure_shape(tf.where(accepted, log_v, log_v_now), variate_shape)
+        return i + 1, tf.ensure_shape(accepted | accepted_now, variate_shape), log_v
+
+    # Almost always every variate is accepted in the first round (each is left
+    # pending with probability <= 0.05**4); the loop then runs zero times.
+    _, _, log_v = tf.while_loop(
+        lambda i, accepted, _: (i < MAX_REJECTION_ROUNDS) & ~tf.reduce_all(accepted),
+        next_round,
+        (tf.constant(1, tf.int32), accepted, log_v),
+    )
+    log_gamma = tf.math.log(d) + log_v
+    boost = tf.math.log(uniforms[num_proposal_uniforms:]) / tf.where(boosted, alpha, 1.0)
+    return tf.where(boosted, log_gamma + boost, log_gamma)
+
+
+def _beta_from_uniforms(uniforms, num_variates, alpha, seed) -> tf.Tensor:
+    """lambda ~ Beta(alpha, alpha) as sigmoid(log G1 - log G2); alpha = 0 gives 1."""
+    alpha = tf.cast(alpha, tf.float32)
+    log_gammas = _log_gamma_from_uniforms(
+        uniforms, 2 * num_variates, tf.where(alpha > 0, alpha, 1.0), seed
+    )
+    lam = tf.sigmoid(log_gammas[:num_variates] - log_gammas[num_variates:])
+    return tf.where(alpha > 0, lam, tf.ones_like(lam))
+
+
 def sample_log_gamma(seed, shape, alpha) -> tf.Tensor:
     """Draws log(G) for G ~ Gamma(alpha, 1), exactly, with XLA-compilable ops.
 
-    Marsaglia & Tsang's rejection method for shape >= 1; for alpha < 1 the draw is
-    boosted: Gamma(alpha) = Gamma(alpha + 1) * U**(1 / alpha), taken in log space
-    so that small alphas (where U**(1/alpha) underflows float32) stay exact.
+    Marsaglia & Tsang's rejection method for shape >= 1, with standard normals by
+    Box-Muller; for alpha < 1 the draw is boosted: Gamma(alpha) = Gamma(alpha + 1)
+    * U**(1 / alpha), taken in log space so that small alphas (where U**(1/alpha)
+    underflows float32) stay exact. All random bits of the first rejection round
+    come from one stateless RNG call.
 
     Args:
         seed: integer tensor of shape `[2]`, a stateless seed.
@@ -102,63 +189,18 @@ def sample_log_gamma(seed, shape, alpha) -> tf.Tensor:
           ACM TOMS 26(3), 2000.
     """
     seed = _as_seed(seed)
-    alpha = tf.cast(alpha, tf.float32)
-    loop_seed, boost_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-    boosted = alpha < 1.0
-    shape_param = tf.where(boosted, alpha + 1.0, alpha)
-    d = shape_param - 1.0 / 3.0
-    c = tf.math.rsqrt(9.0 * d)
-
-    candidate_shape = tf.concat([[CANDIDATES_PER_ROUND], tf.cast(shape, tf.int32)], axis=0)
-
-    def round_(i):
-        """One rejection round, CANDIDATES_PER_ROUND proposals per variate at once.
-
-        Returns, per variate, whether a proposal was accepted and log(v) of the
-        first accepted one: the sequence of proposals is consumed in order, so the
-        result is exactly Marsaglia-Tsang's sampler.
-        """
-        normal_seed, uniform_seed = tf.unstack(
-            tf.random.experimental.stateless_split(
-                tf.random.experimental.stateless_fold_in(loop_seed, i, alg=RNG_ALG), num=2
-            )
-        )
-        x = tf.random.stateless_normal(candidate_shape, normal_seed, alg=RNG_ALG)
-        u = tf.random.stateless_uniform(candidate_shape, uniform_seed, alg=RNG_ALG)
-        v = (1.0 + c * x) ** 3
-        log_v = tf.math.log(tf.maximum(v, _FLOAT32_TINY))
-        accept = (v > 0.0) & (tf.math.log(u) < 0.5 * tf.square(x) + d - d * v + d * log_v)
-        first = accept & (tf.cumsum(tf.cast(accept, tf.int32), axis=0) == 1)
-        return tf.reduce_any(accept, axis=0), tf.reduce_sum(tf.where(first, log_v, 0.0), axis=0)
-
-    def next_round(i, accepted, log_v):
-        accepted_now, log_v_now = round_(i)
-        log_v = tf.where(accepted, log_v, log_v_now)
-        accepted = tf.ensure_shape(accepted | accepted_now, log_v_shape)
-        return i + 1, accepted, tf.ensure_shape(log_v, log_v_shape)
-
-    # Almost always every variate is accepted in the first round (each is left
-    # pending with probability <= 0.05**4); the loop then runs zero times.
-    accepted, log_v = round_(0)
-    log_v_shape = log_v.shape
-    _, _, log_v = tf.while_loop(
-        lambda i, accepted, _: (i < MAX_REJECTION_ROUNDS) & ~tf.reduce_all(accepted),
-        next_round,
-        (tf.constant(1, tf.int32), accepted, log_v),
-    )
-    log_gamma = tf.math.log(d) + log_v
-    # U in (0, 1]: log1p(-u) with u in [0, 1) is finite.
-    boost_u = tf.random.stateless_uniform(shape, boost_seed, alg=RNG_ALG)
-    boost = tf.math.log1p(-boost_u) / tf.where(boosted, alpha, 1.0)
-    return tf.where(boosted, log_gamma + boost, log_gamma)
+    count = tf.reduce_prod(tf.cast(shape, tf.int32))
+    uniforms = _unit_uniforms(_random_words(seed, _words_per_gamma() * count))
+    return tf.reshape(_log_gamma_from_uniforms(uniforms, count, alpha, seed), shape)
 
 
 def sample_beta(seed, shape, alpha) -> tf.Tensor:
     """Draws lambda ~ Beta(alpha, alpha), exactly, with XLA-compilable ops.
 
-    lambda = G1 / (G1 + G2) with G1, G2 ~ Gamma(alpha, 1), computed as
-    sigmoid(log G1 - log G2) so that tiny alphas (lambda at 0 or 1) stay finite.
-    alpha == 0 gives lambda = 1 (no mixing: the paper's alpha -> 0 limit is ERM).
+    lambda = G1 / (G1 + G2) with G1, G2 ~ Gamma(alpha, 1) (`sample_log_gamma`),
+    computed as sigmoid(log G1 - log G2) so that tiny alphas (lambda at 0 or 1)
+    stay finite. alpha == 0 gives lambda = 1 (no mixing: the paper's alpha -> 0
+    limit is ERM).
 
     Args:
         seed: integer tensor of shape `[2]`, a stateless seed.
@@ -175,12 +217,10 @@ def sample_beta(seed, shape, alpha) -> tf.Tensor:
     >>> bool(tf.reduce_all((lam >= 0) & (lam <= 1)))
     True
     """
-    alpha = tf.cast(alpha, tf.float32)
-    full_shape = tf.concat([[2], tf.cast(shape, tf.int32)], axis=0)
-    safe_alpha = tf.where(alpha > 0, alpha, 1.0)
-    log_gammas = sample_log_gamma(seed, full_shape, safe_alpha)
-    lam = tf.sigmoid(log_gammas[0] - log_gammas[1])
-    return tf.where(alpha > 0, lam, tf.ones_like(lam))
+    seed = _as_seed(seed)
+    count = tf.reduce_prod(tf.cast(shape, tf.int32))
+    uniforms = _unit_uniforms(_random_words(seed, _words_per_gamma() * 2 * count))
+    return tf.reshape(_beta_from_uniforms(uniforms, count, alpha, seed), shape)
 
 
 def sample_permutation(seed, batch_size) -> tf.Tensor:
@@ -189,10 +229,7 @@ def sample_permutation(seed, batch_size) -> tf.Tensor:
     The permutation is the argsort of independent random 32-bit keys; XLA compiles
     it, unlike `tf.random.shuffle`.
     """
-    keys = tf.random.stateless_uniform(
-        [batch_size], _as_seed(seed), minval=None, maxval=None, dtype=tf.int32, alg=RNG_ALG
-    )
-    return tf.argsort(keys, stable=True)
+    return tf.argsort(_random_words(_as_seed(seed), batch_size), stable=True)
 
 
 def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> MixParams:
@@ -224,10 +261,12 @@ def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> Mix
     TensorShape([5])
     """
     seed = _as_seed(seed)
-    beta_seed, permutation_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
     batch_size = tf.convert_to_tensor(batch_size, tf.int32)
-    num_draws = batch_size if per_example else tf.constant(1, tf.int32)
-    lam = sample_beta(beta_seed, tf.reshape(num_draws, [1]), alpha)
+    num_weights = batch_size if per_example else tf.constant(1, tf.int32)
+    # One RNG call for the whole batch: permutation keys, then the Beta's uniforms.
+    words = _random_words(seed, batch_size + _words_per_gamma() * 2 * num_weights)
+    permutation = tf.argsort(words[:batch_size], stable=True)
+    lam = _beta_from_uniforms(_unit_uniforms(words[batch_size:]), num_weights, alpha, seed)
     lam = tf.broadcast_to(lam, tf.reshape(batch_size, [1]))
     lam = tf.where(batch_size > 1, lam, tf.ones_like(lam))
-    return MixParams(mix_weight=lam, permutation=sample_permutation(permutation_seed, batch_size))
+    return MixParams(mix_weight=lam, permutation=permutation)

@@ -7,8 +7,8 @@ import numbers
 import keras
 import tensorflow as tf
 
-from keras_mixup._elements import pack_element, parse_element, validate_batch
-from keras_mixup.mixing import Batch, convert_batch, map_tensors, mix_batch
+from keras_mixup._elements import pack_element, parse_element, validated
+from keras_mixup.mixing import Batch, convert_batch, mix_batch
 from keras_mixup.sampling import sample_mix_params, validate_alpha
 
 # Second word of the per-element stateless seed in the `apply` form; any constant
@@ -178,9 +178,7 @@ class MixupTransform:
 
     def mix(self, batch: Batch, seed) -> Batch:
         """Validates `batch` and mixes it with parameters drawn from the stateless `seed`."""
-        checks = validate_batch(batch, "MixupTransform", self.num_classes)
-        with tf.control_dependencies([c for c in checks if c is not None]):
-            batch = Batch(*(map_tensors(tf.identity, part) for part in batch))
+        batch = validated(batch, "MixupTransform", self.num_classes)
         if self.alpha == 0:
             return convert_batch(batch, num_classes=self.num_classes, feature_dtype=self.dtype)
         return self._mix_with_seed(batch, seed)

@@ -1,0 +1,42 @@
+"""The benchmark runner's quick smoke mode completes and writes its reports (numbers are not checked)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_run_writes_json_and_plot(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--output",
+            str(tmp_path),
+            "--plot",
+            str(tmp_path / "plot.png"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "all.json").read_text())
+    assert report["quick"] is True
+    for key in ["tensorflow", "keras", "device", "commit"]:
+        assert report["environment"][key]
+    implementations = {r["implementation"] for r in report["pipeline"]["results"]}
+    assert {
+        "keras.layers.MixUp",
+        "keras_mixup (XLA)",
+        "no mixup (cast + one-hot)",
+    } <= implementations
+    assert {r["jit_compile"] for r in report["model"]["results"]} == {True, False}
+    assert any(r["implementation"].startswith("copy limit") for r in report["op"]["results"])
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    assert "Pipeline throughput" in completed.stdout
