@@ -39,7 +39,7 @@ def run(quick: bool) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((128, 32, 32, 3), dtype=np.float32)
     y = rng.integers(0, 10, 128)
-    rounds, seconds = (1, 0.2) if quick else (7, 1.5)
+    rounds, seconds = (1, 0.2) if quick else (15, 1.0)
     results = []
     rows = []
     for jit_compile in [True, False]:
