@@ -13,10 +13,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import model, op, pipeline  # noqa: E402
+from benchmarks import memory, model, op, pipeline  # noqa: E402
 from benchmarks.common import environment, write_json  # noqa: E402
 
-SUITES = {"op": op, "pipeline": pipeline, "model": model}
+SUITES = {"op": op, "pipeline": pipeline, "model": model, "memory": memory}
 
 
 def main(argv=None) -> dict:

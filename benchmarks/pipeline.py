@@ -44,7 +44,7 @@ def run(quick: bool) -> dict:
             ("cifar", "float32", False),
             ("imagenet", "float32", False),
         ]
-    rounds, seconds = (2, 0.2) if quick else (5, 1.5)
+    rounds, seconds = (2, 0.2) if quick else (7, 1.5)
     results = []
     for shape_name, dtype, augment in configs:
         shape = SHAPES[shape_name]
@@ -75,6 +75,7 @@ def run(quick: bool) -> dict:
                     f"{shape['batch'] / t['median_s']:,.0f}",
                     f"{overhead:+.1f} %",
                     f"{keras_time / t['median_s']:.2f}x",
+                    f"{100 * (t['max_s'] - t['min_s']) / t['median_s']:.0f} %",
                 ]
             )
             results.append(
@@ -92,7 +93,13 @@ def run(quick: bool) -> dict:
             )
         print_table(
             f"Pipeline throughput: {label}",
-            ["implementation", "images/s", "vs no mixup", "vs keras MixUp"],
+            [
+                "implementation",
+                "images/s",
+                "vs no mixup",
+                "vs keras MixUp",
+                "spread (max-min)/median",
+            ],
             rows,
         )
     return {"rounds": rounds, "seconds_per_round": seconds, "results": results}
