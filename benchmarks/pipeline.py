@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import tensorflow as tf
 
 from benchmarks.common import interleaved_medians, print_table
 from benchmarks.implementations import pipeline_candidates
 
-DRAIN_BATCHES = 32  # more than tf.data's AUTOTUNE buffers hold here
+PREFETCH_BATCHES = 2
+DRAIN_BATCHES = 8  # more than the prefetch buffer and the parallel map hold
 
 SHAPES = {
     "cifar": {"image": (32, 32, 3), "batch": 128, "classes": 10, "images": 8192},
@@ -26,7 +29,9 @@ def make_pipeline(images, labels, batch, stage, augment: bool):
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache().repeat()
     if augment:
         dataset = dataset.map(pad_crop_flip, num_parallel_calls=tf.data.AUTOTUNE)
-    return stage(dataset.batch(batch)).prefetch(tf.data.AUTOTUNE)
+    # A fixed prefetch buffer, the same for every candidate: AUTOTUNE buffers may each
+    # take up to half the RAM, and six pipelines side by side then swap.
+    return stage(dataset.batch(batch)).prefetch(PREFETCH_BATCHES)
 
 
 def drain(iterator, batches: int = DRAIN_BATCHES) -> None:
@@ -91,6 +96,8 @@ def run(quick: bool) -> dict:
                     "speedup_vs_keras_mixup": keras_time / t["median_s"],
                 }
             )
+        del pipelines  # release the iterators (threads, buffers) before the next configuration
+        gc.collect()
         print_table(
             f"Pipeline throughput: {label}",
             [

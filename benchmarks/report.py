@@ -1,0 +1,134 @@
+"""Markdown tables from a benchmark run: `python -m benchmarks.report benchmarks/results/all.json`.
+
+docs/benchmarks.md's tables are this script's output for the run named there, so
+the numbers in the docs are the numbers the command produced.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def op_tables(report: dict) -> str:
+    out = []
+    results = report["op"]["results"]
+    for shape, dtype in dict.fromkeys((r["shape"], r["input_dtype"]) for r in results):
+        rows = [
+            [
+                r["implementation"],
+                f"{r['seconds']['median_s'] * 1e3:.2f}",
+                f"{r['ratio_to_copy_limit']:.2f}x",
+            ]
+            for r in results
+            if r["shape"] == shape and r["input_dtype"] == dtype
+        ]
+        out.append(
+            f"**{shape}, {dtype} in, float32 out**\n\n"
+            + _table(["implementation", "ms (median)", "vs copy limit"], rows)
+        )
+    return "\n\n".join(out)
+
+
+def pipeline_tables(report: dict) -> str:
+    out = []
+    results = report["pipeline"]["results"]
+    for config in dict.fromkeys(r["config"] for r in results):
+        rows = []
+        for r in results:
+            if r["config"] != config:
+                continue
+            t = r["seconds_per_batch"]
+            spread = 100 * (t["max_s"] - t["min_s"]) / t["median_s"]
+            rows.append(
+                [
+                    r["implementation"],
+                    f"{r['images_per_second']:,.0f}",
+                    f"{r['overhead_vs_no_mixup_percent']:+.1f} %",
+                    f"{r['speedup_vs_keras_mixup']:.2f}x",
+                    f"{spread:.0f} %",
+                ]
+            )
+        out.append(
+            f"**{config}**\n\n"
+            + _table(
+                [
+                    "implementation",
+                    "images/s (median)",
+                    "time vs no mixup",
+                    "throughput vs keras MixUp",
+                    "spread of rounds",
+                ],
+                rows,
+            )
+        )
+    return "\n\n".join(out)
+
+
+def model_table(report: dict) -> str:
+    rows = []
+    for r in report["model"]["results"]:
+        t = r["seconds_per_step"]
+        rows.append(
+            [
+                f"jit_compile={r['jit_compile']}",
+                r["model"],
+                f"{t['median_s'] * 1e3:.1f}",
+                f"{t['min_s'] * 1e3:.1f}-{t['max_s'] * 1e3:.1f}",
+                f"{r['overhead_percent']:+.1f} %",
+            ]
+        )
+    return _table(
+        ["compile", "model", "ms/step (median)", "min-max over rounds", "vs without"], rows
+    )
+
+
+def memory_table(report: dict) -> str:
+    memory = report["memory"]
+    rows = [
+        [
+            r["implementation"],
+            f"{r['peak_rss_mb']:,.0f}",
+            f"{r['extra_mb']:+,.0f}",
+            f"{r['extra_batch_buffers']:+.2f}",
+        ]
+        for r in memory["results"]
+    ]
+    return (
+        f"{memory['shape']}, one float32 batch buffer = {memory['batch_buffer_mb']:.1f} MB\n\n"
+        + _table(
+            ["implementation", "peak RSS MB", "extra vs no mixup, MB", "extra, in batch buffers"],
+            rows,
+        )
+    )
+
+
+def main(argv=None) -> None:
+    path = Path(
+        (argv or sys.argv[1:])[0] if (argv or sys.argv[1:]) else "benchmarks/results/all.json"
+    )
+    report = json.loads(path.read_text())
+    env = report["environment"]
+    print(
+        f"Run: commit {env['commit']}, {env['time']}, {env['device']} ({env['cpu_count']} cores), "
+        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python {env['python']}.\n"
+    )
+    for title, render, key in [
+        ("Op level", op_tables, "op"),
+        ("Pipeline", pipeline_tables, "pipeline"),
+        ("In-model", model_table, "model"),
+        ("Peak memory", memory_table, "memory"),
+    ]:
+        if key in report:
+            print(f"### {title}\n\n{render(report)}\n")
+
+
+if __name__ == "__main__":
+    main()
