@@ -8,6 +8,7 @@ numbers in docs/benchmarks.md come from a full run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -37,8 +38,13 @@ def main(argv=None) -> dict:
     for key, value in env.items():
         print(f"  {key}: {value}")
     report = {"environment": env, "quick": args.quick}
+    previous = args.output / "all.json"
+    if set(args.only) != set(SUITES) and previous.exists():
+        # A partial run updates the suites it ran and keeps the others' results.
+        report = json.loads(previous.read_text()) | report
     for name in args.only:
         report[name] = SUITES[name].run(args.quick)
+        report[name]["environment"] = env
         write_json(
             args.output / f"{name}.json",
             {"environment": env, "quick": args.quick, name: report[name]},

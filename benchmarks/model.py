@@ -60,6 +60,7 @@ def run(quick: bool) -> dict:
                     f"jit_compile={jit_compile}",
                     name,
                     f"{t['median_s'] * 1e3:.2f}",
+                    f"{t['min_s'] * 1e3:.1f}-{t['max_s'] * 1e3:.1f}",
                     f"{overhead:+.1f} %",
                 ]
             )
@@ -73,7 +74,7 @@ def run(quick: bool) -> dict:
             )
     print_table(
         "In-model training step, small CNN, CIFAR shape, batch 128",
-        ["compile", "model", "ms/step", "vs without"],
+        ["compile", "model", "ms/step (median)", "min-max over rounds", "vs without"],
         rows,
     )
     return {"rounds": rounds, "seconds_per_round": seconds, "results": results}

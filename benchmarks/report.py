@@ -127,7 +127,10 @@ def main(argv=None) -> None:
         ("Peak memory", memory_table, "memory"),
     ]:
         if key in report:
-            print(f"### {title}\n\n{render(report)}\n")
+            env = report[key].get("environment", report["environment"])
+            print(
+                f"### {title}\n\n_Run: commit {env['commit']}, {env['time']}._\n\n{render(report)}\n"
+            )
 
 
 if __name__ == "__main__":

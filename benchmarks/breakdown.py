@@ -1,0 +1,85 @@
+"""Where a CIFAR-shaped batch's time goes: `python -m benchmarks.breakdown`.
+
+Cumulative per-batch cost inside tf.data (one 128x32x32x3 uint8 batch repeated,
+sequential map, the loop driven by `Dataset.reduce` so no Python runs per batch),
+adding one ingredient of MixupTransform at a time. Differences between rows are
+the cost of each ingredient; rows are measured in interleaved rounds, medians.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_mixup import MixParams, MixupTransform  # noqa: E402
+from keras_mixup.mixing import Batch, mix_batch  # noqa: E402
+from keras_mixup.sampling import sample_mix_params  # noqa: E402
+
+BATCHES = 1500
+
+
+def stages(batch_size: int, classes: int) -> dict:
+    fixed = MixParams(tf.fill([batch_size], 0.3), tf.range(batch_size)[::-1])
+
+    @tf.function(jit_compile=True)
+    def blend_fixed(x, y):
+        return mix_batch(Batch(x, y), fixed, num_classes=classes, feature_dtype=tf.float32)[:2]
+
+    @tf.function(jit_compile=True)
+    def sample_and_blend(x, y, seed):
+        params = sample_mix_params(seed, tf.shape(y)[0], 0.2)
+        return mix_batch(Batch(x, y), params, num_classes=classes, feature_dtype=tf.float32)[:2]
+
+    generator = tf.random.Generator.from_seed(0)
+    return {
+        "element only (tf.data floor)": lambda x, y, r: (x, y),
+        "cast + one-hot (no mixup)": lambda x, y, r: (
+            tf.cast(x, tf.float32),
+            tf.one_hot(y, classes),
+        ),
+        "+ XLA cast/gather/blend, fixed lambda and permutation": lambda x, y, r: blend_fixed(x, y),
+        "+ sampling lambda and permutation in XLA (seed per batch)": lambda x, y, r: (
+            sample_and_blend(x, y, tf.stack([r, r]))
+        ),
+        "+ seed from tf.random.Generator (map form)": lambda x, y, r: sample_and_blend(
+            x, y, generator.make_seeds(1)[:, 0]
+        ),
+        "MixupTransform, map form (+ run-time checks)": (
+            lambda transform: lambda x, y, r: transform(x, y)
+        )(MixupTransform(0.2, num_classes=classes, seed=0)),
+    }
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (128, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, 128)
+    base = tf.data.Dataset.zip(
+        tf.data.Dataset.from_tensors((x, y)).repeat(BATCHES), tf.data.Dataset.random(seed=1)
+    )
+    datasets = {
+        name: base.map(lambda e, r, f=f: f(e[0], e[1], r)) for name, f in stages(128, 10).items()
+    }
+    samples = {name: [] for name in datasets}
+    for dataset in datasets.values():
+        dataset.take(10).reduce(0, lambda count, _: count + 1)
+    for _ in range(5):
+        for name, dataset in datasets.items():
+            start = time.perf_counter()
+            dataset.reduce(tf.constant(0), lambda count, _: count + 1)
+            samples[name].append((time.perf_counter() - start) / BATCHES * 1e6)
+    print(
+        f"Per-batch cost, CIFAR shape (128x32x32x3 uint8), sequential map, median of 5 rounds of {BATCHES} batches"
+    )
+    print(f"{'stage':62s} {'us/batch':>9s} {'min-max':>13s}")
+    for name, values in samples.items():
+        print(f"{name:62s} {np.median(values):9.1f} {min(values):6.1f}-{max(values):6.1f}")
+
+
+if __name__ == "__main__":
+    main()
