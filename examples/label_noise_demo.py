@@ -21,79 +21,24 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-import keras_mixup  # noqa: E402
-
-NUM_CLASSES = 10
-
-
-def load_noisy_digits(noise: float, seed: int):
-    """Digits as float32 images in [0, 1], with `noise` of the training labels corrupted.
-
-    Returns (x_train, y_train_noisy, y_train_clean, x_test, y_test).
-    """
-    digits = load_digits()
-    images = (digits.images / 16.0).astype("float32")[..., None]
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, digits.target, test_size=500, stratify=digits.target, random_state=seed
-    )
-    rng = np.random.default_rng(seed)
-    corrupt = rng.random(len(y_train)) < noise
-    y_noisy = np.where(corrupt, rng.integers(0, NUM_CLASSES, len(y_train)), y_train)
-    return x_train, y_noisy, y_train, x_test, y_test
-
-
-def small_cnn(seed: int) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(NUM_CLASSES),
-        ],
-        name="small_cnn",
-    )
-
-
-def train(name, initial_weights, train_ds, test_ds, epochs, steps_per_epoch, learning_rate):
-    model = small_cnn(seed=0)
-    model.set_weights(initial_weights)
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-        [steps_per_epoch * epochs // 2, steps_per_epoch * epochs * 3 // 4],
-        [learning_rate, learning_rate / 10, learning_rate / 100],
-    )
-    model.compile(
-        optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    print(f"\n=== {name} ===")
-    start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=epochs, verbose=1)
-    seconds = time.perf_counter() - start
-    test_error = [100.0 * (1.0 - a) for a in history.history["val_accuracy"]]
-    return model, test_error, seconds
-
-
-def error_on(model, x, labels) -> float:
-    predictions = np.argmax(model.predict(x, verbose=0, batch_size=512), axis=1)
-    return 100.0 * float(np.mean(predictions != labels))
+from common import (  # noqa: E402
+    NUM_CLASSES,
+    error_percent,
+    fit_small_cnn,
+    load_digits_split,
+    small_cnn,
+    train_pipeline,
+    write_results,
+)
 
 
 def main(argv=None):
@@ -106,54 +51,46 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
-    args.output.mkdir(parents=True, exist_ok=True)
 
-    x_train, y_noisy, y_clean, x_test, y_test = load_noisy_digits(args.noise, args.seed)
+    x_train, y_noisy, y_clean, x_test, y_test = load_digits_split(args.seed, args.noise)
     corrupted = y_noisy != y_clean
     print(
         f"digits: {len(x_train)} train ({corrupted.mean():.1%} labels changed by the "
         f"{args.noise:.0%} corruption), {len(x_test)} clean test images"
     )
-    steps_per_epoch = int(np.ceil(len(x_train) / args.batch_size))
     test_ds = (
-        tf.data.Dataset.from_tensor_slices((x_test, keras.utils.to_categorical(y_test, 10)))
+        tf.data.Dataset.from_tensor_slices(
+            (x_test, keras.utils.to_categorical(y_test, NUM_CLASSES))
+        )
         .batch(500)
         .cache()
     )
-
-    def pipeline(alpha):
-        return (
-            tf.data.Dataset.from_tensor_slices((x_train, y_noisy))
-            .shuffle(len(x_train), seed=args.seed, reshuffle_each_iteration=True)
-            .batch(args.batch_size)
-            .map(
-                keras_mixup.MixupTransform(alpha=alpha, num_classes=NUM_CLASSES, seed=args.seed),
-            )
-            .prefetch(tf.data.AUTOTUNE)
-        )
-
     initial_weights = small_cnn(seed=args.seed).get_weights()
     runs = {}
     for name, alpha in [("ERM", 0.0), (f"mixup alpha={args.alpha:g}", args.alpha)]:
-        model, test_error, seconds = train(
-            name,
-            initial_weights,
-            pipeline(alpha),
-            test_ds,
-            args.epochs,
-            steps_per_epoch,
-            args.learning_rate,
+        print(f"\n=== {name} ===")
+        start = time.perf_counter()
+        train_ds = train_pipeline(
+            x_train, y_noisy, alpha=alpha, batch_size=args.batch_size, seed=args.seed
         )
+        model, history = fit_small_cnn(
+            initial_weights,
+            train_ds,
+            epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            validation_data=test_ds,
+        )
+        test_error = [100.0 * (1.0 - a) for a in history.history["val_accuracy"]]
         runs[name] = {
             "alpha": alpha,
             "test_error_per_epoch": test_error,
             "best_test_error": min(test_error),
             "last_test_error": test_error[-1],
-            "train_error_real_labels": error_on(model, x_train, y_clean),
-            "train_error_corrupted_labels_vs_given": error_on(
+            "train_error_real_labels": error_percent(model, x_train, y_clean),
+            "train_error_corrupted_labels_vs_given": error_percent(
                 model, x_train[corrupted], y_noisy[corrupted]
             ),
-            "seconds": seconds,
+            "seconds": time.perf_counter() - start,
         }
 
     print(
@@ -173,13 +110,10 @@ def main(argv=None):
         "'fit to corrupted': share of corrupted training images predicted as their wrong "
         "label (memorization)."
     )
-
-    (args.output / "results.json").write_text(
-        json.dumps({"config": vars(args) | {"output": str(args.output)}, "runs": runs}, indent=2)
-    )
+    results_path = write_results(args.output, vars(args), runs)
     plot_path = args.output / "test_error.png"
     plot(runs, plot_path, args)
-    print(f"\nwrote {args.output / 'results.json'} and {plot_path}")
+    print(f"\nwrote {results_path} and {plot_path}")
 
 
 def plot(runs, path, args):

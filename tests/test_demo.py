@@ -12,8 +12,8 @@ import label_noise_demo  # noqa: E402
 def test_demo_runs_and_writes_results_and_plot(tmp_path, capsys):
     label_noise_demo.main(["--epochs", "2", "--output", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["runs"]) == {"ERM", "mixup alpha=8"}
-    for run in results["runs"].values():
+    assert set(results["results"]) == {"ERM", "mixup alpha=8"}
+    for run in results["results"].values():
         assert len(run["test_error_per_epoch"]) == 2
         assert 0 <= run["last_test_error"] <= 100
     assert (tmp_path / "test_error.png").stat().st_size > 10_000
@@ -22,8 +22,28 @@ def test_demo_runs_and_writes_results_and_plot(tmp_path, capsys):
 
 
 def test_label_corruption_is_fixed_by_the_seed_and_has_the_asked_rate():
-    a = label_noise_demo.load_noisy_digits(0.5, seed=0)
-    b = label_noise_demo.load_noisy_digits(0.5, seed=0)
+    a = label_noise_demo.load_digits_split(0, 0.5)
+    b = label_noise_demo.load_digits_split(0, 0.5)
     assert (a[1] == b[1]).all()
     changed = (a[1] != a[2]).mean()
     assert 0.40 < changed < 0.50  # 50 % replaced by a random class, 1 in 10 keeps its own
+
+
+def test_adversarial_quick_profile_end_to_end(tmp_path):
+    import adversarial
+
+    adversarial.main(["--quick", "--seeds", "1", "--epochs", "1", "--output", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert "eps=0.1|black|mixup|I-FGSM" in results
+    assert (tmp_path / "error_vs_epsilon.png").stat().st_size > 10_000
+
+
+def test_in_between_quick_profile_end_to_end(tmp_path):
+    import in_between
+
+    in_between.main(["--quick", "--seeds", "1", "--epochs", "1", "--pairs", "50", "--output", str(tmp_path)])
+    summary = json.loads((tmp_path / "results.json").read_text())["results"]["summary"]
+    assert set(summary) == {"ERM", "mixup"}
+    assert len(summary["ERM"]["miss_rate_curve_mean"]) == 11
+    for name in ("in_between.png", "reliability_ERM_seed0.png", "reliability_mixup_seed0.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
