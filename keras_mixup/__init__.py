@@ -4,8 +4,11 @@
 - `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss.
 - `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
   `blend`: their application (pure arithmetic).
+- `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
+- `diagnostics`: behaviour in between examples (Figure 2) and calibration.
 """
 
+from keras_mixup import adversarial, diagnostics
 from keras_mixup.layer import MixupLayer, MixupLoss
 from keras_mixup.mixing import blend
 from keras_mixup.sampling import MixParams, sample_beta, sample_mix_params
@@ -15,6 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MixParams",
+    "adversarial",
+    "diagnostics",
     "MixupLayer",
     "MixupLoss",
     "MixupTransform",
