@@ -30,7 +30,7 @@ import tensorflow as tf
 from keras_mixup._elements import pack_element, parse_element, validated
 from keras_mixup.mixing import blend, convert_batch, map_tensors, mix_batch, to_float_targets
 from keras_mixup.sampling import MixParams, sample_mix_params, validate_alpha
-from keras_mixup.transform import validate_num_classes
+from keras_mixup.transform import validate_num_classes, validate_seed
 
 # Layers by name, so that a MixupLoss restored from a saved model's compile
 # configuration can find the MixupLayer restored with it (Keras deserializes the
@@ -118,8 +118,8 @@ class MixupLayer(keras.layers.Layer):
         self.num_classes = validate_num_classes(num_classes)
         self.per_example = bool(per_example)
         self.inputs_only = bool(inputs_only)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = validate_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         self._record: _Record | None = None
         self._bound_losses: weakref.WeakSet = weakref.WeakSet()
         _LAYERS_BY_NAME[self.name] = self

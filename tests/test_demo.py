@@ -41,7 +41,9 @@ def test_adversarial_quick_profile_end_to_end(tmp_path):
 def test_in_between_quick_profile_end_to_end(tmp_path):
     import in_between
 
-    in_between.main(["--quick", "--seeds", "1", "--epochs", "1", "--pairs", "50", "--output", str(tmp_path)])
+    in_between.main(
+        ["--quick", "--seeds", "1", "--epochs", "1", "--pairs", "50", "--output", str(tmp_path)]
+    )
     summary = json.loads((tmp_path / "results.json").read_text())["results"]["summary"]
     assert set(summary) == {"ERM", "mixup"}
     assert len(summary["ERM"]["miss_rate_curve_mean"]) == 11

@@ -165,6 +165,19 @@ def test_mixup_loss_argument_errors():
         MixupLoss("mse", layer=MixupLayer())(tf.zeros((2, 3)), tf.zeros((2, 3)))
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"alpha": -0.1}, ValueError, r"alpha=-0\.1"),
+        ({"num_classes": 0}, ValueError, r"`num_classes` must be a positive integer"),
+        ({"seed": 1.5}, TypeError, r"`seed` must be an int or None; got 1\.5"),
+    ],
+)
+def test_layer_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        MixupLayer(**kwargs)
+
+
 def test_get_config_round_trip():
     layer = MixupLayer(
         alpha=0.4, num_classes=7, per_example=True, inputs_only=True, seed=9, name="mix"
