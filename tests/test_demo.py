@@ -49,3 +49,78 @@ def test_in_between_quick_profile_end_to_end(tmp_path):
     assert len(summary["ERM"]["miss_rate_curve_mean"]) == 11
     for name in ("in_between.png", "reliability_ERM_seed0.png", "reliability_mixup_seed0.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def _tiny_saved_classifier(path, input_shape, classes, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(classes),
+        ]
+    )
+    model.save(path)
+    return path
+
+
+def test_adversarial_full_scale_path_on_mock_imagenet(tmp_path):
+    """The real TFDS loading and 224 center-crop code on tfds.testing.mock_data (random-size images)."""
+    import adversarial
+    import tensorflow_datasets as tfds
+
+    paths = [
+        _tiny_saved_classifier(tmp_path / f"{n}.keras", (224, 224, 3), 1000, i)
+        for i, n in enumerate(["erm1", "erm2", "mixup"])
+    ]
+    with tfds.testing.mock_data(num_examples=4):
+        adversarial.main(
+            [
+                "--erm1",
+                str(paths[0]),
+                "--erm2",
+                str(paths[1]),
+                "--mixup",
+                str(paths[2]),
+                "--limit",
+                "4",
+                "--batch-size",
+                "2",
+                "--steps",
+                "2",
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
+    results = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    assert results["white|mixup|FGSM"]["examples"] == 4
+
+
+def test_in_between_full_scale_path_on_mock_cifar10(tmp_path):
+    import in_between
+    import tensorflow_datasets as tfds
+
+    erm = _tiny_saved_classifier(tmp_path / "erm.keras", (32, 32, 3), 10, 0)
+    mixup = _tiny_saved_classifier(tmp_path / "mixup.keras", (32, 32, 3), 10, 1)
+    with tfds.testing.mock_data(num_examples=20):
+        in_between.main(
+            [
+                "--erm",
+                str(erm),
+                "--mixup",
+                str(mixup),
+                "--pool",
+                "20",
+                "--test-examples",
+                "20",
+                "--pairs",
+                "10",
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
+    summary = json.loads((tmp_path / "out" / "results.json").read_text())["results"]["summary"]
+    assert set(summary) == {"ERM", "mixup"}
