@@ -223,15 +223,6 @@ def sample_beta(seed, shape, alpha) -> tf.Tensor:
     return tf.reshape(_beta_from_uniforms(uniforms, count, alpha, seed), shape)
 
 
-def sample_permutation(seed, batch_size) -> tf.Tensor:
-    """Draws a uniformly random permutation of `range(batch_size)` (int32).
-
-    The permutation is the argsort of independent random 32-bit keys; XLA compiles
-    it, unlike `tf.random.shuffle`.
-    """
-    return tf.argsort(_random_words(_as_seed(seed), batch_size), stable=True)
-
-
 def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> MixParams:
     """Draws the mixup parameters of one batch: lambda(s) and the partner permutation.
 

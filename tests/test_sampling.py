@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from keras_mixup.sampling import sample_beta, sample_mix_params, validate_alpha
+from keras_mixup.sampling import sample_beta, sample_log_gamma, sample_mix_params, validate_alpha
 from tests.stats import float32_ks_pvalue
 
 ALPHAS = [0.1, 0.2, 1.0, 8.0, 32.0]
@@ -165,3 +165,10 @@ def test_same_seed_same_parameters_in_eager_graph_and_xla(per_example):
         other = compiled(seed)
         np.testing.assert_array_equal(other.permutation.numpy(), eager.permutation.numpy())
         np.testing.assert_allclose(other.mix_weight.numpy(), eager.mix_weight.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0, 4.0])
+def test_log_gamma_follows_gamma(alpha):
+    """The gamma sampler itself, including the log-space boost for alpha < 1."""
+    draws = np.exp(sample_log_gamma(tf.constant([3, 9]), [3000], alpha).numpy().astype(np.float64))
+    assert stats.kstest(draws, stats.gamma(alpha).cdf).pvalue > P_MIN
