@@ -112,3 +112,8 @@ def validated(batch: Batch, owner: str, num_classes: int | None) -> Batch:
         return batch
     with tf.control_dependencies(checks):
         return Batch(*(map_tensors(tf.identity, part) for part in batch))
+
+
+def batch_size(batch: Batch) -> tf.Tensor:
+    """The batch size (scalar int32 tensor), read from the first label tensor."""
+    return tf.shape(tf.nest.flatten(batch.labels)[0])[0]

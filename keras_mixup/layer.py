@@ -27,8 +27,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from keras_mixup._elements import pack_element, parse_element, validated
-from keras_mixup.mixing import blend, convert_batch, map_tensors, mix_batch, to_float_targets
+from keras_mixup._elements import batch_size, pack_element, parse_element, validated
+from keras_mixup.mixing import blend, map_tensors, mix_batch, to_float_targets
 from keras_mixup.sampling import MixParams, sample_mix_params, validate_alpha
 from keras_mixup.transform import validate_num_classes, validate_seed
 
@@ -169,17 +169,16 @@ class MixupLayer(keras.layers.Layer):
             "MixupLayer",
         )
         batch = validated(batch, "MixupLayer", self.num_classes)
-        # Everything is cast to the layer's compute dtype in a model, floats included.
+        # The layer outputs its compute dtype, floats included; integer features are
+        # converted inside the blend (gathered as uint8, not as a float copy).
         batch = batch._replace(
-            features=map_tensors(lambda t: tf.cast(t, feature_dtype), batch.features)
-        )
-        if training is False or self.alpha == 0:
-            mixed = convert_batch(batch, num_classes=self.num_classes, feature_dtype=feature_dtype)
-        else:
-            params = self._draw(tf.shape(tf.nest.flatten(batch.labels)[0])[0])
-            mixed = mix_batch(
-                batch, params, num_classes=self.num_classes, feature_dtype=feature_dtype
+            features=map_tensors(
+                lambda t: tf.cast(t, feature_dtype) if t.dtype.is_floating else t, batch.features
             )
+        )
+        mixing = training is not False and self.alpha != 0
+        params = self._draw(batch_size(batch)) if mixing else None
+        mixed = mix_batch(batch, params, num_classes=self.num_classes, feature_dtype=feature_dtype)
         return pack_element(mixed, with_sample_weight)
 
 

@@ -1,7 +1,7 @@
 """Applying mixup parameters: pure arithmetic on tensors, no randomness.
 
 `blend` computes `lam_i * t_i + (1 - lam_i) * t_perm(i)` for one tensor;
-`mix_batch` applies one `MixParams` to a whole batch (features of any nesting,
+`mix_batch` applies one `MixParams` (or none: conversions only) to a whole batch (features of any nesting,
 labels, sample weights) after converting labels to float targets. Parameters
 come from `keras_mixup.sampling`; injecting them by hand gives exact,
 replayable results (that is how the tests check values).
@@ -123,33 +123,23 @@ def _feature_output_dtype(tensor: tf.Tensor, feature_dtype: tf.DType) -> tf.DTyp
 
 
 def mix_batch(
-    batch: Batch, params: MixParams, *, num_classes: int | None, feature_dtype: tf.DType
+    batch: Batch, params: MixParams | None, *, num_classes: int | None, feature_dtype: tf.DType
 ) -> Batch:
-    """Applies `params` to every tensor of a batch.
+    """Applies `params` to every tensor of a batch; `params=None` only converts.
 
     Features: each integer or floating tensor is blended; floating tensors keep
     their dtype, integer tensors become `feature_dtype`. Labels: converted by
     `to_float_targets`, then blended (float32). Sample weights: blended as
-    float32, like the labels.
+    float32, like the labels. With `params=None` (alpha = 0, inference) the same
+    conversions happen without mixing, so the output has the same dtypes and
+    shapes either way.
     """
-    features = map_tensors(
-        lambda t: blend(t, params, _feature_output_dtype(t, feature_dtype)), batch.features
-    )
-    labels = map_tensors(
-        lambda t: blend(to_float_targets(t, num_classes), params, tf.float32), batch.labels
-    )
-    sample_weight = map_tensors(lambda t: blend(t, params, tf.float32), batch.sample_weight)
-    return Batch(features, labels, sample_weight)
 
+    def apply(tensor, dtype):
+        return tf.cast(tensor, dtype) if params is None else blend(tensor, params, dtype)
 
-def convert_batch(batch: Batch, *, num_classes: int | None, feature_dtype: tf.DType) -> Batch:
-    """The conversions of `mix_batch` without mixing (for alpha = 0 and batch size 1).
-
-    Integer features become `feature_dtype`, labels float32 targets, sample
-    weights float32: the output has the same dtypes whether mixing happened or not.
-    """
     return Batch(
-        map_tensors(lambda t: tf.cast(t, _feature_output_dtype(t, feature_dtype)), batch.features),
-        map_tensors(lambda t: to_float_targets(t, num_classes), batch.labels),
-        map_tensors(lambda t: tf.cast(t, tf.float32), batch.sample_weight),
+        map_tensors(lambda t: apply(t, _feature_output_dtype(t, feature_dtype)), batch.features),
+        map_tensors(lambda t: apply(to_float_targets(t, num_classes), tf.float32), batch.labels),
+        map_tensors(lambda t: apply(t, tf.float32), batch.sample_weight),
     )

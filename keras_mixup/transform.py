@@ -7,8 +7,8 @@ import numbers
 import keras
 import tensorflow as tf
 
-from keras_mixup._elements import pack_element, parse_element, validated
-from keras_mixup.mixing import Batch, convert_batch, mix_batch
+from keras_mixup._elements import batch_size, pack_element, parse_element, validated
+from keras_mixup.mixing import Batch, mix_batch
 from keras_mixup.sampling import sample_mix_params, validate_alpha
 
 # Second word of the per-element stateless seed in the `apply` form; any constant
@@ -180,13 +180,14 @@ class MixupTransform:
         """Validates `batch` and mixes it with parameters drawn from the stateless `seed`."""
         batch = validated(batch, "MixupTransform", self.num_classes)
         if self.alpha == 0:
-            return convert_batch(batch, num_classes=self.num_classes, feature_dtype=self.dtype)
+            return mix_batch(batch, None, num_classes=self.num_classes, feature_dtype=self.dtype)
         return self._mix_with_seed(batch, seed)
 
     @tf.autograph.experimental.do_not_convert
     def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
-        batch_size = tf.shape(tf.nest.flatten(batch.labels)[0])[0]
-        params = sample_mix_params(seed, batch_size, self.alpha, per_example=self.per_example)
+        params = sample_mix_params(
+            seed, batch_size(batch), self.alpha, per_example=self.per_example
+        )
         return mix_batch(batch, params, num_classes=self.num_classes, feature_dtype=self.dtype)
 
     def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from keras_mixup.mixing import Batch, blend, convert_batch, mix_batch, to_float_targets
+from keras_mixup.mixing import Batch, blend, mix_batch, to_float_targets
 from keras_mixup.sampling import MixParams
 
 
@@ -93,9 +93,11 @@ def test_mix_batch_exact_values_nested_features_labels_and_weights():
     np.testing.assert_allclose(out.sample_weight.numpy(), [0.75, 0.25])
 
 
-def test_convert_batch_matches_mix_batch_dtypes():
+def test_no_params_converts_with_the_same_dtypes_and_values_unchanged():
     batch = Batch(tf.constant([[1], [2]], tf.uint8), tf.constant([0, 1]), tf.constant([1, 2]))
-    converted = convert_batch(batch, num_classes=2, feature_dtype=tf.bfloat16)
+    converted = mix_batch(batch, None, num_classes=2, feature_dtype=tf.bfloat16)
+    np.testing.assert_array_equal(converted.features.numpy(), [[1], [2]])
+    np.testing.assert_array_equal(converted.labels.numpy(), [[1, 0], [0, 1]])
     mixed = mix_batch(batch, params([0.5, 0.5], [1, 0]), num_classes=2, feature_dtype=tf.bfloat16)
     for a, b in zip(tf.nest.flatten(converted), tf.nest.flatten(mixed), strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape
