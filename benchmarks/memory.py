@@ -109,6 +109,7 @@ def xla_buffers(shape_name: str) -> dict:
         )
     float_buffers = sum(1 for line in full_size if re.search(rf"= f32\[{dims}\]", line))
     return {
+        "fused_computations": len(set(re.findall(r"%fused_computation[\w.]*", hlo))),
         "full_size_instructions": full_size,
         "float32_full_size_buffers": float_buffers,
         "output_fusion_ops": fused_ops,
@@ -147,7 +148,8 @@ def run(quick: bool) -> dict:
     print(
         f"\nXLA buffer plan ({shape_name}): {buffers['float32_full_size_buffers']} float32 full-size "
         f"buffer(s) computed; the output fusion does {', '.join(buffers['output_fusion_ops'])} in one "
-        "pass (no materialized partner batch)."
+        f"pass (no materialized partner batch); {buffers['fused_computations']} fused computations "
+        "in all (sampling included)."
     )
     return {
         "shape": shape_name,
