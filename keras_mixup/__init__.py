@@ -4,13 +4,15 @@
 - `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss.
 - `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
   `blend`: their application (pure arithmetic).
+- `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
 """
 
-from keras_mixup import adversarial, diagnostics
+from keras_mixup import adversarial, diagnostics, neighbours
 from keras_mixup.layer import MixupLayer, MixupLoss
 from keras_mixup.mixing import blend
+from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
 from keras_mixup.sampling import MixParams, sample_beta, sample_mix_params
 from keras_mixup.transform import MixupTransform
 
@@ -23,6 +25,9 @@ __all__ = [
     "MixupLayer",
     "MixupLoss",
     "MixupTransform",
+    "NeighbourMixup",
+    "nearest_neighbours",
+    "neighbours",
     "blend",
     "sample_beta",
     "sample_mix_params",

@@ -117,3 +117,31 @@ def validated(batch: Batch, owner: str, num_classes: int | None) -> Batch:
 def batch_size(batch: Batch) -> tf.Tensor:
     """The batch size (scalar int32 tensor), read from the first label tensor."""
     return tf.shape(tf.nest.flatten(batch.labels)[0])[0]
+
+
+def class_ids(batch: Batch, owner: str) -> tf.Tensor:
+    """Class ids `[batch_size]` of a classification batch, for same-class pairing.
+
+    Integer labels `[B]` or `[B, 1]` are the ids; one-hot / soft labels `[B, C]`
+    give their argmax.
+
+    Raises:
+        ValueError: labels that are not one class per example (nested labels,
+            regression targets of other ranks).
+    """
+    flat = tf.nest.flatten(batch.labels)
+    labels = tf.convert_to_tensor(flat[0])
+    rank = labels.shape.rank
+    if (
+        len(flat) == 1
+        and labels.dtype.is_integer
+        and (rank == 1 or (rank == 2 and labels.shape[-1] == 1))
+    ):
+        return tf.reshape(tf.cast(labels, tf.int32), [-1])
+    if len(flat) == 1 and (labels.dtype.is_floating or labels.dtype == tf.bool) and rank == 2:
+        return tf.argmax(labels, axis=-1, output_type=tf.int32)
+    raise ValueError(
+        f"{owner}(pairing='same_class') needs one class per example: integer labels of shape "
+        "[batch] or [batch, 1], or one-hot labels of shape [batch, num_classes]; got labels "
+        f"{tf.nest.map_structure(lambda t: tf.convert_to_tensor(t).shape, batch.labels)}."
+    )

@@ -28,7 +28,14 @@ import keras
 import tensorflow as tf
 
 from keras_mixup._elements import batch_size, pack_element, parse_element, validated
-from keras_mixup.mixing import blend, map_tensors, mix_batch, to_float_targets
+from keras_mixup.mixing import (
+    blend,
+    map_tensors,
+    mix_batch,
+    mix_targets,
+    to_float_targets,
+    validate_target_mode,
+)
 from keras_mixup.sampling import MixParams, sample_mix_params, validate_alpha
 from keras_mixup.transform import validate_num_classes, validate_seed
 
@@ -58,6 +65,11 @@ class MixupLayer(keras.layers.Layer):
     exported SavedModels) it is the identity, apart from casting integer inputs
     (uint8 images) to the layer's compute dtype, which it does in both modes.
 
+    Placed after some layers of a model rather than at its input, the layer mixes
+    latent representations (feature maps) with the labels mixed by `MixupLoss`
+    as usual: the paper's "mix labels and latent representations" ablation
+    (Table 5, layers 1 to 5). Layers before it see the unmixed batch.
+
     The layer can also mix whole batches in `tf.data`, like Keras preprocessing
     layers: `dataset.batch(n).map(layer)` on `(x, y)` or `(x, y, sample_weight)`
     elements mixes features, labels and weights together (as `MixupTransform`).
@@ -68,7 +80,14 @@ class MixupLayer(keras.layers.Layer):
             model `MixupLoss` takes the number of classes from the predictions.
         per_example: draw an independent lambda per example instead of one per batch.
         inputs_only: if True, mixing inputs without a `MixupLoss` is allowed (the
-            paper's "mix inputs only" ablation). By default it is an error.
+            inputs are mixed, the targets stay those of each sample). By default it
+            is an error.
+        targets: how the bound `MixupLoss` (and `tf.data` use) forms targets:
+            "mixed" (default, mixup) or "dominant" (the label of the sample with the
+            larger weight: the paper's "mix inputs only" ablation of Table 5).
+            For label smoothing, wrap a loss that smooths, e.g.
+            `MixupLoss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1), layer)`:
+            smoothing commutes with mixing.
         seed: int for reproducible draws, or None.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
@@ -109,6 +128,7 @@ class MixupLayer(keras.layers.Layer):
         num_classes: int | None = None,
         per_example: bool = False,
         inputs_only: bool = False,
+        targets: str = "mixed",
         seed: int | None = None,
         **kwargs,
     ):
@@ -118,6 +138,7 @@ class MixupLayer(keras.layers.Layer):
         self.num_classes = validate_num_classes(num_classes)
         self.per_example = bool(per_example)
         self.inputs_only = bool(inputs_only)
+        self.targets = validate_target_mode(targets)
         self.seed = validate_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self._record: _Record | None = None
@@ -131,6 +152,7 @@ class MixupLayer(keras.layers.Layer):
             "num_classes": self.num_classes,
             "per_example": self.per_example,
             "inputs_only": self.inputs_only,
+            "targets": self.targets,
             "seed": self.seed,
         }
 
@@ -178,7 +200,13 @@ class MixupLayer(keras.layers.Layer):
         )
         mixing = training is not False and self.alpha != 0
         params = self._draw(batch_size(batch)) if mixing else None
-        mixed = mix_batch(batch, params, num_classes=self.num_classes, feature_dtype=feature_dtype)
+        mixed = mix_batch(
+            batch,
+            params,
+            num_classes=self.num_classes,
+            feature_dtype=feature_dtype,
+            targets=self.targets,
+        )
         return pack_element(mixed, with_sample_weight)
 
 
@@ -290,11 +318,12 @@ class MixupLoss(keras.losses.Loss):
             )
         y_true = tf.convert_to_tensor(y_true)
         num_classes = y_pred.shape[-1] if y_true.dtype.is_integer else None
-        targets = blend(
-            to_float_targets(y_true, num_classes, name="y_true"), record.params, tf.float32
+        mode = self.layer.targets
+        targets = mix_targets(
+            to_float_targets(y_true, num_classes, name="y_true"), record.params, mode
         )
         if sample_weight is not None:
-            sample_weight = blend(tf.convert_to_tensor(sample_weight), record.params, tf.float32)
+            sample_weight = mix_targets(tf.cast(sample_weight, tf.float32), record.params, mode)
         return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):

@@ -30,7 +30,15 @@ def map_tensors(fn, structure):
     return None if structure is None else tf.nest.map_structure(fn, structure)
 
 
-def blend(tensor: tf.Tensor, params: MixParams, dtype: tf.DType | None = None) -> tf.Tensor:
+TARGET_MODES = ("mixed", "dominant")
+
+
+def blend(
+    tensor: tf.Tensor,
+    params: MixParams,
+    dtype: tf.DType | None = None,
+    partner: tf.Tensor | None = None,
+) -> tf.Tensor:
     """Mixes each row of `tensor` with its partner row: `lam * t + (1 - lam) * t[perm]`.
 
     The arithmetic runs in float32 (float64 for float64 output) whatever the
@@ -44,6 +52,9 @@ def blend(tensor: tf.Tensor, params: MixParams, dtype: tf.DType | None = None) -
         params: `MixParams` for this batch.
         dtype: output dtype (floating); defaults to the input dtype when it is
             floating, float32 otherwise.
+        partner: optional tensor of partner rows, same shape as `tensor` (for
+            partners that do not come from the same batch, e.g. nearest neighbours
+            from the whole data set); `params.permutation` is then not used.
 
     Returns:
         The mixed tensor, same shape as `tensor`, dtype `dtype`.
@@ -60,13 +71,78 @@ def blend(tensor: tf.Tensor, params: MixParams, dtype: tf.DType | None = None) -
         else (tensor.dtype if tensor.dtype.is_floating else tf.float32)
     )
     compute_dtype = tf.float64 if dtype == tf.float64 else tf.float32
-    partner = tf.gather(tensor, params.permutation, axis=0)
-    weight = tf.cast(params.mix_weight, compute_dtype)
-    weight = tf.reshape(weight, tf.concat([[-1], tf.ones([tf.rank(tensor) - 1], tf.int32)], 0))
+    if partner is None:
+        partner = tf.gather(tensor, params.permutation, axis=0)
+    weight = _row_weights(params, tensor, compute_dtype)
     mixed = weight * tf.cast(tensor, compute_dtype) + (1.0 - weight) * tf.cast(
         partner, compute_dtype
     )
     return tf.cast(mixed, dtype)
+
+
+def _row_weights(params: MixParams, tensor: tf.Tensor, dtype) -> tf.Tensor:
+    weight = tf.cast(params.mix_weight, dtype)
+    return tf.reshape(weight, tf.concat([[-1], tf.ones([tf.rank(tensor) - 1], tf.int32)], 0))
+
+
+def select_dominant(
+    tensor: tf.Tensor, params: MixParams, partner: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Row `i` of `tensor` where `lam_i >= 0.5`, else its partner's row.
+
+    The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
+    label of the sample that weighs more in the mixed input, not a mixture.
+
+    Example:
+    >>> y = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    >>> params = MixParams(mix_weight=tf.constant([0.3, 0.3]), permutation=tf.constant([1, 0]))
+    >>> select_dominant(y, params).numpy().tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    if partner is None:
+        partner = tf.gather(tensor, params.permutation, axis=0)
+    keep_own = _row_weights(params, tensor, tf.float32) >= 0.5
+    return tf.where(keep_own, tensor, partner)
+
+
+def mix_targets(
+    tensor: tf.Tensor, params: MixParams, mode: str = "mixed", partner: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Targets of a mixed batch: `blend` (mode "mixed", the paper's mixup) or
+    `select_dominant` (mode "dominant", the "mix inputs only" ablation)."""
+    if mode == "dominant":
+        return select_dominant(tensor, params, partner)
+    return blend(tensor, params, tf.float32, partner)
+
+
+def validate_target_mode(targets) -> str:
+    if targets not in TARGET_MODES:
+        raise ValueError(
+            f"`targets` must be one of {TARGET_MODES} ('mixed': lam * y_i + (1 - lam) * y_j, "
+            "the paper's mixup; 'dominant': the label of the sample with the larger weight, "
+            f"the 'mix inputs only' ablation); got targets={targets!r}."
+        )
+    return targets
+
+
+def validate_label_smoothing(label_smoothing) -> float:
+    value = float(label_smoothing) if isinstance(label_smoothing, (int, float)) else None
+    if value is None or isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"`label_smoothing` must be a number in [0, 1) (the paper's Table 5 uses 0.05 to "
+            f"0.4); got label_smoothing={label_smoothing!r}."
+        )
+    return value
+
+
+def smooth_labels(targets: tf.Tensor, label_smoothing: float) -> tf.Tensor:
+    """Szegedy et al.'s label smoothing over the last (class) axis:
+    `(1 - eps) * y + eps / num_classes` (eps / K for wrong classes, 1 - eps (K - 1) / K
+    for the right one, as in the paper's Table 5). Commutes with mixing."""
+    if not label_smoothing:
+        return targets
+    num_classes = tf.cast(tf.shape(targets)[-1], targets.dtype)
+    return targets * (1.0 - label_smoothing) + label_smoothing / num_classes
 
 
 def to_float_targets(labels: tf.Tensor, num_classes: int | None, name: str = "labels") -> tf.Tensor:
@@ -123,23 +199,68 @@ def _feature_output_dtype(tensor: tf.Tensor, feature_dtype: tf.DType) -> tf.DTyp
 
 
 def mix_batch(
-    batch: Batch, params: MixParams | None, *, num_classes: int | None, feature_dtype: tf.DType
+    batch: Batch,
+    params: MixParams | None,
+    *,
+    num_classes: int | None,
+    feature_dtype: tf.DType,
+    targets: str = "mixed",
+    label_smoothing: float = 0.0,
+    partners: Batch | None = None,
 ) -> Batch:
     """Applies `params` to every tensor of a batch; `params=None` only converts.
 
     Features: each integer or floating tensor is blended; floating tensors keep
     their dtype, integer tensors become `feature_dtype`. Labels: converted by
-    `to_float_targets`, then blended (float32). Sample weights: blended as
-    float32, like the labels. With `params=None` (alpha = 0, inference) the same
-    conversions happen without mixing, so the output has the same dtypes and
-    shapes either way.
+    `to_float_targets`, label-smoothed if asked, then mixed by `mix_targets`
+    (float32). Sample weights follow the labels (blended, or the dominant
+    sample's). With `params=None` (alpha = 0, inference) the same conversions
+    happen without mixing, so the output has the same dtypes and shapes either way.
+
+    `partners`, if given, is a batch of the same structure whose rows are the
+    partners (instead of the rows of `batch` under `params.permutation`).
     """
 
-    def apply(tensor, dtype):
-        return tf.cast(tensor, dtype) if params is None else blend(tensor, params, dtype)
+    def labels_of(part):
+        return map_tensors(
+            lambda t: smooth_labels(to_float_targets(t, num_classes), label_smoothing), part
+        )
+
+    features, labels = batch.features, labels_of(batch.labels)
+    if params is None:
+        return Batch(
+            map_tensors(lambda t: tf.cast(t, _feature_output_dtype(t, feature_dtype)), features),
+            labels,
+            map_tensors(lambda t: tf.cast(t, tf.float32), batch.sample_weight),
+        )
+    if partners is None:
+        partner_features = map_tensors(lambda _: None, features)
+        partner_labels = map_tensors(lambda _: None, labels)
+        partner_weights = map_tensors(lambda _: None, batch.sample_weight)
+    else:
+        partner_features, partner_labels = partners.features, labels_of(partners.labels)
+        partner_weights = partners.sample_weight
+
+    def mix_structure(fn, structure, partner_structure):
+        if structure is None:
+            return None
+        return tf.nest.map_structure(fn, structure, partner_structure, check_types=False)
 
     return Batch(
-        map_tensors(lambda t: apply(t, _feature_output_dtype(t, feature_dtype)), batch.features),
-        map_tensors(lambda t: apply(to_float_targets(t, num_classes), tf.float32), batch.labels),
-        map_tensors(lambda t: apply(t, tf.float32), batch.sample_weight),
+        mix_structure(
+            lambda t, p: blend(t, params, _feature_output_dtype(t, feature_dtype), p),
+            features,
+            partner_features,
+        ),
+        mix_structure(lambda t, p: mix_targets(t, params, targets, p), labels, partner_labels),
+        mix_structure(
+            lambda t, p: mix_targets(
+                tf.cast(t, tf.float32),
+                params,
+                targets,
+                None if p is None else tf.cast(p, tf.float32),
+            ),
+            batch.sample_weight,
+            partner_weights,
+        ),
     )

@@ -223,7 +223,7 @@ def sample_beta(seed, shape, alpha) -> tf.Tensor:
     return tf.reshape(_beta_from_uniforms(uniforms, count, alpha, seed), shape)
 
 
-def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> MixParams:
+def sample_mix_params(seed, batch_size, alpha, per_example: bool = False, groups=None) -> MixParams:
     """Draws the mixup parameters of one batch: lambda(s) and the partner permutation.
 
     This is the one place where keras_mixup draws randomness; `MixupTransform`,
@@ -239,6 +239,12 @@ def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> Mix
             0 means no mixing (lambda = 1).
         per_example: if False (default, the paper's choice), one lambda for the
             whole batch; if True, an independent lambda per example.
+        groups: optional integer tensor `[batch_size]` (class ids): the partner of
+            example `i` is then drawn among the examples of its own group (a
+            uniformly random permutation within each group, the paper's "SC"
+            pairing of Table 5). An example alone in its group is its own partner.
+            None (default): a uniformly random permutation of the whole batch
+            ("AC + RP", the paper's mixup).
 
     Returns:
         A `MixParams(mix_weight, permutation)`. A batch of size 1 has nothing to
@@ -250,14 +256,61 @@ def sample_mix_params(seed, batch_size, alpha, per_example: bool = False) -> Mix
     [0, 1, 2, 3, 4]
     >>> params.mix_weight.shape
     TensorShape([5])
+    >>> classes = tf.constant([0, 1, 0, 1, 1])
+    >>> same = sample_mix_params(tf.constant([0, 42]), 5, 1.0, groups=classes)
+    >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
+    True
     """
     seed = _as_seed(seed)
     batch_size = tf.convert_to_tensor(batch_size, tf.int32)
     num_weights = batch_size if per_example else tf.constant(1, tf.int32)
+    num_key_words = batch_size if groups is None else 2 * batch_size
     # One RNG call for the whole batch: permutation keys, then the Beta's uniforms.
-    words = _random_words(seed, batch_size + _words_per_gamma() * 2 * num_weights)
-    permutation = tf.argsort(words[:batch_size], stable=True)
-    lam = _beta_from_uniforms(_unit_uniforms(words[batch_size:]), num_weights, alpha, seed)
+    words = _random_words(seed, num_key_words + _words_per_gamma() * 2 * num_weights)
+    if groups is None:
+        permutation = tf.argsort(words[:batch_size], stable=True)
+    else:
+        permutation = _permutation_within_groups(
+            words[:batch_size], words[batch_size:num_key_words], groups
+        )
+    lam = _beta_from_uniforms(_unit_uniforms(words[num_key_words:]), num_weights, alpha, seed)
     lam = tf.broadcast_to(lam, tf.reshape(batch_size, [1]))
     lam = tf.where(batch_size > 1, lam, tf.ones_like(lam))
     return MixParams(mix_weight=lam, permutation=permutation)
+
+
+def _permutation_within_groups(keys_a, keys_b, groups) -> tf.Tensor:
+    """A uniformly random permutation that maps every index into its own group.
+
+    Two independent random orders of the batch, each stably sorted by group,
+    list every group in the same contiguous block; pairing the k-th entries of
+    the two orders maps each group onto itself, uniformly at random.
+    """
+    groups = tf.reshape(tf.convert_to_tensor(groups), [-1])
+
+    def grouped_order(keys):
+        random_order = tf.argsort(keys, stable=True)
+        by_group = tf.argsort(tf.gather(groups, random_order), stable=True)
+        return tf.gather(random_order, by_group)
+
+    order_a, order_b = grouped_order(keys_a), grouped_order(keys_b)
+    # permutation[order_a[k]] = order_b[k]
+    return tf.gather(order_b, tf.argsort(order_a, stable=True))
+
+
+def sample_neighbour_choice(seed, batch_size, num_neighbours) -> tf.Tensor:
+    """Which of its `num_neighbours` nearest neighbours each example is mixed with.
+
+    Uniform integers in `[0, num_neighbours)`, shape `[batch_size]`, int32, drawn
+    from a stream of `seed` separate from `sample_mix_params`'s (so the same seed
+    can drive both). Used by `keras_mixup.neighbours.NeighbourMixup`.
+    """
+    seed = tf.random.experimental.stateless_fold_in(_as_seed(seed), 1, alg=RNG_ALG)
+    return tf.random.stateless_uniform(
+        tf.reshape(tf.convert_to_tensor(batch_size, tf.int32), [1]),
+        seed,
+        minval=0,
+        maxval=num_neighbours,
+        dtype=tf.int32,
+        alg=RNG_ALG,
+    )

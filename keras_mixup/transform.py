@@ -7,13 +7,31 @@ import numbers
 import keras
 import tensorflow as tf
 
-from keras_mixup._elements import batch_size, pack_element, parse_element, validated
-from keras_mixup.mixing import Batch, mix_batch
+from keras_mixup._elements import batch_size, class_ids, pack_element, parse_element, validated
+from keras_mixup.mixing import (
+    Batch,
+    mix_batch,
+    validate_label_smoothing,
+    validate_target_mode,
+)
 from keras_mixup.sampling import sample_mix_params, validate_alpha
 
 # Second word of the per-element stateless seed in the `apply` form; any constant
 # works, it only separates keras_mixup's stream from other users of the same seed.
 _APPLY_SEED_SALT = 0x6D69787570  # "mixup"
+
+PAIRINGS = ("random", "same_class")
+
+
+def validate_pairing(pairing) -> str:
+    if pairing not in PAIRINGS:
+        raise ValueError(
+            f"`pairing` must be one of {PAIRINGS} ('random': a random permutation of the "
+            "batch, the paper's mixup; 'same_class': a random partner of the same class, the "
+            "'SC' rows of Table 5; for nearest-neighbour partners see "
+            f"keras_mixup.neighbours); got pairing={pairing!r}."
+        )
+    return pairing
 
 
 def validate_num_classes(num_classes) -> int | None:
@@ -101,6 +119,16 @@ class MixupTransform:
             bfloat16 under a mixed-precision policy).
         jit_compile: if True (default), draw and mix under XLA in one fused pass.
             Set False to debug or where XLA is unavailable.
+        pairing: "random" (default): partners by a random permutation of the
+            batch, the paper's mixup ("AC + RP"). "same_class": each example's
+            partner is drawn among the examples of its own class in the batch
+            ("SC + RP", Table 5); needs class-id or one-hot labels.
+        targets: "mixed" (default): `y~ = lam * y + (1 - lam) * y[perm]`.
+            "dominant": the label (and sample weight) of the sample with the larger
+            weight, unmixed: the paper's "mix inputs only" ablation.
+        label_smoothing: eps in [0, 1): class targets become
+            `(1 - eps) * y + eps / num_classes` (Szegedy et al.), before mixing
+            (smoothing and mixing commute). 0 (default) leaves them as they are.
 
     Returns (when called on a batch):
         The mixed element, in the input's structure.
@@ -136,6 +164,9 @@ class MixupTransform:
         seed: int | None = None,
         dtype=None,
         jit_compile: bool = True,
+        pairing: str = "random",
+        targets: str = "mixed",
+        label_smoothing: float = 0.0,
     ):
         self.alpha = validate_alpha(alpha)
         self.num_classes = validate_num_classes(num_classes)
@@ -143,6 +174,9 @@ class MixupTransform:
         self.seed = validate_seed(seed)
         self.dtype = _floating_dtype(dtype)
         self.jit_compile = bool(jit_compile)
+        self.pairing = validate_pairing(pairing)
+        self.targets = validate_target_mode(targets)
+        self.label_smoothing = validate_label_smoothing(label_smoothing)
         self._generator = (
             tf.random.Generator.from_seed(self.seed)
             if self.seed is not None
@@ -160,6 +194,9 @@ class MixupTransform:
             "seed": self.seed,
             "dtype": self.dtype.name,
             "jit_compile": self.jit_compile,
+            "pairing": self.pairing,
+            "targets": self.targets,
+            "label_smoothing": self.label_smoothing,
         }
 
     def __repr__(self) -> str:
@@ -180,15 +217,26 @@ class MixupTransform:
         """Validates `batch` and mixes it with parameters drawn from the stateless `seed`."""
         batch = validated(batch, "MixupTransform", self.num_classes)
         if self.alpha == 0:
-            return mix_batch(batch, None, num_classes=self.num_classes, feature_dtype=self.dtype)
+            return self._apply(batch, None)
         return self._mix_with_seed(batch, seed)
+
+    def _apply(self, batch: Batch, params) -> Batch:
+        return mix_batch(
+            batch,
+            params,
+            num_classes=self.num_classes,
+            feature_dtype=self.dtype,
+            targets=self.targets,
+            label_smoothing=self.label_smoothing,
+        )
 
     @tf.autograph.experimental.do_not_convert
     def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
+        groups = class_ids(batch, "MixupTransform") if self.pairing == "same_class" else None
         params = sample_mix_params(
-            seed, batch_size(batch), self.alpha, per_example=self.per_example
+            seed, batch_size(batch), self.alpha, per_example=self.per_example, groups=groups
         )
-        return mix_batch(batch, params, num_classes=self.num_classes, feature_dtype=self.dtype)
+        return self._apply(batch, params)
 
     def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)
