@@ -121,6 +121,9 @@ class NeighbourMixup:
         per_example: one lambda per example instead of one per batch.
         seed: int for reproducible runs, or None.
         dtype: output dtype of integer features (default: the Keras compute dtype).
+        augment: optional function `features_batch -> features_batch` (e.g. random
+            crops and flips), applied to the gathered examples and, separately, to
+            their partners before mixing, as a per-example augmentation would be.
 
     Example:
     >>> x = np.arange(6, dtype="float32").reshape(6, 1)
@@ -143,7 +146,9 @@ class NeighbourMixup:
         per_example: bool = False,
         seed: int | None = None,
         dtype=None,
+        augment=None,
     ):
+        self.augment = augment
         self.alpha = validate_alpha(alpha)
         self.num_classes = validate_num_classes(num_classes)
         self.targets = validate_target_mode(targets)
@@ -185,7 +190,10 @@ class NeighbourMixup:
         """The mixed batch for the examples `indices` (int `[B]`) and a stateless `seed` `[2]`."""
         indices = tf.cast(indices, tf.int32)
         size = tf.shape(indices)[0]
-        anchors = Batch(tf.gather(self._features, indices), tf.gather(self._labels, indices))
+        augment = self.augment or (lambda features: features)
+        anchors = Batch(
+            augment(tf.gather(self._features, indices)), tf.gather(self._labels, indices)
+        )
         if self.alpha == 0:
             params = None
             partners = None
@@ -193,7 +201,7 @@ class NeighbourMixup:
             choice = sample_neighbour_choice(seed, size, tf.shape(self._neighbours)[1])
             partner_indices = tf.gather_nd(self._neighbours, tf.stack([indices, choice], axis=1))
             partners = Batch(
-                tf.gather(self._features, partner_indices),
+                augment(tf.gather(self._features, partner_indices)),
                 tf.gather(self._labels, partner_indices),
             )
             params = sample_mix_params(seed, size, self.alpha, per_example=self.per_example)
