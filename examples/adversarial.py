@@ -41,6 +41,7 @@ from common import (  # noqa: E402
     train_pipeline,
     write_results,
 )
+from imagenet import imagenet_validation  # noqa: E402
 
 from keras_mixup.adversarial import evaluate_adversarial  # noqa: E402
 
@@ -198,25 +199,6 @@ def plot_quick(results: dict, epsilons, path: Path, seeds: int) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def imagenet_validation(data_dir, batch_size: int, limit: int | None):
-    """ImageNet validation images: shorter side resized to 256, 224 center crop, [0, 255] float."""
-    import tensorflow_datasets as tfds
-
-    def center_crop(image, label):
-        shape = tf.shape(image)[:2]
-        scale = 256.0 / tf.cast(tf.reduce_min(shape), tf.float32)
-        size = tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32)
-        image = tf.image.resize(image, size)
-        return tf.image.resize_with_crop_or_pad(image, 224, 224), label
-
-    dataset = tfds.load("imagenet2012", split="validation", data_dir=data_dir, as_supervised=True)
-    if limit:
-        dataset = dataset.take(limit)
-    return (
-        dataset.map(center_crop, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
-    )
 
 
 def full(args) -> None:

@@ -336,7 +336,7 @@ def train_one(args, data: Data, row: Row, weight_decay: float, initial: keras.Mo
     )
     test = tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(500).cache()
     evaluation = EpochEvaluation(test)
-    model.fit(train, epochs=epochs, callbacks=[evaluation], verbose=args.verbose)
+    model.fit(train, epochs=epochs, callbacks=[evaluation], verbose=args.verbose, shuffle=False)
     result = summarize_curve(evaluation.errors[1])
     if args.label_noise:
         train_eval = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).batch(500)

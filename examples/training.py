@@ -50,8 +50,10 @@ class CoupledSGD(keras.optimizers.SGD):
 
 
 def step_schedule(base_lr: float, milestones, steps_per_epoch: int, factor: float = 0.1):
-    """Learning rate `base_lr`, multiplied by `factor` at each epoch in `milestones`."""
-    boundaries = [int(m) * steps_per_epoch for m in milestones]
+    """Learning rate `base_lr`, multiplied by `factor` from the first step of each epoch
+    in `milestones` (epochs counted from 0; PiecewiseConstantDecay switches after
+    its boundary, hence the - 1)."""
+    boundaries = [int(m) * steps_per_epoch - 1 for m in milestones]
     values = [base_lr * factor**i for i in range(len(boundaries) + 1)]
     if not boundaries:
         return base_lr
