@@ -4,6 +4,8 @@
 - `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss.
 - `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
   `blend`: their application (pure arithmetic).
+- `AlphaScheduler` / `alpha_schedule`: alpha that changes during training (warm-up,
+  mixup off for the last epochs), for both the transform and the layer.
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
@@ -14,11 +16,14 @@ from keras_mixup.layer import MixupLayer, MixupLoss
 from keras_mixup.mixing import blend
 from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
 from keras_mixup.sampling import MixParams, sample_beta, sample_mix_params
+from keras_mixup.schedule import AlphaScheduler, alpha_schedule
 from keras_mixup.transform import MixupTransform
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlphaScheduler",
+    "alpha_schedule",
     "MixParams",
     "adversarial",
     "diagnostics",

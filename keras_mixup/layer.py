@@ -36,7 +36,8 @@ from keras_mixup.mixing import (
     to_float_targets,
     validate_target_mode,
 )
-from keras_mixup.sampling import MixParams, sample_mix_params, validate_alpha
+from keras_mixup.sampling import MixParams, sample_mix_params
+from keras_mixup.schedule import AlphaVariable
 from keras_mixup.transform import validate_num_classes, validate_seed
 
 # Layers by name, so that a MixupLoss restored from a saved model's compile
@@ -134,7 +135,7 @@ class MixupLayer(keras.layers.Layer):
     ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.alpha = validate_alpha(alpha)
+        self._alpha = AlphaVariable(alpha)
         self.num_classes = validate_num_classes(num_classes)
         self.per_example = bool(per_example)
         self.inputs_only = bool(inputs_only)
@@ -144,6 +145,17 @@ class MixupLayer(keras.layers.Layer):
         self._record: _Record | None = None
         self._bound_losses: weakref.WeakSet = weakref.WeakSet()
         _LAYERS_BY_NAME[self.name] = self
+
+    @property
+    def alpha(self) -> float:
+        """The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the
+        mixing of the next training steps without retracing: at 0 the layer blends
+        with lambda = 1, which leaves inputs and targets exactly as they are."""
+        return self._alpha.value
+
+    @alpha.setter
+    def alpha(self, value) -> None:
+        self._alpha.set(value)
 
     def get_config(self) -> dict:
         return {
@@ -161,14 +173,17 @@ class MixupLayer(keras.layers.Layer):
 
     def _draw(self, batch_size) -> MixParams:
         return sample_mix_params(
-            self.seed_generator.next(), batch_size, self.alpha, per_example=self.per_example
+            self.seed_generator.next(),
+            batch_size,
+            self._alpha.variable,
+            per_example=self.per_example,
         )
 
     def call(self, inputs, labels=None, sample_weight=None, training=None):
         feature_dtype = tf.as_dtype(self.compute_dtype)
         if labels is not None:
             return self._mix_element(inputs, labels, sample_weight, training, feature_dtype)
-        if not training or self.alpha == 0:
+        if not training:
             self._record = _Record(None, _current_graph())
             return map_tensors(lambda t: tf.cast(t, feature_dtype), inputs)
         if not self.inputs_only and not self._bound_losses:
@@ -198,8 +213,7 @@ class MixupLayer(keras.layers.Layer):
                 lambda t: tf.cast(t, feature_dtype) if t.dtype.is_floating else t, batch.features
             )
         )
-        mixing = training is not False and self.alpha != 0
-        params = self._draw(batch_size(batch)) if mixing else None
+        params = self._draw(batch_size(batch)) if training is not False else None
         mixed = mix_batch(
             batch,
             params,

@@ -14,7 +14,8 @@ from keras_mixup.mixing import (
     validate_label_smoothing,
     validate_target_mode,
 )
-from keras_mixup.sampling import sample_mix_params, validate_alpha
+from keras_mixup.sampling import sample_mix_params
+from keras_mixup.schedule import AlphaVariable
 
 # Second word of the per-element stateless seed in the `apply` form; any constant
 # works, it only separates keras_mixup's stream from other users of the same seed.
@@ -168,7 +169,7 @@ class MixupTransform:
         targets: str = "mixed",
         label_smoothing: float = 0.0,
     ):
-        self.alpha = validate_alpha(alpha)
+        self._alpha = AlphaVariable(alpha)
         self.num_classes = validate_num_classes(num_classes)
         self.per_example = bool(per_example)
         self.seed = validate_seed(seed)
@@ -185,6 +186,16 @@ class MixupTransform:
         self._mix_with_seed = tf.function(
             self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
         )
+
+    @property
+    def alpha(self) -> float:
+        """The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the
+        mixing of the next batches without rebuilding the pipeline."""
+        return self._alpha.value
+
+    @alpha.setter
+    def alpha(self, value) -> None:
+        self._alpha.set(value)
 
     def get_config(self) -> dict:
         return {
@@ -210,14 +221,12 @@ class MixupTransform:
         if len(element) == 1 and isinstance(element[0], tf.data.Dataset):
             return self._apply_to_dataset(element[0])
         batch, with_sample_weight = parse_element(element, "MixupTransform")
-        seed = None if self.alpha == 0 else self._generator.make_seeds(1)[:, 0]
+        seed = self._generator.make_seeds(1)[:, 0]
         return pack_element(self.mix(batch, seed), with_sample_weight)
 
     def mix(self, batch: Batch, seed) -> Batch:
         """Validates `batch` and mixes it with parameters drawn from the stateless `seed`."""
         batch = validated(batch, "MixupTransform", self.num_classes)
-        if self.alpha == 0:
-            return self._apply(batch, None)
         return self._mix_with_seed(batch, seed)
 
     def _apply(self, batch: Batch, params) -> Batch:
@@ -232,11 +241,17 @@ class MixupTransform:
 
     @tf.autograph.experimental.do_not_convert
     def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
-        groups = class_ids(batch, "MixupTransform") if self.pairing == "same_class" else None
-        params = sample_mix_params(
-            seed, batch_size(batch), self.alpha, per_example=self.per_example, groups=groups
-        )
-        return self._apply(batch, params)
+        alpha = self._alpha.variable
+
+        def mix():
+            groups = class_ids(batch, "MixupTransform") if self.pairing == "same_class" else None
+            params = sample_mix_params(
+                seed, batch_size(batch), alpha, per_example=self.per_example, groups=groups
+            )
+            return self._apply(batch, params)
+
+        # alpha is read at run time, so a schedule can switch mixing on and off.
+        return tf.cond(alpha > 0, mix, lambda: self._apply(batch, None))
 
     def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)

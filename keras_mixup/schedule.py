@@ -1,0 +1,119 @@
+"""Changing alpha during training: warm-up without mixup, mixup off for the last epochs.
+
+`MixupTransform` and `MixupLayer` read alpha from a variable in their traced
+code, so setting `mixer.alpha = value` between epochs takes effect at the next
+batch they mix, without retracing or rebuilding the pipeline. alpha = 0 means
+no mixing (the transform skips the blend; the layer blends with lambda = 1,
+which leaves inputs and targets exactly as they are).
+
+`AlphaScheduler` is the Keras callback that does it at the start of every
+epoch; `alpha_schedule` builds the common schedules:
+
+    schedule = alpha_schedule(0.2, warmup_epochs=5)                # speech commands (Fig. 4)
+    schedule = alpha_schedule(1.0, epochs=200, off_for_last=10)    # timm's "mixup off" end
+    model.fit(dataset.apply(transform), epochs=200,
+              callbacks=[AlphaScheduler(schedule, transform)])
+
+Timing: Keras calls `on_epoch_begin` before it creates the epoch's iterator, so
+with a finite dataset every batch of epoch `e` uses `schedule(e)`. With an
+infinite (repeated) dataset and `steps_per_epoch`, batches already prefetched
+when the epoch starts were mixed with the previous alpha.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from keras_mixup.sampling import validate_alpha
+
+
+class AlphaVariable:
+    """alpha as a Python float (for configs and checks) mirrored in a tf.Variable
+    (read by traced code, so that changes apply without retracing)."""
+
+    def __init__(self, alpha, name: str = "alpha"):
+        self.value = validate_alpha(alpha, name)
+        self.variable = tf.Variable(self.value, trainable=False, dtype=tf.float32, name=name)
+
+    def set(self, alpha) -> None:
+        self.value = validate_alpha(alpha)
+        self.variable.assign(self.value)
+
+
+def alpha_schedule(
+    alpha: float,
+    *,
+    warmup_epochs: int = 0,
+    epochs: int | None = None,
+    off_for_last: int = 0,
+) -> Callable[[int], float]:
+    """`epoch -> alpha`: 0 for the first `warmup_epochs` epochs and the last
+    `off_for_last` of `epochs`, `alpha` in between (epochs counted from 0).
+
+    Example:
+    >>> schedule = alpha_schedule(0.2, warmup_epochs=2, epochs=6, off_for_last=1)
+    >>> [schedule(e) for e in range(6)]
+    [0.0, 0.0, 0.2, 0.2, 0.2, 0.0]
+    """
+    alpha = validate_alpha(alpha)
+    for name, value in (("warmup_epochs", warmup_epochs), ("off_for_last", off_for_last)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"`{name}` must be an integer >= 0; got {name}={value!r}.")
+    if off_for_last and epochs is None:
+        raise ValueError(
+            f"`off_for_last={off_for_last}` needs `epochs`, the total number of training "
+            "epochs, to know where the end is."
+        )
+
+    def schedule(epoch: int) -> float:
+        if epoch < warmup_epochs:
+            return 0.0
+        if off_for_last and epoch >= epochs - off_for_last:
+            return 0.0
+        return alpha
+
+    return schedule
+
+
+class AlphaScheduler(keras.callbacks.Callback):
+    """Sets alpha of one or more `MixupTransform` / `MixupLayer` at every epoch start.
+
+    Args:
+        schedule: function `epoch -> alpha` (e.g. from `alpha_schedule`), epochs
+            counted from 0.
+        *mixers: the transforms and layers to drive (objects with an `alpha`
+            attribute that accepts assignment).
+        verbose: 1 prints alpha when it changes.
+
+    The alpha of each epoch is logged as `mixup_alpha` (in `History`).
+    """
+
+    def __init__(self, schedule: Callable[[int], float], *mixers, verbose: int = 0):
+        super().__init__()
+        if not mixers:
+            raise ValueError("AlphaScheduler needs at least one MixupTransform or MixupLayer.")
+        for mixer in mixers:
+            if not isinstance(getattr(type(mixer), "alpha", None), property):
+                raise TypeError(
+                    "AlphaScheduler drives MixupTransform and MixupLayer objects; got "
+                    f"{type(mixer).__name__}."
+                )
+        self.schedule = schedule
+        self.mixers = mixers
+        self.verbose = verbose
+        self._current = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        alpha = validate_alpha(self.schedule(epoch), "schedule(epoch)")
+        for mixer in self.mixers:
+            mixer.alpha = alpha
+        if self.verbose and alpha != self._current:
+            print(f"\nEpoch {epoch + 1}: mixup alpha = {alpha:g}")
+        self._current = alpha
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["mixup_alpha"] = self._current
