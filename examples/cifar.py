@@ -278,6 +278,8 @@ def build_model(args, data: Data, row: Row, mixup_layer=None) -> keras.Model:
 
 def train_dataset(row: Row, data: Data, args, seed: int) -> tf.data.Dataset:
     def augment(images):
+        if not args.augment:
+            return images
         return random_crop_flip(images, data.padding, data.flip)
 
     if row.knn:
@@ -454,6 +456,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=None, help="default 128 (quick: 64)")
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--knn-k", type=int, default=KNN_K)
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="random crops (and flips for CIFAR) of the training images",
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="TFDS data directory")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None)
