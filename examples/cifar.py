@@ -420,7 +420,7 @@ def print_table(args, outcome: dict) -> None:
         if args.quick
         else f"{args.dataset}, {args.model}"
     )
-    if args.experiment == "table2" and not args.rows:
+    if args.label_noise:
         print(f"\nTable 2, {args.label_noise:.0%} corrupted labels ({scale})")
         print(
             f"{'method':<36}{'best':>14}{'last':>14}{'train real':>14}{'train corr.':>14}   paper"
@@ -431,9 +431,10 @@ def print_table(args, outcome: dict) -> None:
                 _cell(cells, f)
                 for f in ("best", "last", "train_error_real", "train_error_corrupted")
             ]
+            paper = "" if paper is None else paper
             print(f"{label:<36}" + "".join(f"{v:>14}" for v in values) + f"   {paper}")
         return
-    title = "Figure 3a" if args.experiment == "fig3a" else "Table 5"
+    title = {"fig3a": "Figure 3a", "table2": "Table 2", "table5": "Table 5"}[args.experiment]
     print(f"\n{title}: median test error (%) of the last 10 epochs ({scale})")
     header = "".join(f"{'wd ' + format(w, 'g'):>18}" for w in wds)
     print(f"{'method':<42}{header}   paper")
