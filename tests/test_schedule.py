@@ -39,7 +39,7 @@ def test_transform_follows_alpha_changes_without_rebuilding(form):
     transform = MixupTransform(alpha=0.0, num_classes=8, seed=0)
     pipeline = base.map(transform) if form == "map" else base.apply(transform)
     assert _max_label(pipeline) == 1.0  # warm-up: alpha 0 is the identity
-    for x, y in pipeline.take(1):
+    for x, _ in pipeline.take(1):
         np.testing.assert_array_equal(x, np.eye(8)[ids[:8]])
     transform.alpha = 8.0
     assert _max_label(pipeline) < 0.7  # near one half
