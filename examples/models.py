@@ -141,20 +141,6 @@ def preact_resnet18(num_classes: int = 10, input_shape=(32, 32, 3), **kwargs) ->
 # --- Wide ResNet ---------------------------------------------------------------------------
 
 
-def _wide_block(x, filters, strides, dropout, name):
-    preact = layers.ReLU(name=f"{name}_relu1")(_bn(f"{name}_bn1")(x))
-    if x.shape[-1] != filters:
-        shortcut = _conv(filters, 1, strides, name=f"{name}_shortcut")(preact)
-    else:
-        shortcut = x
-    out = _conv(filters, 3, strides, name=f"{name}_conv1")(preact)
-    out = layers.ReLU(name=f"{name}_relu2")(_bn(f"{name}_bn2")(out))
-    if dropout:
-        out = layers.Dropout(dropout, name=f"{name}_dropout")(out)
-    out = _conv(filters, 3, name=f"{name}_conv2")(out)
-    return layers.Add(name=f"{name}_add")([out, shortcut])
-
-
 def wide_resnet(
     num_classes: int,
     input_shape=(32, 32, 3),
@@ -173,7 +159,9 @@ def wide_resnet(
     for group, filters in enumerate((16 * width, 32 * width, 64 * width), start=1):
         for block in range(per_group):
             strides = 2 if group > 1 and block == 0 else 1
-            x = _wide_block(x, filters, strides, dropout, name=f"group{group}_block{block + 1}")
+            # The same pre-activation block as the PreAct ResNet (the shortcut is a 1x1
+            # convolution exactly where the width or resolution changes).
+            x = _preact_block(x, filters, strides, dropout, name=f"group{group}_block{block + 1}")
     x = layers.ReLU(name="final_relu")(_bn("final_bn")(x))
     return keras.Model(inputs, _head(x, num_classes), name=f"wide_resnet_{depth}_{width}")
 
