@@ -287,7 +287,7 @@ def train_dataset(row: Row, data: Data, args, seed: int) -> tf.data.Dataset:
             NeighbourMixup(
                 data.x_train,
                 data.y_train,
-                data.neighbours(row.knn, min(KNN_K, args.knn_k)),
+                data.neighbours(row.knn, args.knn_k),
                 row.alpha,
                 num_classes=data.num_classes,
                 targets=row.targets,

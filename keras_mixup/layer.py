@@ -37,7 +37,7 @@ from keras_mixup.mixing import (
     validate_target_mode,
 )
 from keras_mixup.sampling import MixParams, sample_mix_params
-from keras_mixup.schedule import AlphaVariable
+from keras_mixup.schedule import AlphaVariable, alpha_property
 from keras_mixup.transform import validate_num_classes, validate_seed
 
 # Layers by name, so that a MixupLoss restored from a saved model's compile
@@ -146,16 +146,11 @@ class MixupLayer(keras.layers.Layer):
         self._bound_losses: weakref.WeakSet = weakref.WeakSet()
         _LAYERS_BY_NAME[self.name] = self
 
-    @property
-    def alpha(self) -> float:
-        """The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the
-        mixing of the next training steps without retracing: at 0 the layer blends
-        with lambda = 1, which leaves inputs and targets exactly as they are."""
-        return self._alpha.value
-
-    @alpha.setter
-    def alpha(self, value) -> None:
-        self._alpha.set(value)
+    alpha = alpha_property(
+        "The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the "
+        "mixing of the next training steps without retracing: at 0 the layer blends with "
+        "lambda = 1, which leaves inputs and targets exactly as they are."
+    )
 
     def get_config(self) -> dict:
         return {

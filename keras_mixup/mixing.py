@@ -234,33 +234,31 @@ def mix_batch(
             map_tensors(lambda t: tf.cast(t, tf.float32), batch.sample_weight),
         )
     if partners is None:
-        partner_features = map_tensors(lambda _: None, features)
-        partner_labels = map_tensors(lambda _: None, labels)
-        partner_weights = map_tensors(lambda _: None, batch.sample_weight)
-    else:
-        partner_features, partner_labels = partners.features, labels_of(partners.labels)
-        partner_weights = partners.sample_weight
+        partners = Batch(None, None, None)
 
-    def mix_structure(fn, structure, partner_structure):
+    def mix_each(fn, structure, partner_structure):
+        """`fn(tensor, partner)` over a structure; partner None: taken from the batch."""
         if structure is None:
             return None
-        return tf.nest.map_structure(fn, structure, partner_structure, check_types=False)
+        if partner_structure is None:
+            return tf.nest.map_structure(lambda t: fn(t, None), structure)
+        return tf.nest.map_structure(fn, structure, partner_structure)
+
+    def to_float32(t):
+        return None if t is None else tf.cast(t, tf.float32)
 
     return Batch(
-        mix_structure(
+        mix_each(
             lambda t, p: blend(t, params, _feature_output_dtype(t, feature_dtype), p),
             features,
-            partner_features,
+            partners.features,
         ),
-        mix_structure(lambda t, p: mix_targets(t, params, targets, p), labels, partner_labels),
-        mix_structure(
-            lambda t, p: mix_targets(
-                tf.cast(t, tf.float32),
-                params,
-                targets,
-                None if p is None else tf.cast(p, tf.float32),
-            ),
+        mix_each(
+            lambda t, p: mix_targets(t, params, targets, p), labels, labels_of(partners.labels)
+        ),
+        mix_each(
+            lambda t, p: mix_targets(to_float32(t), params, targets, to_float32(p)),
             batch.sample_weight,
-            partner_weights,
+            partners.sample_weight,
         ),
     )

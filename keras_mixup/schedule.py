@@ -43,6 +43,19 @@ class AlphaVariable:
         self.variable.assign(self.value)
 
 
+def alpha_property(doc: str) -> property:
+    """The `alpha` property of a mixer holding an `AlphaVariable` in `self._alpha`:
+    reads the current value, assignment validates and updates the variable."""
+
+    def get(self) -> float:
+        return self._alpha.value
+
+    def set_(self, value) -> None:
+        self._alpha.set(value)
+
+    return property(get, set_, doc=doc)
+
+
 def alpha_schedule(
     alpha: float,
     *,

@@ -15,7 +15,7 @@ from keras_mixup.mixing import (
     validate_target_mode,
 )
 from keras_mixup.sampling import sample_mix_params
-from keras_mixup.schedule import AlphaVariable
+from keras_mixup.schedule import AlphaVariable, alpha_property
 
 # Second word of the per-element stateless seed in the `apply` form; any constant
 # works, it only separates keras_mixup's stream from other users of the same seed.
@@ -187,15 +187,10 @@ class MixupTransform:
             self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
         )
 
-    @property
-    def alpha(self) -> float:
-        """The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the
-        mixing of the next batches without rebuilding the pipeline."""
-        return self._alpha.value
-
-    @alpha.setter
-    def alpha(self, value) -> None:
-        self._alpha.set(value)
+    alpha = alpha_property(
+        "The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the "
+        "mixing of the next batches without rebuilding the pipeline."
+    )
 
     def get_config(self) -> dict:
         return {
