@@ -78,11 +78,13 @@ def random_crop_flip(images, padding: int, flip: bool = True):
 
 
 class EpochEvaluation(keras.callbacks.Callback):
-    """Top-k test error (%) of the model after every epoch, kept in `errors[k]`."""
+    """Top-k error (%) of the model on `dataset` after every epoch, kept in `errors[k]`
+    and logged as `{log_name}_top{k}_error`."""
 
-    def __init__(self, dataset, top_k=(1,)):
+    def __init__(self, dataset, top_k=(1,), log_name: str = "test"):
         super().__init__()
         self.dataset = dataset
+        self.log_name = log_name
         self.top_k = tuple(top_k)
         self.errors = {k: [] for k in self.top_k}
 
@@ -92,7 +94,7 @@ class EpochEvaluation(keras.callbacks.Callback):
             self.errors[k].append(errors[k])
         if logs is not None:
             for k in self.top_k:
-                logs[f"test_top{k}_error"] = errors[k]
+                logs[f"{self.log_name}_top{k}_error"] = errors[k]
 
 
 def top_k_errors(model, dataset, top_k=(1,)) -> dict:
