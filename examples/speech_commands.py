@@ -94,9 +94,7 @@ def spectrogram(audio) -> tf.Tensor:
         audio = tf.cast(audio, tf.float32) / 32768.0
     audio = tf.reshape(tf.cast(audio, tf.float32), [-1])[: (FRAMES - 1) * HOP]
     audio = tf.pad(audio, [[HOP, HOP]])  # centred frames: 1 + samples // 160 of them
-    stft = tf.signal.stft(
-        audio, WINDOW, HOP, fft_length=WINDOW, window_fn=tf.signal.hamming_window
-    )
+    stft = tf.signal.stft(audio, WINDOW, HOP, fft_length=WINDOW, window_fn=tf.signal.hamming_window)
     log_magnitude = tf.math.log1p(tf.abs(stft))[:, :FREQ_BINS]  # [frames, 160]
     mean, variance = tf.nn.moments(log_magnitude, axes=[0, 1])
     normalized = (log_magnitude - mean) / tf.maximum(tf.sqrt(variance), 1e-6)
@@ -113,9 +111,7 @@ def load_tfds(data_dir: Path | None):
     builder = tfds.builder("speech_commands", data_dir=data_dir)
     splits = {}
     for split in ("train", "validation", "test"):
-        dataset = tfds.load(
-            "speech_commands", split=split, data_dir=data_dir, as_supervised=True
-        )
+        dataset = tfds.load("speech_commands", split=split, data_dir=data_dir, as_supervised=True)
         splits[split] = dataset
     names = builder.info.features["label"].names
     return splits, names, "TFDS speech_commands (v0.02, 12 labels)"
@@ -154,7 +150,7 @@ def load_v001(data_dir: Path):
 
     splits = {}
     for split, pairs in files.items():
-        paths, labels = zip(*pairs) if pairs else ((), ())
+        paths, labels = zip(*pairs, strict=True) if pairs else ((), ())
         splits[split] = tf.data.Dataset.from_tensor_slices(
             (list(paths), np.asarray(labels, "int64"))
         ).map(read, num_parallel_calls=tf.data.AUTOTUNE)
@@ -181,9 +177,7 @@ def synthesize_espeak(cache: Path, seed: int = 0, verbose: bool = True) -> Path:
         for speed in (130, 190)
         for pitch in (35, 65)
     ]
-    progress = keras.utils.Progbar(
-        len(jobs), verbose=int(verbose), unit_name="clip", interval=5.0
-    )
+    progress = keras.utils.Progbar(len(jobs), verbose=int(verbose), unit_name="clip", interval=5.0)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "clip.wav"
         for i, (word, accent, variant, speed, pitch) in enumerate(jobs):
@@ -221,9 +215,13 @@ def load_espeak(cache: Path, seed: int):
         split: tf.data.Dataset.from_tensor_slices((audio[mask], labels[mask]))
         for split, mask in masks.items()
     }
-    return splits, COMMAND_WORDS, (
-        f"espeak-ng synthetic commands ({len(audio)} clips, {len(COMMAND_WORDS)} words, "
-        "speakers split by voice variant; NOT the speech commands data)"
+    return (
+        splits,
+        COMMAND_WORDS,
+        (
+            f"espeak-ng synthetic commands ({len(audio)} clips, {len(COMMAND_WORDS)} words, "
+            "speakers split by voice variant; NOT the speech commands data)"
+        ),
     )
 
 

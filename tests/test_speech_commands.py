@@ -56,7 +56,9 @@ def write_v001_folder(root: Path):
         (root / word).mkdir(parents=True)
         for i in range(3):
             audio = tf.constant(np.full((rate // 2, 1), 0.01 * (i + 1), "float32"))
-            tf.io.write_file(str(root / word / f"spk{i}_nohash_0.wav"), tf.audio.encode_wav(audio, rate))
+            tf.io.write_file(
+                str(root / word / f"spk{i}_nohash_0.wav"), tf.audio.encode_wav(audio, rate)
+            )
     (root / "validation_list.txt").write_text("yes/spk0_nohash_0.wav\n")
     (root / "testing_list.txt").write_text("no/spk1_nohash_0.wav\nyes/spk2_nohash_0.wav\n")
 
