@@ -36,7 +36,7 @@ from keras_mixup.mixing import (
     to_float_targets,
     validate_target_mode,
 )
-from keras_mixup.sampling import MixParams, sample_mix_params
+from keras_mixup.sampling import MixParams, replica_seed, sample_mix_params
 from keras_mixup.schedule import AlphaVariable, alpha_property
 from keras_mixup.transform import validate_num_classes, validate_seed
 
@@ -167,8 +167,10 @@ class MixupLayer(keras.layers.Layer):
         return input_shape
 
     def _draw(self, batch_size) -> MixParams:
+        # Under a multi-replica strategy the seed generator's state is mirrored:
+        # each replica folds its id into the seed to draw its own parameters.
         return sample_mix_params(
-            self.seed_generator.next(),
+            replica_seed(self.seed_generator.next()),
             batch_size,
             self._alpha.variable,
             per_example=self.per_example,

@@ -223,6 +223,24 @@ def sample_beta(seed, shape, alpha) -> tf.Tensor:
     return tf.reshape(_beta_from_uniforms(uniforms, count, alpha, seed), shape)
 
 
+def replica_seed(seed) -> tf.Tensor:
+    """`seed` made distinct per replica under a multi-replica `tf.distribute` strategy.
+
+    In a replica context with more than one replica in sync (MirroredStrategy,
+    MultiWorkerMirroredStrategy, TPUStrategy), the replica's id in the sync group
+    is folded into the stateless seed, so that replicas fed the same seed (a
+    mirrored seed-generator state) draw different lambdas and permutations, and
+    the run stays reproducible. Elsewhere (no strategy, one replica, cross-replica
+    context) the seed is returned unchanged.
+    """
+    seed = _as_seed(seed)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return seed
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return tf.random.experimental.stateless_fold_in(seed, replica, alg=RNG_ALG)
+
+
 def sample_mix_params(seed, batch_size, alpha, per_example: bool = False, groups=None) -> MixParams:
     """Draws the mixup parameters of one batch: lambda(s) and the partner permutation.
 

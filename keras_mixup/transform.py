@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 
 import keras
@@ -204,6 +205,34 @@ class MixupTransform:
             "targets": self.targets,
             "label_smoothing": self.label_smoothing,
         }
+
+    def for_input_pipeline(self, input_context: tf.distribute.InputContext) -> MixupTransform:
+        """The transform for one input pipeline of `strategy.distribute_datasets_from_function`.
+
+        Every worker runs the same dataset function; with the same seed, all
+        workers would draw the same lambdas and permutations. This returns a
+        transform whose seed also depends on `input_context.input_pipeline_id`
+        (reproducible, different per pipeline). With a single input pipeline
+        (one worker) it returns `self`, so a run on one machine draws what it
+        draws without a strategy. With `seed=None` every pipeline draws fresh
+        randomness anyway. The derived transform shares this one's alpha, so an
+        `AlphaScheduler` given this transform drives all of them.
+
+        Example (mixing inside each replica's batch):
+
+            def dataset_fn(input_context):
+                batch = input_context.get_per_replica_batch_size(global_batch_size)
+                transform = MixupTransform(0.2, num_classes=10, seed=1)
+                return (make_dataset(input_context).batch(batch)
+                        .map(transform.for_input_pipeline(input_context)))
+        """
+        if input_context.num_input_pipelines == 1 or self.seed is None:
+            return self
+        key = f"keras_mixup/{self.seed}/{input_context.input_pipeline_id}".encode()
+        seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
+        derived = MixupTransform(**{**self.get_config(), "seed": seed})
+        derived._alpha = self._alpha  # one alpha: AlphaScheduler(self) drives every pipeline
+        return derived
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
