@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[examples,dev]"
+	$(BIN)/python -m pip install -q -e ".[examples,dev,backends]"
 	touch $@
 
 demo: $(STAMP)

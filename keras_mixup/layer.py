@@ -27,6 +27,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from keras_mixup import _ops
 from keras_mixup._elements import batch_size, pack_element, parse_element, validated
 from keras_mixup.mixing import (
     blend,
@@ -53,6 +54,12 @@ class _Record(NamedTuple):
 
 def _current_graph():
     return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+
+
+def _tensorflow_backend() -> bool:
+    """True on Keras's TensorFlow backend; False on JAX and PyTorch, where the layer
+    mixes with `keras.ops` (keras_mixup._ops)."""
+    return keras.backend.backend() == "tensorflow"
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
@@ -177,12 +184,39 @@ class MixupLayer(keras.layers.Layer):
         )
 
     def call(self, inputs, labels=None, sample_weight=None, training=None):
+        if not _tensorflow_backend():
+            return self._call_keras_ops(inputs, labels, training)
         feature_dtype = tf.as_dtype(self.compute_dtype)
         if labels is not None:
             return self._mix_element(inputs, labels, sample_weight, training, feature_dtype)
         if not training:
             self._record = _Record(None, _current_graph())
             return map_tensors(lambda t: tf.cast(t, feature_dtype), inputs)
+        self._check_bound()
+        first = tf.nest.flatten(inputs)[0]
+        params = self._draw(tf.shape(first)[0])
+        self._record = _Record(params, _current_graph())
+        return map_tensors(lambda t: blend(t, params, feature_dtype), inputs)
+
+    def _call_keras_ops(self, inputs, labels, training):
+        """The in-model path on the JAX and PyTorch backends (see keras_mixup._ops)."""
+        if labels is not None:
+            raise ValueError(
+                f"MixupLayer mixes (features, labels) elements in tf.data only on the "
+                f"TensorFlow backend; this is the {keras.backend.backend()} backend. In tf.data "
+                "use keras_mixup.MixupTransform, which works whatever the Keras backend."
+            )
+        dtype = self.compute_dtype
+        if not training:
+            self._record = _Record(None, None)
+            return keras.tree.map_structure(lambda t: keras.ops.cast(t, dtype), inputs)
+        self._check_bound()
+        first = keras.tree.flatten(inputs)[0]
+        params = _ops.draw(self.seed_generator, first.shape[0], self.alpha, self.per_example)
+        self._record = _Record(params, None)
+        return keras.tree.map_structure(lambda t: _ops.blend(t, params, dtype), inputs)
+
+    def _check_bound(self) -> None:
         if not self.inputs_only and not self._bound_losses:
             raise ValueError(
                 f"MixupLayer '{self.name}' is mixing the inputs of a training step, but no "
@@ -191,10 +225,6 @@ class MixupLayer(keras.layers.Layer):
                 f"the model with loss=keras_mixup.MixupLoss(<your loss>, layer=<this layer>), "
                 "or pass inputs_only=True to MixupLayer to mix the inputs alone on purpose."
             )
-        first = tf.nest.flatten(inputs)[0]
-        params = self._draw(tf.shape(first)[0])
-        self._record = _Record(params, _current_graph())
-        return map_tensors(lambda t: blend(t, params, feature_dtype), inputs)
 
     def _mix_element(self, features, labels, sample_weight, training, feature_dtype):
         """tf.data use: mix (features, labels[, sample_weight]) together."""
@@ -321,6 +351,15 @@ class MixupLoss(keras.losses.Loss):
             )
         if record.params is None:
             return self.loss(y_true, y_pred, sample_weight=sample_weight)
+        if not _tensorflow_backend():
+            mode = self.layer.targets
+            targets = _ops.mix_targets(
+                _ops.float_targets(y_true, y_pred.shape[-1]), record.params, mode
+            )
+            if sample_weight is not None:
+                weights = keras.ops.cast(sample_weight, "float32")
+                sample_weight = _ops.mix_targets(weights, record.params, mode)
+            return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
         if record.graph is not _current_graph():
             raise ValueError(
                 f"MixupLoss must run in the same step (the same traced function) as the "

@@ -119,13 +119,31 @@ class AlphaScheduler(keras.callbacks.Callback):
         self.verbose = verbose
         self._current = None
 
+    def on_train_begin(self, logs=None):
+        if self._in_model_off_tf():
+            # A train step traced by an earlier fit() holds that fit's alpha.
+            self.model.make_train_function(force=True)
+
     def on_epoch_begin(self, epoch, logs=None):
         alpha = validate_alpha(self.schedule(epoch), "schedule(epoch)")
         for mixer in self.mixers:
             mixer.alpha = alpha
         if self.verbose and alpha != self._current:
             print(f"\nEpoch {epoch + 1}: mixup alpha = {alpha:g}")
+        if alpha != self._current and self._current is not None and self._in_model_off_tf():
+            # On JAX and PyTorch a MixupLayer reads alpha when the train step is
+            # traced: rebuild the step (once per change of alpha, not per epoch).
+            self.model.make_train_function(force=True)
         self._current = alpha
+
+    def _in_model_off_tf(self) -> bool:
+        from keras_mixup.layer import MixupLayer
+
+        return (
+            keras.backend.backend() != "tensorflow"
+            and getattr(self, "model", None) is not None
+            and any(isinstance(mixer, MixupLayer) for mixer in self.mixers)
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

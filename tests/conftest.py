@@ -16,6 +16,7 @@ def policy():
     yield set_policy
     keras.config.set_dtype_policy("float32")
 
+
 # Worker scripts for tests/test_distribute.py: run as fresh processes, never imported
 # (they configure devices and start strategies at import).
 collect_ignore = ["distributed"]
