@@ -180,6 +180,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
+        print(
+            "warning: Keras 3's model.fit fails under MultiWorkerMirroredStrategy before the "
+            "first step (keras-team/keras#20585, seen with Keras 3.15.1); if it does, train with "
+            "a custom loop (docs/distributed.md, tests/distributed/multi_worker.py)."
+        )
         return tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
