@@ -27,3 +27,22 @@ def test_layer_on_backend(backend):
     output = process.stdout + process.stderr
     assert process.returncode == 0, output[-4000:]
     assert "ALL OK" in process.stdout
+
+
+def test_layer_under_jax_data_parallel_on_two_cpu_devices():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    process = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "jax_data_parallel.py")],
+        env={
+            **os.environ,
+            "KERAS_BACKEND": "jax",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+            "CUDA_VISIBLE_DEVICES": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 0, (process.stdout + process.stderr)[-4000:]
+    assert "ALL OK" in process.stdout
