@@ -17,6 +17,6 @@ def policy():
     keras.config.set_dtype_policy("float32")
 
 
-# Worker scripts for tests/test_distribute.py: run as fresh processes, never imported
+# Scripts for tests/test_distribute.py and tests/test_backends.py: run as fresh processes, never imported
 # (they configure devices and start strategies at import).
-collect_ignore = ["distributed"]
+collect_ignore = ["distributed", "backends"]
