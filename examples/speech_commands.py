@@ -379,7 +379,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         given = set(argv if argv is not None else sys.argv[1:])
-        args.data = "espeak" if shutil.which("espeak-ng") else "mock"
+        if "--data" not in given:
+            args.data = "espeak" if shutil.which("espeak-ng") else "mock"
         for flag, value in (
             ("--epochs", 12), ("--lr-drop-every", 4), ("--warmup-epochs", 2),
             ("--vgg-width", 0.25), ("--seeds", 3),
