@@ -124,10 +124,34 @@ def tf_data_use_of_the_layer_fails_clearly():
         raise AssertionError("expected a ValueError")
 
 
+def save_and_load():
+    import tempfile
+
+    layer = MixupLayer(alpha=0.3, seed=9, per_example=True)
+    model = model_with(layer)
+    model.compile(
+        "sgd", MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True)
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        model.save(path)
+        restored = keras.saving.load_model(path)
+    restored_layer = restored.layers[0]
+    assert isinstance(restored_layer, MixupLayer), restored.layers
+    assert (restored_layer.alpha, restored_layer.seed, restored_layer.per_example) == (0.3, 9, True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x[:B], training=False)),
+        keras.ops.convert_to_numpy(model(x[:B], training=False)),
+        rtol=1e-6,
+    )
+    print(f"{BACKEND}: saved and loaded (.keras)")
+
+
 for targets in ("mixed", "dominant"):
     for per_example in (False, True):
         loss_equals_hand_mixed_loss(targets, per_example)
 same_seed_same_draws()
+save_and_load()
 fit_with_schedule_and_jit(jit_compile=BACKEND == "jax")
 if BACKEND == "jax":
     fit_with_schedule_and_jit(jit_compile=False)
