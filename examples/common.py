@@ -91,6 +91,18 @@ def error_percent(model, x, labels) -> float:
     return 100.0 * float(np.mean(predictions != labels))
 
 
+def apply_quick_defaults(args, argv, defaults: dict) -> set:
+    """Sets `args.<flag>` to `defaults[flag]` for every flag ("--epochs", ...) the
+    command line did not give; returns the flags it gave."""
+    import sys
+
+    given = {token.split("=")[0] for token in (sys.argv[1:] if argv is None else argv)}
+    for flag, value in defaults.items():
+        if flag not in given:
+            setattr(args, flag[2:].replace("-", "_"), value)
+    return given
+
+
 def write_results(output: Path, config: dict, results: dict) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     path = output / "results.json"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import write_results  # noqa: E402
+from common import apply_quick_defaults, write_results  # noqa: E402
 
 from keras_mixup import blend, sample_mix_params  # noqa: E402
 
@@ -219,10 +219,7 @@ def main(argv=None) -> dict:
     if args.alpha <= 0:
         parser.error(f"--alpha must be > 0 for the mixup run; got {args.alpha}")
     if args.quick:
-        given = set(argv if argv is not None else sys.argv[1:])
-        for flag, value in (("--iterations", 5_000), ("--width", 128), ("--seeds", 3)):
-            if flag not in given:
-                setattr(args, flag[2:], value)
+        apply_quick_defaults(args, argv, {"--iterations": 5_000, "--width": 128, "--seeds": 3})
 
     results = {}
     for dataset in args.datasets.split(","):

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import mean_std, write_results  # noqa: E402
+from common import apply_quick_defaults, mean_std, write_results  # noqa: E402
 from training import EpochEvaluation, plot_curves, step_schedule, top_k_errors  # noqa: E402
 
 from keras_mixup import AlphaScheduler, MixupTransform, alpha_schedule  # noqa: E402
@@ -378,15 +378,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--output", type=Path, default=Path("runs/speech_commands"))
     args = parser.parse_args(argv)
     if args.quick:
-        given = set(argv if argv is not None else sys.argv[1:])
-        if "--data" not in given:
-            args.data = "espeak" if shutil.which("espeak-ng") else "mock"
-        for flag, value in (
-            ("--epochs", 12), ("--lr-drop-every", 4), ("--warmup-epochs", 2),
-            ("--vgg-width", 0.25), ("--seeds", 3),
-        ):  # fmt: skip
-            if flag not in given:
-                setattr(args, flag[2:].replace("-", "_"), value)
+        apply_quick_defaults(
+            args,
+            argv,
+            {
+                "--data": "espeak" if shutil.which("espeak-ng") else "mock",
+                "--epochs": 12, "--lr-drop-every": 4, "--warmup-epochs": 2,
+                "--vgg-width": 0.25, "--seeds": 3,
+            },
+        )  # fmt: skip
         if args.data == "mock":
             print("espeak-ng is not installed: --quick runs on MOCK data (random noise); "
                   "the numbers below mean nothing. Debian: apt install espeak-ng.")  # fmt: skip

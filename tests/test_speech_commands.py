@@ -100,3 +100,17 @@ def test_espeak_set_is_synthesized_at_16khz_and_split_by_voice(tmp_path, monkeyp
     audio, label = next(iter(splits["test"]))
     assert audio.shape == (16_000,) and int(label) in (0, 1)
     assert float(tf.reduce_max(tf.abs(audio))) > 0.1  # speech, not only the added noise
+
+
+def test_quick_defaults_fill_only_the_flags_not_given():
+    from argparse import Namespace
+
+    from common import apply_quick_defaults
+
+    args = Namespace(data="v0.01", epochs=30, lr_drop_every=10)
+    given = apply_quick_defaults(
+        args, ["--quick", "--data", "mock", "--epochs=5"],
+        {"--data": "espeak", "--epochs": 12, "--lr-drop-every": 4},
+    )  # fmt: skip
+    assert (args.data, args.epochs, args.lr_drop_every) == ("v0.01", 30, 4)
+    assert {"--data", "--epochs", "--quick"} <= given
