@@ -124,6 +124,25 @@ def tf_data_use_of_the_layer_fails_clearly():
         raise AssertionError("expected a ValueError")
 
 
+def sampler_moments():
+    """Per-example lambdas of `_ops.draw` have Beta(alpha, alpha)'s mean and variance,
+    tiny and large alphas included (n = 20000; bounds at about 5 standard errors)."""
+    from keras_mixup import _ops
+
+    generator = keras.random.SeedGenerator(0)
+    n = 20_000
+    for alpha in (0.02, 0.2, 1.0, 32.0):
+        params = _ops.draw(generator, n, alpha, per_example=True)
+        lam = keras.ops.convert_to_numpy(params.mix_weight)
+        variance = 1 / (4 * (2 * alpha + 1))
+        assert np.all((lam >= 0) & (lam <= 1)), alpha
+        assert abs(lam.mean() - 0.5) < 5 * np.sqrt(variance / n), (alpha, lam.mean())
+        assert abs(lam.var() / variance - 1) < 0.05, (alpha, lam.var(), variance)
+        perm = keras.ops.convert_to_numpy(params.permutation)
+        assert np.array_equal(np.sort(perm), np.arange(n))
+    print(f"{BACKEND}: sampler moments match Beta(alpha, alpha)")
+
+
 def save_and_load():
     import tempfile
 
@@ -151,6 +170,7 @@ for targets in ("mixed", "dominant"):
     for per_example in (False, True):
         loss_equals_hand_mixed_loss(targets, per_example)
 same_seed_same_draws()
+sampler_moments()
 save_and_load()
 fit_with_schedule_and_jit(jit_compile=BACKEND == "jax")
 if BACKEND == "jax":
