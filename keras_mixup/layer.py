@@ -351,29 +351,22 @@ class MixupLoss(keras.losses.Loss):
             )
         if record.params is None:
             return self.loss(y_true, y_pred, sample_weight=sample_weight)
-        if not _tensorflow_backend():
-            mode = self.layer.targets
-            targets = _ops.mix_targets(
-                _ops.float_targets(y_true, y_pred.shape[-1]), record.params, mode
-            )
-            if sample_weight is not None:
-                weights = keras.ops.cast(sample_weight, "float32")
-                sample_weight = _ops.mix_targets(weights, record.params, mode)
-            return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
-        if record.graph is not _current_graph():
-            raise ValueError(
-                f"MixupLoss must run in the same step (the same traced function) as the "
-                f"forward pass of MixupLayer '{self._layer_name}'; the layer's last mixing "
-                "belongs to another function. Compute the loss right after calling the model."
-            )
-        y_true = tf.convert_to_tensor(y_true)
-        num_classes = y_pred.shape[-1] if y_true.dtype.is_integer else None
+        if _tensorflow_backend():
+            if record.graph is not _current_graph():
+                raise ValueError(
+                    f"MixupLoss must run in the same step (the same traced function) as the "
+                    f"forward pass of MixupLayer '{self._layer_name}'; the layer's last mixing "
+                    "belongs to another function. Compute the loss right after calling the model."
+                )
+            y_true = tf.convert_to_tensor(y_true)
+            num_classes = y_pred.shape[-1] if y_true.dtype.is_integer else None
+            targets, mix = to_float_targets(y_true, num_classes, name="y_true"), mix_targets
+        else:  # JAX, PyTorch: the keras.ops twins (keras_mixup._ops)
+            targets, mix = _ops.float_targets(y_true, y_pred.shape[-1]), _ops.mix_targets
         mode = self.layer.targets
-        targets = mix_targets(
-            to_float_targets(y_true, num_classes, name="y_true"), record.params, mode
-        )
+        targets = mix(targets, record.params, mode)
         if sample_weight is not None:
-            sample_weight = mix_targets(tf.cast(sample_weight, tf.float32), record.params, mode)
+            sample_weight = mix(keras.ops.cast(sample_weight, "float32"), record.params, mode)
         return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
