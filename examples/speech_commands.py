@@ -127,6 +127,12 @@ def load_v001(data_dir: Path):
             "is at http://download.tensorflow.org/data/speech_commands_v0.01.tar.gz."
         )
     words = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    if words != sorted(V001_WORDS):
+        print(
+            f"note: {data_dir} has {len(words)} word folders, not v0.01's 30 "
+            f"(missing {sorted(set(V001_WORDS) - set(words))[:5]}, extra "
+            f"{sorted(set(words) - set(V001_WORDS))[:5]}); the labels follow the folders."
+        )
     held_out = {
         split: set((data_dir / f"{split}_list.txt").read_text().split())
         for split in ("validation", "testing")

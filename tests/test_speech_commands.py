@@ -63,10 +63,11 @@ def write_v001_folder(root: Path):
     (root / "testing_list.txt").write_text("no/spk1_nohash_0.wav\nyes/spk2_nohash_0.wav\n")
 
 
-def test_v001_loader_uses_the_release_lists_and_skips_background_noise(tmp_path):
+def test_v001_loader_uses_the_release_lists_and_skips_background_noise(tmp_path, capsys):
     write_v001_folder(tmp_path)
     splits, words, description = sc.load_v001(tmp_path)
     assert words == ["no", "yes"] and "2 words" in description
+    assert "2 word folders, not v0.01's 30" in capsys.readouterr().out
     labels = {split: sorted(int(y) for _, y in ds) for split, ds in splits.items()}
     assert labels == {"train": [0, 0, 1], "validation": [1], "test": [0, 1]}
     audio, _ = next(iter(splits["validation"]))
