@@ -1,32 +1,39 @@
-"""keras_mixup: mixup (Zhang et al., ICLR 2018) for Keras 3 on TensorFlow.
+"""keras_mixup: mixup (Zhang et al., ICLR 2018) for Keras 3, on TensorFlow, JAX and PyTorch.
 
 - `MixupTransform`: mixup as a `tf.data` transformation of batched elements.
-- `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss.
+- `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss;
+  `MixupAccuracy`: the training accuracy that matches mixed targets.
 - `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
   `blend`: their application (pure arithmetic).
 - `AlphaScheduler` / `alpha_schedule`: alpha that changes during training (warm-up,
   mixup off for the last epochs), for both the transform and the layer.
+- `checkpointable`: lets `tf.train.Checkpoint` save a mapped pipeline's iterator.
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
 """
 
 from keras_mixup import adversarial, diagnostics, neighbours
-from keras_mixup.layer import MixupLayer, MixupLoss
+from keras_mixup.layer import MixupLayer
+from keras_mixup.losses import MixupLoss
+from keras_mixup.metrics import MixupAccuracy
 from keras_mixup.mixing import blend
 from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
-from keras_mixup.sampling import MixParams, sample_beta, sample_mix_params
+from keras_mixup.sampling import sample_beta, sample_mix_params
 from keras_mixup.schedule import AlphaScheduler, alpha_schedule
-from keras_mixup.transform import MixupTransform
+from keras_mixup.structures import MixParams
+from keras_mixup.transform import MixupTransform, checkpointable
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlphaScheduler",
     "alpha_schedule",
+    "checkpointable",
     "MixParams",
     "adversarial",
     "diagnostics",
+    "MixupAccuracy",
     "MixupLayer",
     "MixupLoss",
     "MixupTransform",

@@ -1,44 +1,51 @@
 """Applying mixup parameters: pure arithmetic on tensors, no randomness.
 
 `blend` computes `lam_i * t_i + (1 - lam_i) * t_perm(i)` for one tensor;
-`mix_batch` applies one `MixParams` (or none: conversions only) to a whole batch (features of any nesting,
-labels, sample weights) after converting labels to float targets. Parameters
-come from `keras_mixup.sampling`; injecting them by hand gives exact,
-replayable results (that is how the tests check values).
+`mix_batch` applies one `MixParams` (or none: conversions only) to a whole batch
+(features of any nesting, labels, sample weights) after converting labels to
+float targets. Parameters come from `keras_mixup.sampling`; injecting them by
+hand gives exact, replayable results (that is how the tests check values).
+
+Like `sampling`, everything here is written against the ops interface of
+`keras_mixup.ops`: the tf.data fronts run it as TensorFlow ops, the layer and
+its loss as `keras.ops` on every backend. The `ops` argument selects the
+binding; by default it follows the kind of tensor given.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import keras
 
-import tensorflow as tf
+from keras_mixup.ops import ops_for
+from keras_mixup.structures import Batch, MixParams
+from keras_mixup.validation import check_label_width
 
-from keras_mixup.sampling import MixParams
-
-
-class Batch(NamedTuple):
-    """A supervised batch: `features` may be a tensor or any nest of tensors;
-    `labels` a tensor or nest; `sample_weight` a tensor, nest or None."""
-
-    features: Any
-    labels: Any
-    sample_weight: Any = None
+__all__ = [
+    "Batch",
+    "blend",
+    "map_tensors",
+    "mix_batch",
+    "mix_targets",
+    "select_dominant",
+    "smooth_labels",
+    "to_float_targets",
+]
 
 
 def map_tensors(fn, structure):
-    """`tf.nest.map_structure` that passes a missing component (None) through."""
-    return None if structure is None else tf.nest.map_structure(fn, structure)
+    """`keras.tree.map_structure` that passes a missing component (None) through."""
+    return None if structure is None else keras.tree.map_structure(fn, structure)
 
 
-TARGET_MODES = ("mixed", "dominant")
+def is_floating(dtype: str) -> bool:
+    return dtype.startswith(("float", "bfloat"))
 
 
-def blend(
-    tensor: tf.Tensor,
-    params: MixParams,
-    dtype: tf.DType | None = None,
-    partner: tf.Tensor | None = None,
-) -> tf.Tensor:
+def is_integer(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint"))
+
+
+def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None):
     """Mixes each row of `tensor` with its partner row: `lam * t + (1 - lam) * t[perm]`.
 
     The arithmetic runs in float32 (float64 for float64 output) whatever the
@@ -55,6 +62,7 @@ def blend(
         partner: optional tensor of partner rows, same shape as `tensor` (for
             partners that do not come from the same batch, e.g. nearest neighbours
             from the whole data set); `params.permutation` is then not used.
+        ops: the ops binding (`keras_mixup.ops`); by default the one for `tensor`.
 
     Returns:
         The mixed tensor, same shape as `tensor`, dtype `dtype`.
@@ -65,29 +73,23 @@ def blend(
     >>> blend(x, params).numpy().tolist()
     [[2.5, 5.0], [7.5, 15.0]]
     """
-    dtype = (
-        tf.as_dtype(dtype)
-        if dtype is not None
-        else (tensor.dtype if tensor.dtype.is_floating else tf.float32)
-    )
-    compute_dtype = tf.float64 if dtype == tf.float64 else tf.float32
+    ops = ops or ops_for(tensor)
+    tensor = ops.convert(tensor)
+    input_dtype = ops.dtype(tensor)
+    if dtype is None:
+        dtype = input_dtype if is_floating(input_dtype) else "float32"
+    dtype = keras.backend.standardize_dtype(dtype)
+    compute_dtype = "float64" if dtype == "float64" else "float32"
     if partner is None:
-        partner = tf.gather(tensor, params.permutation, axis=0)
-    weight = _row_weights(params, tensor, compute_dtype)
-    mixed = weight * tf.cast(tensor, compute_dtype) + (1.0 - weight) * tf.cast(
+        partner = ops.take(tensor, params.permutation)
+    weight = ops.rows_like(ops.cast(params.mix_weight, compute_dtype), tensor)
+    mixed = weight * ops.cast(tensor, compute_dtype) + (1.0 - weight) * ops.cast(
         partner, compute_dtype
     )
-    return tf.cast(mixed, dtype)
+    return ops.cast(mixed, dtype)
 
 
-def _row_weights(params: MixParams, tensor: tf.Tensor, dtype) -> tf.Tensor:
-    weight = tf.cast(params.mix_weight, dtype)
-    return tf.reshape(weight, tf.concat([[-1], tf.ones([tf.rank(tensor) - 1], tf.int32)], 0))
-
-
-def select_dominant(
-    tensor: tf.Tensor, params: MixParams, partner: tf.Tensor | None = None
-) -> tf.Tensor:
+def select_dominant(tensor, params: MixParams, partner=None, ops=None):
     """Row `i` of `tensor` where `lam_i >= 0.5`, else its partner's row.
 
     The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
@@ -99,103 +101,78 @@ def select_dominant(
     >>> select_dominant(y, params).numpy().tolist()
     [[0.0, 1.0], [1.0, 0.0]]
     """
+    ops = ops or ops_for(tensor)
     if partner is None:
-        partner = tf.gather(tensor, params.permutation, axis=0)
-    keep_own = _row_weights(params, tensor, tf.float32) >= 0.5
-    return tf.where(keep_own, tensor, partner)
+        partner = ops.take(tensor, params.permutation)
+    keep_own = ops.rows_like(ops.cast(params.mix_weight, "float32"), tensor) >= 0.5
+    return ops.where(keep_own, tensor, partner)
 
 
-def mix_targets(
-    tensor: tf.Tensor, params: MixParams, mode: str = "mixed", partner: tf.Tensor | None = None
-) -> tf.Tensor:
+def mix_targets(tensor, params: MixParams, mode: str = "mixed", partner=None, ops=None):
     """Targets of a mixed batch: `blend` (mode "mixed", the paper's mixup) or
-    `select_dominant` (mode "dominant", the "mix inputs only" ablation)."""
+    `select_dominant` (mode "dominant", the "mix inputs only" ablation), float32."""
     if mode == "dominant":
-        return select_dominant(tensor, params, partner)
-    return blend(tensor, params, tf.float32, partner)
+        return select_dominant(tensor, params, partner, ops)
+    return blend(tensor, params, "float32", partner, ops)
 
 
-def validate_target_mode(targets) -> str:
-    if targets not in TARGET_MODES:
-        raise ValueError(
-            f"`targets` must be one of {TARGET_MODES} ('mixed': lam * y_i + (1 - lam) * y_j, "
-            "the paper's mixup; 'dominant': the label of the sample with the larger weight, "
-            f"the 'mix inputs only' ablation); got targets={targets!r}."
-        )
-    return targets
-
-
-def validate_label_smoothing(label_smoothing) -> float:
-    value = float(label_smoothing) if isinstance(label_smoothing, (int, float)) else None
-    if value is None or isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
-        raise ValueError(
-            f"`label_smoothing` must be a number in [0, 1) (the paper's Table 5 uses 0.05 to "
-            f"0.4); got label_smoothing={label_smoothing!r}."
-        )
-    return value
-
-
-def smooth_labels(targets: tf.Tensor, label_smoothing: float) -> tf.Tensor:
+def smooth_labels(targets, label_smoothing: float, ops=None):
     """Szegedy et al.'s label smoothing over the last (class) axis:
     `(1 - eps) * y + eps / num_classes` (eps / K for wrong classes, 1 - eps (K - 1) / K
     for the right one, as in the paper's Table 5). Commutes with mixing."""
     if not label_smoothing:
         return targets
-    num_classes = tf.cast(tf.shape(targets)[-1], targets.dtype)
+    ops = ops or ops_for(targets)
+    num_classes = ops.cast(ops.size(targets, -1), "float32")
     return targets * (1.0 - label_smoothing) + label_smoothing / num_classes
 
 
-def to_float_targets(labels: tf.Tensor, num_classes: int | None, name: str = "labels") -> tf.Tensor:
+def to_float_targets(labels, num_classes: int | None, name: str = "labels", ops=None):
     """Converts labels to float32 targets that can be mixed.
 
     Integer class ids become one-hot rows (`num_classes` required): shape
     `[B]` or `[B, 1]` gives `[B, num_classes]`; dense per-pixel ids `[B, H, W]` or
-    `[B, H, W, 1]` give `[B, H, W, num_classes]`. Boolean labels (multi-hot) and
+    `[B, H, W, 1]` give `[B, H, W, num_classes]`. An id outside
+    `[0, num_classes)` gives a row of NaN, never a silent all-zero row (the
+    fronts raise an error for it wherever values can be checked; inside XLA or
+    `jax.jit` the NaN makes the loss NaN). Boolean labels (multi-hot) and
     floating labels (one-hot, soft, multi-hot, regression targets of any rank)
     are cast to float32 unchanged in shape.
 
     Raises:
-        ValueError: integer labels without `num_classes`.
+        ValueError: integer labels without `num_classes`; floating labels whose
+            class axis has another static width than `num_classes`.
         TypeError: labels that are neither numeric nor boolean.
     """
-    if labels.dtype.is_integer:
+    ops = ops or ops_for(labels)
+    labels = ops.convert(labels)
+    dtype = ops.dtype(labels)
+    if is_integer(dtype):
         if num_classes is None:
             raise ValueError(
-                f"`{name}` are integer class ids (dtype {labels.dtype.name}, shape "
-                f"{labels.shape}), so mixup needs `num_classes` to one-hot encode them "
-                "before mixing; pass num_classes=<number of classes>, or give one-hot "
+                f"`{name}` are integer class ids (dtype {dtype}, shape "
+                f"{ops.static_shape(labels)}), so mixup needs `num_classes` to one-hot encode "
+                "them before mixing; pass num_classes=<number of classes>, or give one-hot "
                 "float labels."
             )
-        if labels.shape.rank is not None and labels.shape.rank >= 2 and labels.shape[-1] == 1:
-            labels = tf.squeeze(labels, axis=-1)
-        return tf.one_hot(labels, num_classes, dtype=tf.float32)
-    if labels.dtype.is_floating or labels.dtype == tf.bool:
-        return tf.cast(labels, tf.float32)
+        shape = ops.static_shape(labels)
+        if shape is not None and len(shape) >= 2 and shape[-1] == 1:
+            labels = ops.squeeze(labels, axis=-1)
+        in_range = (labels >= 0) & (labels < num_classes)
+        one_hot = ops.one_hot(labels, num_classes)
+        return ops.where(in_range[..., None], one_hot, float("nan"))
+    if is_floating(dtype) or dtype == "bool":
+        check_label_width(labels, num_classes, ops, name)
+        return ops.cast(labels, "float32")
     raise TypeError(
-        f"`{name}` must be integer class ids, or boolean / floating targets; got dtype "
-        f"{labels.dtype.name}."
+        f"`{name}` must be integer class ids, or boolean / floating targets; got dtype {dtype}."
     )
 
 
-def check_class_ids(labels: tf.Tensor, num_classes: int, name: str = "labels") -> list:
-    """Run-time check that integer labels lie in [0, num_classes).
-
-    `tf.one_hot` silently turns out-of-range ids into all-zero rows; this assertion
-    makes that an error instead. Returns the assert op (nothing in eager mode,
-    where it has already run). XLA drops assertions, so callers run it outside
-    compiled code. A bare `tf.debugging.Assert` with a constant message keeps it
-    to a few cheap ops per batch.
-    """
-    if not labels.dtype.is_integer:
-        return []
-    in_range = tf.reduce_all((labels >= 0) & (labels < tf.cast(num_classes, labels.dtype)))
-    message = f"`{name}` must be class ids in [0, num_classes={num_classes})"
-    return [tf.debugging.Assert(in_range, [message])]
-
-
-def _feature_output_dtype(tensor: tf.Tensor, feature_dtype: tf.DType) -> tf.DType:
+def _feature_output_dtype(tensor, feature_dtype: str, ops) -> str:
     """Floating features keep their dtype; integer features become `feature_dtype`."""
-    return tensor.dtype if tensor.dtype.is_floating else feature_dtype
+    dtype = ops.dtype(tensor)
+    return dtype if is_floating(dtype) else feature_dtype
 
 
 def mix_batch(
@@ -203,10 +180,11 @@ def mix_batch(
     params: MixParams | None,
     *,
     num_classes: int | None,
-    feature_dtype: tf.DType,
+    feature_dtype: str,
     targets: str = "mixed",
     label_smoothing: float = 0.0,
     partners: Batch | None = None,
+    ops=None,
 ) -> Batch:
     """Applies `params` to every tensor of a batch; `params=None` only converts.
 
@@ -220,18 +198,25 @@ def mix_batch(
     `partners`, if given, is a batch of the same structure whose rows are the
     partners (instead of the rows of `batch` under `params.permutation`).
     """
+    ops = ops or ops_for(keras.tree.flatten(batch.labels)[0])
 
     def labels_of(part):
         return map_tensors(
-            lambda t: smooth_labels(to_float_targets(t, num_classes), label_smoothing), part
+            lambda t: smooth_labels(to_float_targets(t, num_classes, ops=ops), label_smoothing, ops),
+            part,
         )
+
+    def to_float32(t):
+        return None if t is None else ops.cast(t, "float32")
 
     features, labels = batch.features, labels_of(batch.labels)
     if params is None:
         return Batch(
-            map_tensors(lambda t: tf.cast(t, _feature_output_dtype(t, feature_dtype)), features),
+            map_tensors(
+                lambda t: ops.cast(t, _feature_output_dtype(t, feature_dtype, ops)), features
+            ),
             labels,
-            map_tensors(lambda t: tf.cast(t, tf.float32), batch.sample_weight),
+            map_tensors(to_float32, batch.sample_weight),
         )
     if partners is None:
         partners = Batch(None, None, None)
@@ -241,23 +226,20 @@ def mix_batch(
         if structure is None:
             return None
         if partner_structure is None:
-            return tf.nest.map_structure(lambda t: fn(t, None), structure)
-        return tf.nest.map_structure(fn, structure, partner_structure)
-
-    def to_float32(t):
-        return None if t is None else tf.cast(t, tf.float32)
+            return keras.tree.map_structure(lambda t: fn(t, None), structure)
+        return keras.tree.map_structure(fn, structure, partner_structure)
 
     return Batch(
         mix_each(
-            lambda t, p: blend(t, params, _feature_output_dtype(t, feature_dtype), p),
+            lambda t, p: blend(t, params, _feature_output_dtype(t, feature_dtype, ops), p, ops),
             features,
             partners.features,
         ),
         mix_each(
-            lambda t, p: mix_targets(t, params, targets, p), labels, labels_of(partners.labels)
+            lambda t, p: mix_targets(t, params, targets, p, ops), labels, labels_of(partners.labels)
         ),
         mix_each(
-            lambda t, p: mix_targets(to_float32(t), params, targets, to_float32(p)),
+            lambda t, p: mix_targets(to_float32(t), params, targets, to_float32(p), ops),
             batch.sample_weight,
             partners.sample_weight,
         ),

@@ -22,9 +22,17 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_mixup.mixing import Batch, mix_batch, validate_target_mode
-from keras_mixup.sampling import sample_mix_params, sample_neighbour_choice, validate_alpha
-from keras_mixup.transform import _floating_dtype, validate_num_classes, validate_seed
+from keras_mixup.mixing import mix_batch
+from keras_mixup.ops import TENSORFLOW
+from keras_mixup.sampling import sample_mix_params, sample_neighbour_choice
+from keras_mixup.structures import Batch
+from keras_mixup.validation import (
+    floating_dtype,
+    validate_alpha,
+    validate_num_classes,
+    validate_seed,
+    validate_target_mode,
+)
 
 
 def nearest_neighbours(
@@ -154,7 +162,7 @@ class NeighbourMixup:
         self.targets = validate_target_mode(targets)
         self.per_example = bool(per_example)
         self.seed = validate_seed(seed)
-        self.dtype = _floating_dtype(dtype)
+        self.dtype = floating_dtype(dtype)
         features, labels = np.asarray(features), np.asarray(labels)
         neighbours = np.asarray(neighbours)
         if not (len(features) == len(labels) == len(neighbours)):
@@ -198,13 +206,13 @@ class NeighbourMixup:
             params = None
             partners = None
         else:
-            choice = sample_neighbour_choice(seed, size, tf.shape(self._neighbours)[1])
+            choice = sample_neighbour_choice(seed, size, tf.shape(self._neighbours)[1], TENSORFLOW)
             partner_indices = tf.gather_nd(self._neighbours, tf.stack([indices, choice], axis=1))
             partners = Batch(
                 augment(tf.gather(self._features, partner_indices)),
                 tf.gather(self._labels, partner_indices),
             )
-            params = sample_mix_params(seed, size, self.alpha, per_example=self.per_example)
+            params = sample_mix_params(seed, size, self.alpha, self.per_example, ops=TENSORFLOW)
         mixed = mix_batch(
             anchors,
             params,
@@ -212,6 +220,7 @@ class NeighbourMixup:
             feature_dtype=self.dtype,
             targets=self.targets,
             partners=partners,
+            ops=TENSORFLOW,
         )
         return mixed.features, mixed.labels
 

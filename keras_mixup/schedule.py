@@ -25,35 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
-from keras_mixup.sampling import validate_alpha
-
-
-class AlphaVariable:
-    """alpha as a Python float (for configs and checks) mirrored in a tf.Variable
-    (read by traced code, so that changes apply without retracing)."""
-
-    def __init__(self, alpha, name: str = "alpha"):
-        self.value = validate_alpha(alpha, name)
-        self.variable = tf.Variable(self.value, trainable=False, dtype=tf.float32, name=name)
-
-    def set(self, alpha) -> None:
-        self.value = validate_alpha(alpha)
-        self.variable.assign(self.value)
-
-
-def alpha_property(doc: str) -> property:
-    """The `alpha` property of a mixer holding an `AlphaVariable` in `self._alpha`:
-    reads the current value, assignment validates and updates the variable."""
-
-    def get(self) -> float:
-        return self._alpha.value
-
-    def set_(self, value) -> None:
-        self._alpha.set(value)
-
-    return property(get, set_, doc=doc)
+from keras_mixup.validation import validate_alpha
 
 
 def alpha_schedule(
@@ -119,31 +92,13 @@ class AlphaScheduler(keras.callbacks.Callback):
         self.verbose = verbose
         self._current = None
 
-    def on_train_begin(self, logs=None):
-        if self._in_model_off_tf():
-            # A train step traced by an earlier fit() holds that fit's alpha.
-            self.model.make_train_function(force=True)
-
     def on_epoch_begin(self, epoch, logs=None):
         alpha = validate_alpha(self.schedule(epoch), "schedule(epoch)")
         for mixer in self.mixers:
             mixer.alpha = alpha
         if self.verbose and alpha != self._current:
             print(f"\nEpoch {epoch + 1}: mixup alpha = {alpha:g}")
-        if alpha != self._current and self._current is not None and self._in_model_off_tf():
-            # On JAX and PyTorch a MixupLayer reads alpha when the train step is
-            # traced: rebuild the step (once per change of alpha, not per epoch).
-            self.model.make_train_function(force=True)
         self._current = alpha
-
-    def _in_model_off_tf(self) -> bool:
-        from keras_mixup.layer import MixupLayer
-
-        return (
-            keras.backend.backend() != "tensorflow"
-            and getattr(self, "model", None) is not None
-            and any(isinstance(mixer, MixupLayer) for mixer in self.mixers)
-        )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -3,75 +3,52 @@
 from __future__ import annotations
 
 import hashlib
-import numbers
 
-import keras
 import tensorflow as tf
 
-from keras_mixup._elements import batch_size, class_ids, pack_element, parse_element, validated
-from keras_mixup.mixing import (
-    Batch,
-    mix_batch,
-    validate_label_smoothing,
-    validate_target_mode,
-)
+from keras_mixup.mixing import mix_batch
+from keras_mixup.ops import TENSORFLOW
 from keras_mixup.sampling import sample_mix_params
-from keras_mixup.schedule import AlphaVariable, alpha_property
+from keras_mixup.settings import RuntimeValue, runtime_property
+from keras_mixup.structures import Batch
+from keras_mixup.validation import (
+    floating_dtype,
+    parse_element,
+    same_class_groups,
+    validate_alpha,
+    validate_label_smoothing,
+    validate_num_classes,
+    validate_pairing,
+    validate_seed,
+    validate_target_mode,
+    validated,
+)
 
-# Second word of the per-element stateless seed in the `apply` form; any constant
-# works, it only separates keras_mixup's stream from other users of the same seed.
-_APPLY_SEED_SALT = 0x6D69787570  # "mixup"
-
-PAIRINGS = ("random", "same_class")
-
-
-def validate_pairing(pairing) -> str:
-    if pairing not in PAIRINGS:
-        raise ValueError(
-            f"`pairing` must be one of {PAIRINGS} ('random': a random permutation of the "
-            "batch, the paper's mixup; 'same_class': a random partner of the same class, the "
-            "'SC' rows of Table 5; for nearest-neighbour partners see "
-            f"keras_mixup.neighbours); got pairing={pairing!r}."
-        )
-    return pairing
-
-
-def validate_num_classes(num_classes) -> int | None:
-    if num_classes is None:
-        return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(
-            f"`num_classes` must be a positive integer or None; got {num_classes!r} of type "
-            f"{type(num_classes).__name__}."
-        )
-    if num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive integer or None; got {num_classes}.")
-    return int(num_classes)
+# Mixed into the per-batch seeds of the `apply` form; any constant works, it only
+# separates keras_mixup's stream from other users of the same seed.
+_APPLY_SEED_SALT = 0x6D697875  # "mixu"
 
 
-def validate_seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"`seed` must be an int or None; got {seed!r} of type {type(seed).__name__}."
-        )
-    return int(seed)
+def pack_element(batch: Batch, with_sample_weight: bool) -> tuple:
+    if with_sample_weight:
+        return batch.features, batch.labels, batch.sample_weight
+    return batch.features, batch.labels
 
 
-def _floating_dtype(dtype) -> tf.DType:
-    if dtype is None:
-        dtype = keras.config.dtype_policy().compute_dtype
-    try:
-        resolved = tf.as_dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or not resolved.is_floating:
-        raise ValueError(
-            f"`dtype` must be a floating dtype (e.g. 'float32', 'bfloat16') or None for the "
-            f"Keras compute dtype; got {dtype!r}."
-        )
-    return resolved
+def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with tf.data's external-state policy set to IGNORE, unless the
+    user chose a policy: then `tf.train.Checkpoint(iterator=...)` can save it.
+
+    A mixup pipeline reads alpha from a variable (and the `map` form its seeds
+    from a generator): state outside the dataset, which tf.data refuses to
+    checkpoint by default. Ignoring it is right for alpha, which the training
+    code (or `AlphaScheduler`) sets again after a restore.
+    """
+    if dataset.options().experimental_external_state_policy is not None:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    return dataset.with_options(options)
 
 
 class MixupTransform:
@@ -86,9 +63,12 @@ class MixupTransform:
     features may be a tensor or any nest (dict, tuple) of tensors, all mixed with
     the same lambda and pairing. Labels may be integer class ids (one-hot encoded
     with `num_classes`), one-hot / soft / multi-hot targets, or regression targets
-    of any rank; they come out as float32. Sample weights are mixed like labels.
-    Integer features (uint8 images) come out in `dtype` (the Keras compute dtype
-    by default); floating features keep their dtype.
+    of any rank; they come out as float32, so train with a *categorical* loss
+    (`CategoricalCrossentropy`, not the sparse one). Sample weights are mixed like
+    labels. Integer features (uint8 images) come out in `dtype` (the Keras compute
+    dtype by default); floating features keep their dtype. The transform runs
+    TensorFlow ops inside tf.data whatever the Keras backend, so it feeds
+    `model.fit` on JAX and PyTorch too.
 
     Two ways to use it:
 
@@ -100,8 +80,21 @@ class MixupTransform:
     - `dataset.batch(n).apply(MixupTransform(...))`: every batch is paired with its
       own stateless seed from `tf.data.Dataset.random(seed)`, so the output is
       bit-identical across runs whatever the parallelism (it maps with
-      `num_parallel_calls=AUTOTUNE, deterministic=True`), and each epoch draws fresh
-      parameters. Use this form when runs must be reproducible.
+      `num_parallel_calls=AUTOTUNE, deterministic=True`), each epoch draws fresh
+      parameters, and a checkpointed iterator resumes with bit-identical batches.
+      Use this form when runs must be reproducible.
+
+    Checkpointing an iterator (`tf.train.Checkpoint(iterator=iter(dataset))`): the
+    `apply` form sets tf.data's external-state policy to IGNORE (unless the
+    dataset already has a policy), because alpha lives in a variable outside the
+    dataset; after a restore it resumes at the same batch with the same
+    parameters as the uninterrupted run. In the `map` form the seeds come from a
+    generator outside the dataset: wrap the mapped dataset in
+    `keras_mixup.checkpointable(dataset)` (or set the policy yourself); after a
+    restore it resumes at the same position in the data with fresh parameters
+    (the generator has run ahead of the iterator by the batches it prefetched).
+    Alpha is not part of the iterator's state: set it again after restoring, as
+    `AlphaScheduler` does at every epoch start.
 
     A batch of size 1 has nothing to mix with and is returned unchanged (apart
     from the dtype conversions); the last partial batch of an epoch and odd batch
@@ -137,7 +130,9 @@ class MixupTransform:
 
     Raises:
         ValueError: alpha < 0, NaN or inf; integer labels without `num_classes`;
-            an unbatched element; tensors whose batch sizes differ.
+            float labels whose class axis is not `num_classes` wide; an unbatched
+            element; tensors whose batch sizes differ; an element that is not
+            `(features, labels[, sample_weight])`.
         TypeError: a non-numeric feature; arguments of the wrong type.
 
     Example:
@@ -170,27 +165,31 @@ class MixupTransform:
         targets: str = "mixed",
         label_smoothing: float = 0.0,
     ):
-        self._alpha = AlphaVariable(alpha)
+        self.settings = {"alpha": RuntimeValue("alpha", alpha, validate_alpha)}
+        self.name = "MixupTransform"  # how error messages call this transform
         self.num_classes = validate_num_classes(num_classes)
         self.per_example = bool(per_example)
         self.seed = validate_seed(seed)
-        self.dtype = _floating_dtype(dtype)
+        self.dtype = floating_dtype(dtype)
         self.jit_compile = bool(jit_compile)
         self.pairing = validate_pairing(pairing)
         self.targets = validate_target_mode(targets)
         self.label_smoothing = validate_label_smoothing(label_smoothing)
-        self._generator = (
-            tf.random.Generator.from_seed(self.seed)
-            if self.seed is not None
-            else tf.random.Generator.from_non_deterministic_state()
-        )
+        self.settings["alpha"].tf_variable()
+        with tf.device("/CPU:0"):
+            self._generator = (
+                tf.random.Generator.from_seed(self.seed)
+                if self.seed is not None
+                else tf.random.Generator.from_non_deterministic_state()
+            )
         self._mix_with_seed = tf.function(
             self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
         )
 
-    alpha = alpha_property(
+    alpha = runtime_property(
+        "alpha",
         "The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the "
-        "mixing of the next batches without rebuilding the pipeline."
+        "mixing of the next batches without rebuilding the pipeline.",
     )
 
     def get_config(self) -> dict:
@@ -199,12 +198,19 @@ class MixupTransform:
             "num_classes": self.num_classes,
             "per_example": self.per_example,
             "seed": self.seed,
-            "dtype": self.dtype.name,
+            "dtype": self.dtype,
             "jit_compile": self.jit_compile,
             "pairing": self.pairing,
             "targets": self.targets,
             "label_smoothing": self.label_smoothing,
         }
+
+    def sharing_settings(self, **overrides) -> MixupTransform:
+        """A transform with this one's config changed by `overrides`, whose run-time
+        settings (alpha) are this one's: assigning one assigns both."""
+        derived = MixupTransform(**{**self.get_config(), **overrides})
+        derived.settings = self.settings
+        return derived
 
     def for_input_pipeline(self, input_context: tf.distribute.InputContext) -> MixupTransform:
         """The transform for one input pipeline of `strategy.distribute_datasets_from_function`.
@@ -230,9 +236,7 @@ class MixupTransform:
             return self
         key = f"keras_mixup/{self.seed}/{input_context.input_pipeline_id}".encode()
         seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
-        derived = MixupTransform(**{**self.get_config(), "seed": seed})
-        derived._alpha = self._alpha  # one alpha: AlphaScheduler(self) drives every pipeline
-        return derived
+        return self.sharing_settings(seed=seed)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
@@ -244,48 +248,64 @@ class MixupTransform:
         deterministically (`dataset.apply`)."""
         if len(element) == 1 and isinstance(element[0], tf.data.Dataset):
             return self._apply_to_dataset(element[0])
-        batch, with_sample_weight = parse_element(element, "MixupTransform")
+        batch, with_sample_weight = parse_element(element, self.name)
         seed = self._generator.make_seeds(1)[:, 0]
         return pack_element(self.mix(batch, seed), with_sample_weight)
 
     def mix(self, batch: Batch, seed) -> Batch:
-        """Validates `batch` and mixes it with parameters drawn from the stateless `seed`."""
-        batch = validated(batch, "MixupTransform", self.num_classes)
+        """Validates `batch` and mixes it with parameters drawn from `seed` (two integers)."""
+        batch = validated(batch, self.name, self.num_classes)
         return self._mix_with_seed(batch, seed)
-
-    def _apply(self, batch: Batch, params) -> Batch:
-        return mix_batch(
-            batch,
-            params,
-            num_classes=self.num_classes,
-            feature_dtype=self.dtype,
-            targets=self.targets,
-            label_smoothing=self.label_smoothing,
-        )
 
     @tf.autograph.experimental.do_not_convert
     def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
-        alpha = self._alpha.variable
+        alpha = self.settings["alpha"].tf_variable()
+
+        def apply(params):
+            return mix_batch(
+                batch,
+                params,
+                num_classes=self.num_classes,
+                feature_dtype=self.dtype,
+                targets=self.targets,
+                label_smoothing=self.label_smoothing,
+                ops=TENSORFLOW,
+            )
 
         def mix():
-            groups = class_ids(batch, "MixupTransform") if self.pairing == "same_class" else None
-            params = sample_mix_params(
-                seed, batch_size(batch), alpha, per_example=self.per_example, groups=groups
+            groups = (
+                same_class_groups(batch.labels, self.name)
+                if self.pairing == "same_class"
+                else None
             )
-            return self._apply(batch, params)
+            size = TENSORFLOW.size(tf.convert_to_tensor(tf.nest.flatten(batch.labels)[0]))
+            params = sample_mix_params(
+                seed, size, alpha, self.per_example, groups, ops=TENSORFLOW
+            )
+            return apply(params)
 
         # alpha is read at run time, so a schedule can switch mixing on and off.
-        return tf.cond(alpha > 0, mix, lambda: self._apply(batch, None))
+        return tf.cond(alpha > 0, mix, lambda: apply(None))
 
     def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)
 
         @tf.autograph.experimental.do_not_convert
         def mix_element(element, random_value):
-            batch, with_sample_weight = parse_element((element,), "MixupTransform")
-            seed = tf.stack([random_value, tf.constant(_APPLY_SEED_SALT, tf.int64)])
+            batch, with_sample_weight = parse_element((element,), self.name)
+            # Both halves of the 64-bit random value; the salt separates the stream.
+            seed = tf.stack(
+                [
+                    tf.cast(random_value, tf.int32),
+                    tf.bitwise.bitwise_xor(
+                        tf.cast(tf.bitwise.right_shift(random_value, 32), tf.int32),
+                        _APPLY_SEED_SALT,
+                    ),
+                ]
+            )
             return pack_element(self.mix(batch, seed), with_sample_weight)
 
-        return tf.data.Dataset.zip(dataset, seeds).map(
+        mixed = tf.data.Dataset.zip(dataset, seeds).map(
             mix_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
+        return checkpointable(mixed)

@@ -1,48 +1,102 @@
-"""MixupLayer + MixupLoss (and MixupTransform feeding model.fit) on every Keras backend
-that is installed, each in a fresh process with KERAS_BACKEND set (the backend is fixed
-when Keras is imported). See tests/backends/check_layer.py for what is checked."""
+"""keras_mixup on every Keras backend that is installed, each in a fresh process with
+KERAS_BACKEND set (the backend is fixed when Keras is imported).
+
+tests/backends/check_layer.py checks the layer, loss, metric and tf.data fronts on its
+backend and writes the draws it made; here those draws are tested for their
+distribution (KS and chi-square, per backend) and compared across backends: the same
+seed gives the same permutation and, up to float rounding, the same lambda everywhere.
+"""
 
 import importlib.util
+import itertools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tensorflow as tf
+from scipy import stats
 
-SCRIPT = Path(__file__).resolve().parent / "backends" / "check_layer.py"
+from keras_mixup import sample_mix_params
+from keras_mixup.ops import TENSORFLOW
+from tests.stats import float32_ks_pvalue
+
+SCRIPTS = Path(__file__).resolve().parent / "backends"
+BACKENDS = ["tensorflow", "jax", "torch"]
+P_MIN = 1e-3
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-def test_layer_on_backend(backend):
-    if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed")
+def _run(script: str, backend: str, *args, env=None) -> str:
     process = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""},
+        [sys.executable, str(SCRIPTS / script), *args],
+        env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", **(env or {})},
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     output = process.stdout + process.stderr
     assert process.returncode == 0, output[-4000:]
-    assert "ALL OK" in process.stdout
+    assert "ALL OK" in process.stdout, output[-4000:]
+    return process.stdout
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_draws(request, tmp_path_factory):
+    """Runs the backend check once per backend; returns its draws."""
+    backend = request.param
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    out = tmp_path_factory.mktemp(backend)
+    _run("check_layer.py", backend, str(out))
+    with np.load(out / "draws.npz") as data:
+        return backend, dict(data)
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 8.0])
+def test_per_example_lambdas_follow_beta_on_each_backend(backend_draws, alpha):
+    backend, draws = backend_draws
+    lambdas = draws[f"per_example_alpha{alpha}"]
+    assert lambdas.shape == (20_000,) and np.all((lambdas >= 0) & (lambdas <= 1))
+    assert float32_ks_pvalue(lambdas, alpha) > P_MIN, backend
+
+
+def test_per_batch_lambdas_follow_beta_on_each_backend(backend_draws):
+    backend, draws = backend_draws
+    assert float32_ks_pvalue(draws["per_batch_alpha0.4"], 0.4) > P_MIN, backend
+
+
+def test_permutations_are_uniform_on_each_backend(backend_draws):
+    backend, draws = backend_draws
+    index = {p: i for i, p in enumerate(itertools.permutations(range(3)))}
+    counts = np.bincount([index[tuple(p)] for p in draws["permutations_of_3"]], minlength=6)
+    assert stats.chisquare(counts).pvalue > P_MIN, (backend, counts)
+
+
+def test_same_seed_same_draws_on_every_backend(backend_draws):
+    """The backend's keras.ops draws equal this process's TensorFlow-binding draws."""
+    backend, draws = backend_draws
+    for alpha in (0.05, 0.4, 5.0):
+        for per_example in (False, True):
+            seed = tf.constant([11, int(alpha * 100)], tf.int32)
+            params = sample_mix_params(seed, 12, alpha, per_example, ops=TENSORFLOW)
+            key = f"fixed_alpha{alpha}_per_example{per_example}"
+            np.testing.assert_array_equal(draws[key + "_permutation"], params.permutation.numpy())
+            np.testing.assert_allclose(
+                draws[key + "_lambda"], params.mix_weight.numpy(), rtol=2e-6, atol=1e-7
+            )
+    # MixupLayer(seed=3): its first training step, from the SeedGenerator state [3, 0]
+    params = sample_mix_params(tf.constant([3, 0]), 8, 1.0, ops=TENSORFLOW)
+    np.testing.assert_array_equal(draws["layer_seed3_permutation"], params.permutation.numpy())
+    np.testing.assert_allclose(draws["layer_seed3_lambda"], params.mix_weight.numpy(), rtol=2e-6)
 
 
 def test_layer_under_jax_data_parallel_on_two_cpu_devices():
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
-    process = subprocess.run(
-        [sys.executable, str(SCRIPT.parent / "jax_data_parallel.py")],
-        env={
-            **os.environ,
-            "KERAS_BACKEND": "jax",
-            "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-            "CUDA_VISIBLE_DEVICES": "",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
+    _run(
+        "jax_data_parallel.py",
+        "jax",
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
-    assert process.returncode == 0, (process.stdout + process.stderr)[-4000:]
-    assert "ALL OK" in process.stdout

@@ -38,7 +38,7 @@ def layer_loss_equals_hand_mixed_loss():
     @tf.function
     def step(features, labels):
         predictions = model(features, training=True)
-        params = layer._record.params
+        params = layer.record.params
         return loss_fn(labels, predictions), params.mix_weight, params.permutation
 
     losses, lams, perms = (per_replica(v) for v in strategy.run(step, args=batch))

@@ -52,7 +52,7 @@ def train_step(iterator):
             loss = loss_fn(labels, model(features, training=True))  # scaled per replica
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)  # all-reduced (summed)
-        return loss, layer._record.params.mix_weight[0]
+        return loss, layer.record.params.mix_weight[0]
 
     return strategy.run(step, args=next(iterator))
 

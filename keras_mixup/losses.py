@@ -1,0 +1,176 @@
+"""MixupLoss: the loss that mixes the targets of a model with a `MixupLayer`."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_mixup.layer import MixupLayer, find_layer, register_follower
+
+
+def _sparse_to_dense_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
+    """The loss to apply to one-hot mixed targets when the user's loss takes class ids."""
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        config = loss.get_config()
+        if config.get("ignore_class") is not None:
+            raise ValueError(
+                "MixupLoss cannot mix targets for a SparseCategoricalCrossentropy with "
+                f"ignore_class={config['ignore_class']}: mixed targets have no ignored class."
+            )
+        return keras.losses.CategoricalCrossentropy(
+            from_logits=config["from_logits"],
+            reduction=config["reduction"],
+            axis=config.get("axis", -1),
+        )
+    return loss
+
+
+class LayerFollower:
+    """Binding to a `MixupLayer` by object or by name (for objects restored from a
+    saved model, whose layers are deserialized before the compile configuration)."""
+
+    def _follow(self, layer) -> None:
+        if isinstance(layer, MixupLayer):
+            self.layer_name, self._layer = layer.name, layer
+        elif isinstance(layer, str):
+            self.layer_name, self._layer = layer, find_layer(layer)
+        else:
+            raise TypeError(
+                "`layer` must be the MixupLayer whose mixing the targets follow (or its "
+                f"name); got {layer!r}."
+            )
+        register_follower(self)
+        if self._layer is not None:
+            self._layer.bind(self)
+
+    @property
+    def layer(self) -> MixupLayer:
+        if self._layer is None:
+            self._layer = find_layer(self.layer_name)
+            if self._layer is None:
+                raise ValueError(
+                    f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
+                    "no such layer exists in this process."
+                )
+            self._layer.bind(self)
+        return self._layer
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class MixupLoss(LayerFollower, keras.losses.Loss):
+    """Wraps a loss so that a model with a `MixupLayer` trains on mixed targets.
+
+    In a training step, `y_true` and the sample weights are mixed with the lambda
+    and permutation that the bound `MixupLayer` used for the inputs, then the
+    wrapped loss is applied: the loss equals the wrapped loss on hand-mixed
+    `(x~, y~)`. Integer class ids are one-hot encoded to the width of the
+    predictions first, so a sparse loss is fine here; a sparse categorical
+    cross-entropy is applied as the equivalent categorical cross-entropy on the
+    mixed one-hot targets. Class ids outside `[0, num_classes)` raise an error in
+    training as in evaluation (inside `jit_compile=True` / `jax.jit`, where no
+    error can be raised, they make the loss NaN). In evaluation the wrapped loss
+    is applied to the targets unchanged. Works on every Keras backend.
+
+    Args:
+        loss: the loss to wrap: a name ("categorical_crossentropy",
+            "sparse_categorical_crossentropy", "mse", ...), a `keras.losses.Loss`,
+            or a function `(y_true, y_pred) -> per-example loss`.
+        layer: the `MixupLayer` whose parameters to use (or its name).
+        name: the loss's name (default `mixup_<wrapped loss name>`).
+        **loss_kwargs: when `loss` is a name, arguments for its class, e.g.
+            `from_logits=True`.
+
+    Raises:
+        TypeError: `layer` is not a MixupLayer or a name; extra arguments with a
+            loss that is not a name.
+        ValueError: in a step, the layer has not run in the same traced function;
+            out-of-range class ids.
+
+    Example:
+    >>> mixup = MixupLayer(alpha=1.0)
+    >>> loss = MixupLoss("categorical_crossentropy", layer=mixup, from_logits=True)
+    >>> loss.loss.get_config()["from_logits"]
+    True
+    """
+
+    def __init__(self, loss, layer, name: str | None = None, **loss_kwargs):
+        self.loss = _resolve_loss(loss, loss_kwargs)
+        keras.losses.Loss.__init__(
+            self,
+            name=name or f"mixup_{self.loss.name}",
+            reduction=self.loss.reduction,
+            dtype=getattr(self.loss, "dtype", None),
+        )
+        self._dense_loss = _sparse_to_dense_loss(self.loss)
+        self._follow(layer)
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "loss": keras.losses.serialize(self.loss),
+            "layer": self.layer_name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["loss"] = keras.losses.deserialize(config["loss"])
+        return cls(**config)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        layer = self.layer
+        if layer.record is not None and layer.record.params is None:
+            return self.loss(y_true, y_pred, sample_weight=sample_weight)
+        targets, sample_weight = layer.step_targets(y_true, y_pred.shape[-1], sample_weight)
+        return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError("MixupLoss is applied through __call__.")
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class _FunctionLoss(keras.losses.Loss):
+    """A plain `(y_true, y_pred) -> per-example loss` function as a Loss."""
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or fn.__name__, reduction=reduction)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "reduction": self.reduction,
+            "fn": keras.losses.serialize(self.fn),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.losses.deserialize(config["fn"]), config["name"], config["reduction"])
+
+
+_LOSS_ALIASES = {"Mse": "MeanSquaredError", "Mae": "MeanAbsoluteError"}
+
+
+def _resolve_loss(loss, loss_kwargs: dict) -> keras.losses.Loss:
+    """A `keras.losses.Loss` instance for a name, instance or per-example function."""
+    if isinstance(loss, str):
+        # "sparse_categorical_crossentropy" -> keras.losses.SparseCategoricalCrossentropy
+        class_name = "".join(part.capitalize() for part in loss.split("_"))
+        class_name = _LOSS_ALIASES.get(class_name, class_name)
+        loss_class = getattr(keras.losses, class_name, None)
+        if isinstance(loss_class, type) and issubclass(loss_class, keras.losses.Loss):
+            return loss_class(**loss_kwargs)
+        loss = keras.losses.get(loss)
+    if loss_kwargs:
+        raise TypeError(
+            f"Extra loss arguments {sorted(loss_kwargs)} can only be given with a loss name."
+        )
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    if loss is keras.losses.sparse_categorical_crossentropy:
+        return keras.losses.SparseCategoricalCrossentropy()
+    if callable(loss):
+        return _FunctionLoss(loss)
+    raise TypeError(f"`loss` must be a loss name, a keras.losses.Loss or a function; got {loss!r}.")
