@@ -376,4 +376,3 @@ class MixupLayer(keras.layers.Layer):
 def register_follower(follower) -> None:
     """Records a `MixupLoss` / `MixupAccuracy` (for error messages)."""
     _BOUND_OBJECTS.add(follower)
-

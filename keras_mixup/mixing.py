@@ -18,7 +18,7 @@ import keras
 
 from keras_mixup.ops import ops_for
 from keras_mixup.structures import Batch, MixParams
-from keras_mixup.validation import check_label_width
+from keras_mixup.validation import check_label_width, user_error
 
 __all__ = [
     "Batch",
@@ -149,11 +149,12 @@ def to_float_targets(labels, num_classes: int | None, name: str = "labels", ops=
     dtype = ops.dtype(labels)
     if is_integer(dtype):
         if num_classes is None:
-            raise ValueError(
+            raise user_error(
+                ValueError,
                 f"`{name}` are integer class ids (dtype {dtype}, shape "
                 f"{ops.static_shape(labels)}), so mixup needs `num_classes` to one-hot encode "
                 "them before mixing; pass num_classes=<number of classes>, or give one-hot "
-                "float labels."
+                "float labels.",
             )
         shape = ops.static_shape(labels)
         if shape is not None and len(shape) >= 2 and shape[-1] == 1:
@@ -164,8 +165,9 @@ def to_float_targets(labels, num_classes: int | None, name: str = "labels", ops=
     if is_floating(dtype) or dtype == "bool":
         check_label_width(labels, num_classes, ops, name)
         return ops.cast(labels, "float32")
-    raise TypeError(
-        f"`{name}` must be integer class ids, or boolean / floating targets; got dtype {dtype}."
+    raise user_error(
+        TypeError,
+        f"`{name}` must be integer class ids, or boolean / floating targets; got dtype {dtype}.",
     )
 
 
@@ -202,7 +204,9 @@ def mix_batch(
 
     def labels_of(part):
         return map_tensors(
-            lambda t: smooth_labels(to_float_targets(t, num_classes, ops=ops), label_smoothing, ops),
+            lambda t: smooth_labels(
+                to_float_targets(t, num_classes, ops=ops), label_smoothing, ops
+            ),
             part,
         )
 

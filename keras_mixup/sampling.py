@@ -27,6 +27,7 @@ import math
 
 from keras_mixup.ops import TENSORFLOW, ops_for
 from keras_mixup.structures import MixParams
+from keras_mixup.validation import user_error
 
 __all__ = [
     "MixParams",
@@ -92,10 +93,13 @@ def seed_key(seed, ops=TENSORFLOW):
     seed = ops.convert(seed)
     shape = ops.static_shape(seed)
     if shape is not None and shape != (2,):
-        raise ValueError(f"`seed` must have shape [2] (two integers); got shape {shape}.")
+        raise user_error(
+            ValueError, f"`seed` must have shape [2] (two integers); got shape {shape}."
+        )
     if not ops.dtype(seed).startswith(("int", "uint")):
-        raise TypeError(
-            f"`seed` must be an integer tensor of shape [2]; got dtype {ops.dtype(seed)}."
+        raise user_error(
+            TypeError,
+            f"`seed` must be an integer tensor of shape [2]; got dtype {ops.dtype(seed)}.",
         )
     return ops.cast(seed, "int32")
 
@@ -169,9 +173,7 @@ def _log_gamma_from_uniforms(uniforms, num_variates, alpha, seed, ops):
 
     # Almost always every variate is accepted in the first round; the loop then
     # evaluates its condition once and runs zero times.
-    _, _, log_v = ops.while_loop(
-        pending, next_round, (ops.convert(1, "int32"), accepted, log_v)
-    )
+    _, _, log_v = ops.while_loop(pending, next_round, (ops.convert(1, "int32"), accepted, log_v))
     log_gamma = ops.log(d) + log_v
     boost = ops.log(uniforms[num_proposal_uniforms:]) / ops.where(boosted, alpha, 1.0)
     return ops.where(boosted, log_gamma + boost, log_gamma)
@@ -303,9 +305,7 @@ def sample_mix_params(
     ops = ops or ops_for(seed)
     num_weights = batch_size if per_example else 1
     num_key_words = batch_size if groups is None else 2 * batch_size
-    words = random_words(
-        seed, num_key_words + WORDS_PER_GAMMA * 2 * num_weights, MAIN_STREAM, ops
-    )
+    words = random_words(seed, num_key_words + WORDS_PER_GAMMA * 2 * num_weights, MAIN_STREAM, ops)
     if groups is None:
         permutation = ops.argsort(words[:batch_size])
     else:

@@ -274,14 +274,10 @@ class MixupTransform:
 
         def mix():
             groups = (
-                same_class_groups(batch.labels, self.name)
-                if self.pairing == "same_class"
-                else None
+                same_class_groups(batch.labels, self.name) if self.pairing == "same_class" else None
             )
             size = TENSORFLOW.size(tf.convert_to_tensor(tf.nest.flatten(batch.labels)[0]))
-            params = sample_mix_params(
-                seed, size, alpha, self.per_example, groups, ops=TENSORFLOW
-            )
+            params = sample_mix_params(seed, size, alpha, self.per_example, groups, ops=TENSORFLOW)
             return apply(params)
 
         # alpha is read at run time, so a schedule can switch mixing on and off.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+
 import keras
 import tensorflow as tf
 
@@ -26,6 +27,19 @@ ELEMENT_FORMS = "(features, labels) or (features, labels, sample_weight)"
 # ---------------------------------------------------------------------- arguments
 
 
+def user_error(kind: type[Exception], message: str) -> Exception:
+    """An exception of `kind` (ValueError, TypeError) about the user's input.
+
+    Marked to pass through TensorFlow's autograph unchanged: raised while
+    `dataset.map` traces a transform, it reaches the user as this message on the
+    last line of the traceback instead of being rewritten into an
+    "in user code:" summary.
+    """
+    error = kind(message)
+    error.ag_pass_through = True
+    return error
+
+
 def validate_alpha(alpha, name: str = "alpha") -> float:
     """Returns `alpha` as a float after checking it is a finite number >= 0.
 
@@ -34,15 +48,17 @@ def validate_alpha(alpha, name: str = "alpha") -> float:
         TypeError: if `alpha` is not a real number.
     """
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(
+        raise user_error(
+            TypeError,
             f"`{name}` must be a real number >= 0 (the Beta(alpha, alpha) "
-            f"concentration); got {alpha!r} of type {type(alpha).__name__}."
+            f"concentration); got {alpha!r} of type {type(alpha).__name__}.",
         )
     value = float(alpha)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`{name}` must be a finite number >= 0 (0 disables mixing, the paper "
-            f"uses 0.1 to 32); got {name}={alpha!r}."
+            f"uses 0.1 to 32); got {name}={alpha!r}.",
         )
     return value
 
@@ -51,12 +67,15 @@ def validate_num_classes(num_classes) -> int | None:
     if num_classes is None:
         return None
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(
+        raise user_error(
+            TypeError,
             f"`num_classes` must be a positive integer or None; got {num_classes!r} of type "
-            f"{type(num_classes).__name__}."
+            f"{type(num_classes).__name__}.",
         )
     if num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive integer or None; got {num_classes}.")
+        raise user_error(
+            ValueError, f"`num_classes` must be a positive integer or None; got {num_classes}."
+        )
     return int(num_classes)
 
 
@@ -64,18 +83,19 @@ def validate_seed(seed) -> int | None:
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"`seed` must be an int or None; got {seed!r} of type {type(seed).__name__}."
+        raise user_error(
+            TypeError, f"`seed` must be an int or None; got {seed!r} of type {type(seed).__name__}."
         )
     return int(seed)
 
 
 def validate_target_mode(targets) -> str:
     if targets not in TARGET_MODES:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`targets` must be one of {TARGET_MODES} ('mixed': lam * y_i + (1 - lam) * y_j, "
             "the paper's mixup; 'dominant': the label of the sample with the larger weight, "
-            f"the 'mix inputs only' ablation); got targets={targets!r}."
+            f"the 'mix inputs only' ablation); got targets={targets!r}.",
         )
     return targets
 
@@ -83,20 +103,22 @@ def validate_target_mode(targets) -> str:
 def validate_label_smoothing(label_smoothing) -> float:
     value = float(label_smoothing) if isinstance(label_smoothing, (int, float)) else None
     if value is None or isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`label_smoothing` must be a number in [0, 1) (the paper's Table 5 uses 0.05 to "
-            f"0.4); got label_smoothing={label_smoothing!r}."
+            f"0.4); got label_smoothing={label_smoothing!r}.",
         )
     return value
 
 
 def validate_pairing(pairing) -> str:
     if pairing not in PAIRINGS:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`pairing` must be one of {PAIRINGS} ('random': a random permutation of the "
             "batch, the paper's mixup; 'same_class': a random partner of the same class, the "
             "'SC' rows of Table 5; for nearest-neighbour partners see "
-            f"keras_mixup.neighbours); got pairing={pairing!r}."
+            f"keras_mixup.neighbours); got pairing={pairing!r}.",
         )
     return pairing
 
@@ -110,9 +132,10 @@ def floating_dtype(dtype) -> str:
     except TypeError:
         resolved = None
     if resolved is None or not resolved.is_floating:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`dtype` must be a floating dtype (e.g. 'float32', 'bfloat16') or None for the "
-            f"Keras compute dtype; got {dtype!r}."
+            f"Keras compute dtype; got {dtype!r}.",
         )
     return resolved.name
 
@@ -122,11 +145,17 @@ def floating_dtype(dtype) -> str:
 
 def _dict_advice(keys: list) -> str:
     """A map function that turns a dict element with these keys into a tuple."""
-    label_like = [k for k in keys if str(k).lower() in ("label", "labels", "target", "targets", "y")]
+    label_like = [
+        k for k in keys if str(k).lower() in ("label", "labels", "target", "targets", "y")
+    ]
     if len(label_like) == 1 and len(keys) >= 2:
         label = label_like[0]
         rest = [k for k in keys if k != label]
-        features = f"d[{rest[0]!r}]" if len(rest) == 1 else "{" + ", ".join(f"{k!r}: d[{k!r}]" for k in rest) + "}"
+        features = (
+            f"d[{rest[0]!r}]"
+            if len(rest) == 1
+            else "{" + ", ".join(f"{k!r}: d[{k!r}]" for k in rest) + "}"
+        )
         return f"dataset.map(lambda d: ({features}, d[{label!r}]))"
     return (
         "dataset.map(lambda d: (d[<features key>], d[<labels key>])) with your keys "
@@ -148,19 +177,22 @@ def parse_element(args: tuple, owner: str) -> tuple[Batch, bool]:
         return Batch(*args), len(args) == 3
     if len(args) == 1 and isinstance(args[0], dict):
         keys = sorted(args[0])
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"{owner} expects elements of the form {ELEMENT_FORMS}; got a single dict with "
             f"keys {keys}, whose labels it cannot tell from its features. Map it to a tuple "
-            f"first, e.g. {_dict_advice(keys)}."
+            f"first, e.g. {_dict_advice(keys)}.",
         )
     if len(args) == 1:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"{owner} expects elements of the form {ELEMENT_FORMS}; got features alone "
             "(one tensor), so there are no labels to mix with the inputs. Keep the labels in "
-            "the element: dataset.map(lambda x, y: ...) over (x, y) batches."
+            "the element: dataset.map(lambda x, y: ...) over (x, y) batches.",
         )
-    raise ValueError(
-        f"{owner} expects elements of the form {ELEMENT_FORMS}; got {len(args)} components."
+    raise user_error(
+        ValueError,
+        f"{owner} expects elements of the form {ELEMENT_FORMS}; got {len(args)} components.",
     )
 
 
@@ -201,11 +233,12 @@ def check_label_width(labels, num_classes: int | None, ops=TENSORFLOW, name: str
         return
     shape = ops.static_shape(labels)
     if shape and len(shape) >= 2 and shape[-1] is not None and shape[-1] != num_classes:
-        raise ValueError(
+        raise user_error(
+            ValueError,
             f"`{name}` are floating targets with {shape[-1]} entries on their class (last) "
             f"axis (shape {shape}), but num_classes={num_classes}. Pass num_classes={shape[-1]}, "
             "give one-hot labels of width num_classes, or leave num_classes=None for float "
-            "targets (it is only needed to one-hot encode integer class ids)."
+            "targets (it is only needed to one-hot encode integer class ids).",
         )
 
 
@@ -229,30 +262,34 @@ def validate_batch(batch: Batch, owner: str, num_classes: int | None) -> list:
     )
     for name, tensor in leaves:
         if tensor.shape.rank == 0:
-            raise ValueError(
+            raise user_error(
+                ValueError,
                 f"{owner} mixes whole batches, but `{name}` is a scalar (shape ()): this "
                 "element is not batched. Call dataset.batch(batch_size) before mapping "
-                f"{owner}."
+                f"{owner}.",
             )
         if name.startswith("features") and not (
             tensor.dtype.is_floating or tensor.dtype.is_integer
         ):
-            raise TypeError(
+            raise user_error(
+                TypeError,
                 f"{owner} can only mix numeric features; `{name}` has dtype "
-                f"{tensor.dtype.name}. Drop or encode it before mixing."
+                f"{tensor.dtype.name}. Drop or encode it before mixing.",
             )
         if name.startswith("labels"):
             if tensor.dtype.is_integer and num_classes is None:
-                raise ValueError(
+                raise user_error(
+                    ValueError,
                     f"`{name}` are integer class ids (dtype {tensor.dtype.name}, shape "
                     f"{tensor.shape}), so mixup needs `num_classes` to one-hot encode them "
                     "before mixing; pass num_classes=<number of classes>, or give one-hot "
-                    "float labels."
+                    "float labels.",
                 )
             if not (tensor.dtype.is_integer or tensor.dtype.is_floating or tensor.dtype == tf.bool):
-                raise TypeError(
+                raise user_error(
+                    TypeError,
                     f"`{name}` must be integer class ids, or boolean / floating targets; got "
-                    f"dtype {tensor.dtype.name}."
+                    f"dtype {tensor.dtype.name}.",
                 )
             check_label_width(tensor, num_classes, name=name)
     checks = []
@@ -268,7 +305,7 @@ def validate_batch(batch: Batch, owner: str, num_classes: int | None) -> list:
         )
         if reference_size is not None and size is not None:
             if reference_size != size:
-                raise ValueError(message)
+                raise user_error(ValueError, message)
         else:
             same_size = tf.equal(tf.shape(tensor)[0], tf.shape(reference)[0])
             checks += TENSORFLOW.check(same_size, message)
@@ -308,8 +345,9 @@ def same_class_groups(labels, owner: str, ops=TENSORFLOW):
     if len(flat) == 1 and rank == 2 and (dtype.startswith(("float", "bfloat")) or dtype == "bool"):
         return ops.cast(ops.argmax(tensor, axis=-1), "int32")
     shapes = [ops.static_shape(ops.convert(t)) for t in flat]
-    raise ValueError(
+    raise user_error(
+        ValueError,
         f"{owner}(pairing='same_class') needs one class per example: integer labels of shape "
         "[batch] or [batch, 1], or one-hot labels of shape [batch, num_classes]; got labels "
-        f"of shape(s) {shapes}."
+        f"of shape(s) {shapes}.",
     )

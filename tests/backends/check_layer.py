@@ -94,7 +94,9 @@ def loss_and_metric_equal_hand_mixed_values(targets, per_example):
     evaluation = model(x[:B], training=False)  # identity outside training
     plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y[:B], evaluation)
     np.testing.assert_allclose(numpy(loss_fn(y[:B], evaluation)), numpy(plain), rtol=1e-6)
-    print(f"{BACKEND}: loss and MixupAccuracy = hand-mixed (targets={targets}, per_example={per_example})")
+    print(
+        f"{BACKEND}: loss and MixupAccuracy = hand-mixed (targets={targets}, per_example={per_example})"
+    )
 
 
 def same_seed_same_draws():
@@ -107,7 +109,9 @@ def same_seed_same_draws():
     np.testing.assert_array_equal(results[0][1], results[1][1])
     assert results[0][0][0] != results[2][0][0]
     draws["layer_seed3_lambda"], draws["layer_seed3_permutation"] = results[0]
-    print(f"{BACKEND}: same seed, same lambda {results[0][0][0]:.6f} and permutation {results[0][1]}")
+    print(
+        f"{BACKEND}: same seed, same lambda {results[0][0][0]:.6f} and permutation {results[0][1]}"
+    )
 
 
 def draws_for_comparison():
@@ -151,7 +155,9 @@ def layer_contract():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert clone.get_config() == config and isinstance(clone, MixupLayer)
     state = [v.path for v in layer.non_trainable_variables]
-    assert any("seed_generator" in p for p in state) and any(p.endswith("alpha") for p in state), state
+    assert any("seed_generator" in p for p in state) and any(p.endswith("alpha") for p in state), (
+        state
+    )
     assert not layer.trainable_variables
     images = rng.integers(0, 256, (B, 4, 4, 3)).astype("uint8")
     inference = layer(images, training=False)
@@ -186,7 +192,10 @@ def layer_contract():
         assert np.isfinite(history.history["loss"][0])
         out = mixed_precision(x[:B], training=True)
         assert keras.backend.standardize_dtype(out.dtype) == "bfloat16", out.dtype
-        assert keras.backend.standardize_dtype(mixed_precision.record.params.mix_weight.dtype) == "float32"
+        assert (
+            keras.backend.standardize_dtype(mixed_precision.record.params.mix_weight.dtype)
+            == "float32"
+        )
     finally:
         keras.config.set_dtype_policy("float32")
     print(f"{BACKEND}: layer contract (config, serialization, state, training/inference, bfloat16)")

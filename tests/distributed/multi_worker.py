@@ -40,7 +40,7 @@ with strategy.scope():
     loss_fn = MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True)
     optimizer = keras.optimizers.SGD(0.1)
     optimizer.build(model.trainable_variables)
-initial = [np.asarray(w) for w in model.get_weights()]
+initial = [np.asarray(w) for w in model.trainable_weights]  # Dense kernel and bias
 
 
 # A custom training loop: Keras 3's model.fit does not run under
@@ -64,7 +64,7 @@ for _ in range(STEPS):
     losses.append(float(strategy.experimental_local_results(loss)[0]))
     lambdas.append(float(strategy.experimental_local_results(lam)[0]))
 
-# The transform on each worker's pipeline: its first batch's lambda (one-hot index features).
+# The transform on each worker's pipeline: its first mixed batch (one-hot index features).
 context = tf.distribute.InputContext(
     num_input_pipelines=2, input_pipeline_id=int(sys.argv[2]), num_replicas_in_sync=2
 )
@@ -77,8 +77,8 @@ np.savez(
     sys.argv[1],
     loss=np.asarray(losses),
     layer_lambdas=np.asarray(lambdas),
-    transform_lambda=np.asarray(features)[0, 0],
+    transform_batch=np.asarray(features),
     **{f"initial_{i}": w for i, w in enumerate(initial)},
-    **{f"final_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())},
+    **{f"final_{i}": np.asarray(w) for i, w in enumerate(model.trainable_weights)},
 )
 print("worker done")
