@@ -28,7 +28,17 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--plot", type=Path, default=None, help="write a throughput plot (PNG) here"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        default=None,
+        help="also time keras_mixup as of COMMIT in the same rounds (before/after comparisons)",
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        from benchmarks import baseline, implementations
+
+        implementations.BASELINE = baseline.load(args.baseline)
 
     env = environment()
     print(
@@ -37,7 +47,7 @@ def main(argv=None) -> dict:
     )
     for key, value in env.items():
         print(f"  {key}: {value}")
-    report = {"environment": env, "quick": args.quick}
+    report = {"environment": env, "quick": args.quick, "baseline": args.baseline}
     previous = args.output / "all.json"
     if set(args.only) != set(SUITES) and previous.exists():
         # A partial run updates the suites it ran and keeps the others' results.

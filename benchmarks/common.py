@@ -53,16 +53,23 @@ def environment() -> dict:
 
 
 def interleaved_medians(
-    candidates: dict, rounds: int, seconds_per_round: float, before_round: dict | None = None
+    candidates: dict,
+    rounds: int,
+    seconds_per_round: float,
+    before_round: dict | None = None,
+    base: str | None = None,
 ) -> dict:
-    """Times each callable in interleaved rounds; returns median seconds per call.
+    """Times each callable in interleaved rounds; returns, per candidate, the median,
+    min and max seconds per call over the rounds and (with `base`) the median over
+    rounds of the within-round ratio to `base`.
 
     Each round runs every candidate in turn for about `seconds_per_round`, so slow
-    drifts of a shared, noisy machine hit all candidates alike. Each candidate is a
-    zero-argument callable that does one unit of work and blocks until it is done.
-    `before_round[name]`, if given, runs untimed before each of that candidate's
-    rounds (pipelines use it to drain the batches their prefetch buffer filled
-    while the other candidates were timed).
+    drifts of a shared, noisy machine hit all candidates of a round alike; the ratio
+    of two candidates within one round is steadier than the ratio of their medians.
+    Each candidate is a zero-argument callable that does one unit of work and blocks
+    until it is done. `before_round[name]`, if given, runs untimed before each of
+    that candidate's rounds (pipelines use it to drain the batches their prefetch
+    buffer filled while the other candidates were timed).
     """
     before_round = before_round or {}
     samples = {name: [] for name in candidates}
@@ -81,15 +88,30 @@ def interleaved_medians(
                 if elapsed >= seconds_per_round:
                     break
             samples[name].append(elapsed / calls)
-    return {
-        name: {
-            "median_s": float(np.median(v)),
-            "min_s": float(np.min(v)),
-            "max_s": float(np.max(v)),
-            "rounds": len(v),
+    summary = {}
+    for name, values in samples.items():
+        summary[name] = {
+            "median_s": float(np.median(values)),
+            "min_s": float(np.min(values)),
+            "max_s": float(np.max(values)),
+            "rounds": len(values),
+            "per_round_s": [float(v) for v in values],
         }
-        for name, v in samples.items()
-    }
+        if base is not None:
+            ratios = np.asarray(values) / np.asarray(samples[base])
+            summary[name]["ratio_to_base"] = {
+                "median": float(np.median(ratios)),
+                "min": float(np.min(ratios)),
+                "max": float(np.max(ratios)),
+            }
+    return summary
+
+
+def within_round_ratio(timings: dict, numerator: str, denominator: str) -> float:
+    """Median over rounds of `numerator`'s time over `denominator`'s in the same round."""
+    a = np.asarray(timings[numerator]["per_round_s"])
+    b = np.asarray(timings[denominator]["per_round_s"])
+    return float(np.median(a / b))
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 import keras_mixup
+import keras_mixup.transform
 
 ALPHA = 0.2
 
@@ -50,21 +51,31 @@ def naive_gather_blend(num_classes: int):
     return mix
 
 
-def keras_mixup_transform(num_classes: int, jit_compile: bool):
-    return keras_mixup.MixupTransform(
+# Set by `python -m benchmarks --baseline <commit>`: keras_mixup at that commit
+# (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
+BASELINE = None
+
+
+def keras_mixup_transform(num_classes: int, jit_compile: bool, package=keras_mixup):
+    return package.transform.MixupTransform(
         alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile
     )
 
 
 def candidates(num_classes: int) -> dict:
     """Map functions on a batched (x, y) element, by name."""
-    return {
+    found = {
         "no mixup (cast + one-hot)": no_mixup(num_classes),
         "keras.layers.MixUp": keras_layers_mixup(num_classes),
         "naive gather + blend": naive_gather_blend(num_classes),
         "keras_mixup (graph)": keras_mixup_transform(num_classes, jit_compile=False),
         "keras_mixup (XLA)": keras_mixup_transform(num_classes, jit_compile=True),
     }
+    if BASELINE is not None:
+        found[f"keras_mixup@{BASELINE.commit} (XLA)"] = keras_mixup_transform(
+            num_classes, jit_compile=True, package=BASELINE
+        )
+    return found
 
 
 def pipeline_candidates(num_classes: int) -> dict:
@@ -76,4 +87,8 @@ def pipeline_candidates(num_classes: int) -> dict:
 
     stages = {name: mapped(fn) for name, fn in candidates(num_classes).items()}
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
+    if BASELINE is not None:
+        stages[f"keras_mixup@{BASELINE.commit} (XLA, apply form)"] = keras_mixup_transform(
+            num_classes, jit_compile=True, package=BASELINE
+        )
     return stages

@@ -32,14 +32,13 @@ import tensorflow as tf
 
 from keras_mixup.mixing import blend, map_tensors, mix_batch, mix_targets, to_float_targets
 from keras_mixup.ops import KERAS, TENSORFLOW
-from keras_mixup.sampling import fold_in, sample_mix_params
-from keras_mixup.settings import RuntimeValue, runtime_property
+from keras_mixup.sampling import fold_in
+from keras_mixup.settings import MixConfig, mix_settings, read, runtime_property
 from keras_mixup.structures import MixParams
 from keras_mixup.transform import MixupTransform, pack_element
 from keras_mixup.validation import (
     check_class_ids,
     parse_element,
-    validate_alpha,
     validate_num_classes,
     validate_seed,
     validate_target_mode,
@@ -52,6 +51,12 @@ from keras_mixup.validation import (
 _LAYERS_BY_NAME: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 # Every MixupLoss / MixupAccuracy, for error messages that say which layer they follow.
 _BOUND_OBJECTS: weakref.WeakSet = weakref.WeakSet()
+
+
+# The constructor arguments a layer hands to the MixupTransform that mixes for it in tf.data.
+MIXING_OPTIONS = (
+    "alpha", "per_example", "num_mixed", "cutmix_alpha", "switch_prob", "prob", "exact_cutmix_weight",
+)  # fmt: skip
 
 
 class StepRecord(NamedTuple):
@@ -163,13 +168,18 @@ class MixupLayer(keras.layers.Layer):
         inputs_only: bool = False,
         targets: str = "mixed",
         seed: int | None = None,
+        num_mixed: int = 2,
+        cutmix_alpha: float = 0.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        exact_cutmix_weight: bool = True,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
-        self.settings = {"alpha": RuntimeValue("alpha", alpha, validate_alpha)}
+        self.settings = mix_settings(alpha, cutmix_alpha, switch_prob, prob)
+        self.config = MixConfig.create(per_example, num_mixed, cutmix_alpha, exact_cutmix_weight)
         self.num_classes = validate_num_classes(num_classes)
-        self.per_example = bool(per_example)
         self.inputs_only = bool(inputs_only)
         self.targets = validate_target_mode(targets)
         self.seed = validate_seed(seed)
@@ -186,11 +196,18 @@ class MixupLayer(keras.layers.Layer):
         self._tf_data_transform: MixupTransform | None = None
         _LAYERS_BY_NAME[self.name] = self
 
-    alpha = runtime_property(
-        "alpha",
-        "The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the "
-        "mixing of the next training steps without retracing.",
-    )
+    alpha = runtime_property("alpha")
+    cutmix_alpha = runtime_property("cutmix_alpha")
+    switch_prob = runtime_property("switch_prob")
+    prob = runtime_property("prob")
+
+    @property
+    def per_example(self) -> bool:
+        return self.config.per_example
+
+    @property
+    def num_mixed(self) -> int:
+        return self.config.num_mixed
 
     def get_config(self) -> dict:
         return {
@@ -201,6 +218,11 @@ class MixupLayer(keras.layers.Layer):
             "inputs_only": self.inputs_only,
             "targets": self.targets,
             "seed": self.seed,
+            "num_mixed": self.num_mixed,
+            "cutmix_alpha": self.cutmix_alpha,
+            "switch_prob": self.switch_prob,
+            "prob": self.prob,
+            "exact_cutmix_weight": self.config.exact_cutmix_weight,
         }
 
     def load_own_variables(self, store):
@@ -247,12 +269,13 @@ class MixupLayer(keras.layers.Layer):
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         self._check_bound()
         first = keras.tree.flatten(inputs)[0]
-        params = sample_mix_params(
+        params = self.config.draw(
             self._step_seed(),
+            inputs,
             KERAS.size(first),
-            self.settings["alpha"].keras_variable,
-            self.per_example,
-            ops=KERAS,
+            read(self.settings, keras_variables=True),
+            f"MixupLayer '{self.name}'",
+            KERAS,
         )
         self.record = StepRecord(params, current_graph())
         return map_tensors(lambda t: blend(t, params, dtype, ops=KERAS), inputs)
@@ -359,10 +382,11 @@ class MixupLayer(keras.layers.Layer):
     def _transform(self) -> MixupTransform:
         """The MixupTransform that mixes for this layer in tf.data (same alpha)."""
         if self._tf_data_transform is None:
+            config = self.get_config()
             with tf.init_scope():
                 transform = MixupTransform(
+                    **{key: config[key] for key in MIXING_OPTIONS},
                     num_classes=self.num_classes,
-                    per_example=self.per_example,
                     seed=self.seed,
                     dtype=self.compute_dtype,
                     targets=self.targets,

@@ -45,14 +45,53 @@ def is_integer(dtype: str) -> bool:
     return dtype.startswith(("int", "uint"))
 
 
-def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None):
-    """Mixes each row of `tensor` with its partner row: `lam * t + (1 - lam) * t[perm]`.
+def box_mask(params: MixParams, tensor, ops):
+    """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W):
+    the pixels of each example that come from its partner under CutMix."""
+    rank = ops.rank(tensor)
+    if rank is None or rank < 3:
+        raise user_error(
+            ValueError,
+            f"CutMix cuts boxes out of images, but a tensor of this batch has shape "
+            f"{ops.static_shape(tensor)} (rank {rank}); CutMix needs every feature to be an "
+            "image [batch, height, width(, channels)]. Mix other features with mixup only "
+            "(cutmix_alpha=0), or drop them.",
+        )
+    top, left, bottom, right = (params.box[:, i] for i in range(4))
+    rows = ops.arange(ops.size(tensor, 1))[None, :]
+    cols = ops.arange(ops.size(tensor, 2))[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < right[:, None])
+    mask = in_rows[:, :, None] & in_cols[:, None, :] & params.cut[:, None, None]
+    for _ in range(rank - 3):  # channels and any further axes
+        mask = mask[..., None]
+    return mask
+
+
+def own_weights(params: MixParams, tensor, dtype: str, per_pixel: bool, ops):
+    """The weight of each example's own values in `tensor`, broadcastable to it:
+    `mix_weight` per row, or with CutMix and `per_pixel`, 0 inside the box and 1
+    outside for cut examples (blended examples keep `mix_weight`)."""
+    weight = ops.cast(params.mix_weight, dtype)
+    if params.box is None or not per_pixel:
+        return ops.rows_like(weight, tensor)
+    blended = ops.rows_like(ops.where(params.cut, 1.0, weight), tensor)
+    return ops.where(box_mask(params, tensor, ops), ops.cast(0.0, dtype), blended)
+
+
+def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pixel=None):
+    """Mixes each row of `tensor` with its partner rows: `lam * t + (1 - lam) * t[perm]`.
+
+    With k-way parameters (`more_weights`) the row is the weighted sum of the k
+    rows; with CutMix parameters (`box`) the pixels inside an example's box are
+    its partner's (`per_pixel`, the default for features, which must then be
+    images `[B, H, W(, C)]`).
 
     The arithmetic runs in float32 (float64 for float64 output) whatever the
     input and output dtypes, so uint8 images and float16 / bfloat16 outputs are
-    mixed with exactly the lambda the labels get; the result is cast to `dtype`
-    once. The partner rows are gathered in the input dtype (under XLA the cast,
-    gather and blend fuse into one pass over memory).
+    mixed with exactly the weights their labels get; the result is cast to
+    `dtype` once. The partner rows are gathered in the input dtype (under XLA the
+    cast, gather and blend fuse into one pass over memory).
 
     Args:
         tensor: batched tensor, shape `[batch_size, ...]`, integer or floating.
@@ -63,6 +102,9 @@ def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None):
             partners that do not come from the same batch, e.g. nearest neighbours
             from the whole data set); `params.permutation` is then not used.
         ops: the ops binding (`keras_mixup.ops`); by default the one for `tensor`.
+        per_pixel: with CutMix parameters, whether to cut the box out of `tensor`
+            (default True) or weight whole rows by `mix_weight` (per-example
+            targets).
 
     Returns:
         The mixed tensor, same shape as `tensor`, dtype `dtype`.
@@ -82,15 +124,21 @@ def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None):
     compute_dtype = "float64" if dtype == "float64" else "float32"
     if partner is None:
         partner = ops.take(tensor, params.permutation)
-    weight = ops.rows_like(ops.cast(params.mix_weight, compute_dtype), tensor)
-    mixed = weight * ops.cast(tensor, compute_dtype) + (1.0 - weight) * ops.cast(
-        partner, compute_dtype
-    )
+    own = own_weights(params, tensor, compute_dtype, per_pixel is not False, ops)
+    values = ops.cast(tensor, compute_dtype)
+    if params.more_weights is None:
+        mixed = own * values + (1.0 - own) * ops.cast(partner, compute_dtype)
+    else:
+        more = [ops.rows_like(ops.cast(w, compute_dtype), tensor) for w in params.more_weights]
+        mixed = own * values + (1.0 - own - sum(more)) * ops.cast(partner, compute_dtype)
+        for weight, permutation in zip(more, params.more_permutations, strict=True):
+            mixed = mixed + weight * ops.cast(ops.take(tensor, permutation), compute_dtype)
     return ops.cast(mixed, dtype)
 
 
-def select_dominant(tensor, params: MixParams, partner=None, ops=None):
-    """Row `i` of `tensor` where `lam_i >= 0.5`, else its partner's row.
+def select_dominant(tensor, params: MixParams, partner=None, ops=None, per_pixel=False):
+    """Row `i` of `tensor` where `lam_i >= 0.5`, else its partner's row; with k-way
+    parameters, the row of the example with the largest weight (ties: the first).
 
     The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
     label of the sample that weighs more in the mixed input, not a mixture.
@@ -104,16 +152,35 @@ def select_dominant(tensor, params: MixParams, partner=None, ops=None):
     ops = ops or ops_for(tensor)
     if partner is None:
         partner = ops.take(tensor, params.permutation)
-    keep_own = ops.rows_like(ops.cast(params.mix_weight, "float32"), tensor) >= 0.5
-    return ops.where(keep_own, tensor, partner)
+    own = own_weights(params, tensor, "float32", per_pixel, ops)
+    if params.more_weights is None:
+        return ops.where(own >= 0.5, tensor, partner)
+    more = [ops.rows_like(ops.cast(w, "float32"), tensor) for w in params.more_weights]
+    candidates = [(own, tensor), (1.0 - own - sum(more), partner)]
+    candidates += [
+        (weight, ops.take(tensor, permutation))
+        for weight, permutation in zip(more, params.more_permutations, strict=True)
+    ]
+    best_weight, best = candidates[0]
+    for weight, rows in candidates[1:]:
+        better = weight > best_weight
+        best_weight, best = ops.where(better, weight, best_weight), ops.where(better, rows, best)
+    return best
 
 
 def mix_targets(tensor, params: MixParams, mode: str = "mixed", partner=None, ops=None):
     """Targets of a mixed batch: `blend` (mode "mixed", the paper's mixup) or
-    `select_dominant` (mode "dominant", the "mix inputs only" ablation), float32."""
+    `select_dominant` (mode "dominant", the "mix inputs only" ablation), float32.
+
+    With CutMix, targets of rank >= 4 (`[B, H, W, C]`: per-pixel targets, such as
+    one-hot segmentation masks) are cut with the box pixel by pixel; targets of
+    lower rank get the example's weight, the share of its pixels it keeps.
+    """
+    ops = ops or ops_for(tensor)
+    per_pixel = params.box is not None and (ops.rank(tensor) or 0) >= 4
     if mode == "dominant":
-        return select_dominant(tensor, params, partner, ops)
-    return blend(tensor, params, "float32", partner, ops)
+        return select_dominant(tensor, params, partner, ops, per_pixel)
+    return blend(tensor, params, "float32", partner, ops, per_pixel)
 
 
 def smooth_labels(targets, label_smoothing: float, ops=None):

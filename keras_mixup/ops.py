@@ -125,6 +125,10 @@ class TensorFlowOps:
         return tf.reduce_sum(x, axis=axis)
 
     @staticmethod
+    def max(x, axis=None):
+        return tf.reduce_max(x, axis=axis)
+
+    @staticmethod
     def any(x, axis=None):
         return tf.reduce_any(x, axis=axis)
 
@@ -253,6 +257,10 @@ class KerasOps:
         return keras.ops.sum(x, axis=axis)
 
     @staticmethod
+    def max(x, axis=None):
+        return keras.ops.max(x, axis=axis)
+
+    @staticmethod
     def any(x, axis=None):
         return keras.ops.any(x, axis=axis)
 
@@ -280,6 +288,12 @@ class KerasOps:
 
     @staticmethod
     def while_loop(cond, body, loop_vars):
+        if keras.backend.backend() == "jax" and not any(is_traced(v) for v in loop_vars):
+            # Eager JAX: a Python loop on concrete values. jax.lax.while_loop would
+            # compile the loop again at every call (its body is a new closure each time).
+            while bool(cond(*loop_vars)):
+                loop_vars = body(*loop_vars)
+            return loop_vars
         return keras.ops.while_loop(cond, body, loop_vars)
 
     @staticmethod

@@ -139,6 +139,7 @@ def _log_gamma_from_uniforms(uniforms, num_variates, alpha, seed, ops):
     `uniforms` holds `WORDS_PER_GAMMA * num_variates` uniforms on (0, 1]: the
     first rejection round's proposals, then one boost uniform per variate. Later
     rounds (rare) draw their own words from stream `REJECTION_STREAM + round`.
+    `alpha` is a scalar or one shape per variate (`[num_variates]`), all > 0.
     """
     boosted = alpha < 1.0
     shape_param = ops.where(boosted, alpha + 1.0, alpha)
@@ -181,17 +182,6 @@ def _log_gamma_from_uniforms(uniforms, num_variates, alpha, seed, ops):
 
 def _as_alpha(alpha, ops):
     return ops.cast(ops.convert(alpha), "float32")
-
-
-def beta_from_uniforms(uniforms, num_variates, alpha, seed, ops=TENSORFLOW):
-    """lambda ~ Beta(alpha, alpha) from `2 * WORDS_PER_GAMMA * num_variates`
-    uniforms, as sigmoid(log G1 - log G2); alpha = 0 gives 1."""
-    alpha = _as_alpha(alpha, ops)
-    log_gammas = _log_gamma_from_uniforms(
-        uniforms, 2 * num_variates, ops.where(alpha > 0, alpha, 1.0), seed, ops
-    )
-    lam = ops.sigmoid(log_gammas[:num_variates] - log_gammas[num_variates:])
-    return ops.where(alpha > 0, lam, 1.0)
 
 
 def sample_log_gamma(seed, shape, alpha, ops=None):
@@ -248,48 +238,119 @@ def sample_beta(seed, shape, alpha, ops=None):
     """
     ops = ops or ops_for(seed)
     count = math.prod(shape)
+    alpha = _as_alpha(alpha, ops)
     words = random_words(seed, WORDS_PER_GAMMA * 2 * count, MAIN_STREAM, ops)
-    lam = beta_from_uniforms(unit_uniforms(words, ops), count, alpha, seed, ops)
+    log_gammas = _log_gamma_from_uniforms(
+        unit_uniforms(words, ops), 2 * count, ops.where(alpha > 0, alpha, 1.0), seed, ops
+    )
+    lam = _dirichlet_weights(log_gammas, 2, count, alpha, ops)[0]
     return ops.reshape(lam, list(shape))
 
 
+def _dirichlet_weights(log_gammas, num_mixed: int, num_weights, alpha, ops):
+    """Weights `[num_mixed, num_weights]` from `num_mixed * num_weights` log-Gamma
+    draws: Beta(alpha, alpha) as sigmoid(log G1 - log G2) for pairs, and
+    Dirichlet(alpha, ..., alpha) as a softmax of the log-Gammas for k >= 3 (the
+    normalized Gammas, stable for tiny alphas). alpha = 0 gives (1, 0, ..., 0)."""
+    log_gammas = ops.reshape(log_gammas, [num_mixed, -1])
+    if num_mixed == 2:
+        own = ops.sigmoid(log_gammas[0] - log_gammas[1])
+        weights = ops.stack([own, 1.0 - own])
+    else:
+        shifted = ops.exp(log_gammas - ops.max(log_gammas, axis=0))
+        weights = shifted / ops.sum(shifted, axis=0)
+    first = ops.cast(ops.arange(num_mixed) == 0, "float32")[:, None]
+    return ops.where(alpha > 0, weights, first)
+
+
+def _cutmix_boxes(lam, centre_words, image_size, ops):
+    """Boxes `[n, 4]` (top, left, bottom, right) and their clipped area fractions `[n]`.
+
+    The box has the image's aspect ratio and, before clipping, an area of
+    `(1 - lam) H W` (sides rounded to whole pixels), centred on a uniformly random
+    pixel; it is clipped to the image, so its area may be smaller.
+    """
+    height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
+    side = ops.sqrt(ops.maximum(1.0 - lam, 0.0))
+    box_height = ops.cast(ops.floor(side * ops.cast(height, "float32") + 0.5), "int32")
+    box_width = ops.cast(ops.floor(side * ops.cast(width, "float32") + 0.5), "int32")
+    centre_y = ops.bit_and(centre_words[0], 0x7FFFFFFF) % height
+    centre_x = ops.bit_and(centre_words[1], 0x7FFFFFFF) % width
+    top = ops.maximum(centre_y - box_height // 2, 0)
+    left = ops.maximum(centre_x - box_width // 2, 0)
+    bottom = ops.minimum(centre_y - box_height // 2 + box_height, height)
+    right = ops.minimum(centre_x - box_width // 2 + box_width, width)
+    area = ops.cast((bottom - top) * (right - left), "float32")
+    return ops.stack([top, left, bottom, right], axis=1), area / ops.cast(height * width, "float32")
+
+
 def sample_mix_params(
-    seed, batch_size, alpha, per_example: bool = False, groups=None, ops=None
+    seed,
+    batch_size,
+    alpha,
+    per_example: bool = False,
+    groups=None,
+    ops=None,
+    *,
+    num_mixed: int = 2,
+    cutmix_alpha=None,
+    switch_prob=0.5,
+    prob=1.0,
+    image_size=None,
+    exact_area: bool = True,
 ) -> MixParams:
-    """Draws the mixup parameters of one batch: lambda(s) and the partner permutation.
+    """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.
 
     This is the one place where keras_mixup draws mixing parameters;
     `MixupTransform`, `MixupLayer` and `NeighbourMixup` all call it.
 
-    All random words of a batch (the permutation keys, then the first rejection
-    round of the Beta sampler) come from one Threefry call. The same seed gives
-    the same permutation, bit for bit, in eager, graph and XLA code and on every
-    Keras backend; lambda is the same up to the rounding of `log` and `cos`
-    (relative differences of about 1e-7). In the rare case where a Gamma
-    proposal's acceptance test falls within that rounding of its boundary (about
-    one proposal in 10**7), the backends can accept different proposals and draw
-    different, equally distributed lambdas.
+    All random words of a batch come from one Threefry call (the permutation keys
+    first, then the Gamma proposals, then the uniforms of `prob`, the switch and
+    the box centres). The same seed gives the same permutation, bit for bit, in
+    eager, graph and XLA code and on every Keras backend; lambda is the same up
+    to the rounding of `log` and `cos` (relative differences of about 1e-7). In
+    the rare case where a Gamma proposal's acceptance test falls within that
+    rounding of its boundary (about one proposal in 10**7), the backends can
+    accept different proposals and draw different, equally distributed lambdas.
 
     Args:
         seed: two integers (tensor of shape `[2]`, e.g. a stateless seed or a
             `keras.random.SeedGenerator` state).
         batch_size: int or scalar int tensor.
-        alpha: Beta(alpha, alpha) concentration, float >= 0 (Python or tensor).
-            0 means no mixing (lambda = 1).
-        per_example: if False (default, the paper's choice), one lambda for the
-            whole batch; if True, an independent lambda per example.
-        groups: optional integer tensor `[batch_size]` (class ids): the partner of
-            example `i` is then drawn among the examples of its own group (a
-            uniformly random permutation within each group, the paper's "SC"
-            pairing of Table 5). An example alone in its group is its own partner.
-            None (default): a uniformly random permutation of the whole batch
-            ("AC + RP", the paper's mixup).
+        alpha: mixup's concentration, float >= 0 (Python or tensor): lambda ~
+            Beta(alpha, alpha), or the weights ~ Dirichlet(alpha, ..., alpha) for
+            `num_mixed > 2`. 0 means no mixup (lambda = 1).
+        per_example: if False (default, the paper's choice), one draw for the
+            whole batch (one lambda, one box, one switch and `prob` decision); if
+            True, an independent draw per example.
+        groups: optional integer tensor `[batch_size]` (class ids): partners are
+            then drawn among the examples of the same group (a uniformly random
+            permutation within each group, the paper's "SC" pairing of Table 5).
+            An example alone in its group is its own partner.
         ops: the ops binding (`keras_mixup.ops.TENSORFLOW` or `.KERAS`); by
             default the one for `seed`'s kind of tensor.
+        num_mixed: how many examples mixup combines (static int >= 2): each
+            example with `num_mixed - 1` partners from as many independent
+            permutations (paper, Section 2).
+        cutmix_alpha: None (default): no CutMix. A float >= 0 (Python or tensor):
+            CutMix's lambda ~ Beta(cutmix_alpha, cutmix_alpha) sets a box (see
+            `MixParams.box`) of area `(1 - lambda) H W` with the image's aspect
+            ratio at a uniformly random centre, clipped to the image.
+        switch_prob: with both alphas > 0, the probability that a batch (an
+            example, with `per_example`) uses CutMix instead of mixup. With only
+            one alpha > 0, that method is used.
+        prob: the probability that a batch (an example) is mixed at all;
+            otherwise its weight is 1 (it is returned as it is).
+        image_size: `(H, W)` of the images (ints or scalar tensors); needed with
+            `cutmix_alpha`.
+        exact_area: if True (default), an example cut by a box keeps the weight
+            `1 - (clipped box area) / (H W)`, the share of its pixels it keeps; if
+            False, the drawn lambda (timm's `correct_lam=False`), which overstates
+            the example's share when the box was clipped at the border.
 
     Returns:
-        A `MixParams(mix_weight, permutation)`. A batch of size 1 has nothing to
-        mix with: its mix weight is 1, so it is returned unchanged.
+        A `MixParams`. A batch of size 1 has nothing to mix with: its mix weight
+        is 1, so it is returned unchanged.
 
     Example:
     >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
@@ -301,22 +362,83 @@ def sample_mix_params(
     >>> same = sample_mix_params(tf.constant([0, 42]), 5, 1.0, groups=classes)
     >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
     True
+    >>> cut = sample_mix_params(tf.constant([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
+    >>> cut.box.shape, bool(cut.cut[0])
+    (TensorShape([4, 4]), True)
     """
     ops = ops or ops_for(seed)
+    num_partners = num_mixed - 1
     num_weights = batch_size if per_example else 1
-    num_key_words = batch_size if groups is None else 2 * batch_size
-    words = random_words(seed, num_key_words + WORDS_PER_GAMMA * 2 * num_weights, MAIN_STREAM, ops)
-    if groups is None:
-        permutation = ops.argsort(words[:batch_size])
-    else:
-        permutation = _permutation_within_groups(
-            words[:batch_size], words[batch_size:num_key_words], groups, ops
+    keys_per_permutation = batch_size if groups is None else 2 * batch_size
+    num_key_words = num_partners * keys_per_permutation
+    cutmix = cutmix_alpha is not None
+    if cutmix and image_size is None:
+        raise user_error(
+            ValueError, "sample_mix_params: `image_size` is needed with `cutmix_alpha`."
         )
-    uniforms = unit_uniforms(words[num_key_words:], ops)
-    lam = beta_from_uniforms(uniforms, num_weights, alpha, seed, ops)
-    lam = ops.broadcast_to(lam, [batch_size])
-    lam = ops.where(ops.convert(batch_size) > 1, lam, 1.0)
-    return MixParams(mix_weight=lam, permutation=permutation)
+    # Gamma variates: mixup's (2 for Beta, k for Dirichlet), then CutMix's 2.
+    num_gammas = (num_mixed + (2 if cutmix else 0)) * num_weights
+    words = random_words(
+        seed,
+        num_key_words + WORDS_PER_GAMMA * num_gammas + (4 if cutmix else 1) * num_weights,
+        MAIN_STREAM,
+        ops,
+    )
+    permutations = []
+    for index in range(num_partners):
+        keys = words[index * keys_per_permutation : (index + 1) * keys_per_permutation]
+        if groups is None:
+            permutations.append(ops.argsort(keys))
+        else:
+            permutations.append(
+                _permutation_within_groups(keys[:batch_size], keys[batch_size:], groups, ops)
+            )
+    gamma_end = num_key_words + WORDS_PER_GAMMA * num_gammas
+    alpha = _as_alpha(alpha, ops)
+    alphas = ops.broadcast_to(alpha, [num_mixed * num_weights])
+    if cutmix:
+        cutmix_alpha = _as_alpha(cutmix_alpha, ops)
+        alphas = ops.concat([alphas, ops.broadcast_to(cutmix_alpha, [2 * num_weights])])
+    log_gammas = _log_gamma_from_uniforms(
+        unit_uniforms(words[num_key_words:gamma_end], ops),
+        num_gammas,
+        ops.where(alphas > 0, alphas, 1.0),
+        seed,
+        ops,
+    )
+    mixup_gammas = log_gammas[: num_mixed * num_weights]
+    weights = _dirichlet_weights(mixup_gammas, num_mixed, num_weights, alpha, ops)
+    uniforms = unit_uniforms(words[gamma_end:], ops)
+    applied = uniforms[:num_weights] <= prob  # u in (0, 1]: prob 1 always, 0 never
+    applied = applied & (ops.convert(batch_size) > 1)  # a batch of one has no partner
+    own = ops.where(applied, weights[0], 1.0)
+    more_weights = None
+    if num_mixed > 2:
+        more_weights = ops.where(applied, weights[2:], 0.0)
+    box = cut = None
+    if cutmix:
+        cut_gammas = log_gammas[num_mixed * num_weights :]
+        cut_lam = _dirichlet_weights(cut_gammas, 2, num_weights, cutmix_alpha, ops)[0]
+        centre_words = ops.reshape(
+            words[gamma_end + 2 * num_weights : gamma_end + 4 * num_weights], [2, -1]
+        )
+        box, area = _cutmix_boxes(cut_lam, centre_words, image_size, ops)
+        switch = uniforms[num_weights : 2 * num_weights] <= switch_prob
+        use_cutmix = ops.where((alpha > 0) & (cutmix_alpha > 0), switch, cutmix_alpha > 0)
+        cut = applied & use_cutmix
+        kept = 1.0 - area if exact_area else cut_lam
+        own = ops.where(cut, kept, own)
+    shape = [batch_size]
+    return MixParams(
+        mix_weight=ops.broadcast_to(own, shape),
+        permutation=permutations[0],
+        more_weights=None
+        if more_weights is None
+        else ops.broadcast_to(more_weights, [num_mixed - 2, batch_size]),
+        more_permutations=None if num_mixed == 2 else ops.stack(permutations[1:]),
+        box=None if box is None else ops.broadcast_to(box, [batch_size, 4]),
+        cut=None if cut is None else ops.broadcast_to(cut, shape),
+    )
 
 
 def _permutation_within_groups(keys_a, keys_b, groups, ops):

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import keras
 
+from keras_mixup.settings import SCHEDULABLE
 from keras_mixup.validation import validate_alpha
 
 
@@ -65,41 +66,69 @@ def alpha_schedule(
 
 
 class AlphaScheduler(keras.callbacks.Callback):
-    """Sets alpha of one or more `MixupTransform` / `MixupLayer` at every epoch start.
+    """Sets alpha (or another run-time setting) of `MixupTransform` / `MixupLayer`
+    objects at every epoch start.
 
     Args:
-        schedule: function `epoch -> alpha` (e.g. from `alpha_schedule`), epochs
+        schedule: function `epoch -> value` (e.g. from `alpha_schedule`), epochs
             counted from 0.
-        *mixers: the transforms and layers to drive (objects with an `alpha`
-            attribute that accepts assignment).
-        verbose: 1 prints alpha when it changes.
+        *mixers: the transforms and layers to drive.
+        attribute: the setting to drive: "alpha" (default), "cutmix_alpha",
+            "switch_prob" or "prob". Use one scheduler per setting.
+        verbose: 1 prints the value when it changes.
 
-    The alpha of each epoch is logged as `mixup_alpha` (in `History`).
+    The value of each epoch is logged as `mixup_<attribute>` (e.g. `mixup_alpha`,
+    in `History`). The value is validated like the constructor argument.
+
+    Raises:
+        ValueError: no mixers, or an unknown `attribute`.
+        TypeError: a mixer without that setting.
+
+    Example:
+    >>> transform = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
+    >>> warm_up = AlphaScheduler(alpha_schedule(1.0, warmup_epochs=2), transform)
+    >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, transform,
+    ...                               attribute="cutmix_alpha")
     """
 
-    def __init__(self, schedule: Callable[[int], float], *mixers, verbose: int = 0):
+    def __init__(
+        self,
+        schedule: Callable[[int], float],
+        *mixers,
+        attribute: str = "alpha",
+        verbose: int = 0,
+    ):
         super().__init__()
+        if attribute not in SCHEDULABLE:
+            raise ValueError(
+                f"`attribute` must be one of {SCHEDULABLE}; got attribute={attribute!r}."
+            )
         if not mixers:
             raise ValueError("AlphaScheduler needs at least one MixupTransform or MixupLayer.")
         for mixer in mixers:
-            if not isinstance(getattr(type(mixer), "alpha", None), property):
+            if not isinstance(getattr(type(mixer), attribute, None), property):
                 raise TypeError(
-                    "AlphaScheduler drives MixupTransform and MixupLayer objects; got "
-                    f"{type(mixer).__name__}."
+                    f"AlphaScheduler drives the `{attribute}` of MixupTransform and MixupLayer "
+                    f"objects; got {type(mixer).__name__}."
                 )
         self.schedule = schedule
         self.mixers = mixers
+        self.attribute = attribute
         self.verbose = verbose
         self._current = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        alpha = validate_alpha(self.schedule(epoch), "schedule(epoch)")
+        value = self.schedule(epoch)
         for mixer in self.mixers:
-            mixer.alpha = alpha
-        if self.verbose and alpha != self._current:
-            print(f"\nEpoch {epoch + 1}: mixup alpha = {alpha:g}")
-        self._current = alpha
+            try:
+                setattr(mixer, self.attribute, value)  # validates
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}") from None
+        value = getattr(self.mixers[0], self.attribute)
+        if self.verbose and value != self._current:
+            print(f"\nEpoch {epoch + 1}: mixup {self.attribute} = {value:g}")
+        self._current = value
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["mixup_alpha"] = self._current
+            logs[f"mixup_{self.attribute}"] = self._current

@@ -1,5 +1,7 @@
-"""Hyper-parameters that traced code reads at run time (alpha), so that changing
-them needs no retracing and no rebuilt pipeline or train step.
+"""The mixing configuration of a front: static options (`MixConfig`) and the
+hyper-parameters that traced code reads at run time (alpha, cutmix_alpha,
+switch_prob, prob), so that changing them needs no retracing and no rebuilt
+pipeline or train step.
 
 A `RuntimeValue` keeps the value three ways: a Python float (configs, checks),
 a `tf.Variable` on the CPU for tf.data graphs (created on first use), and, for
@@ -11,10 +13,24 @@ backend (on JAX it is part of the state the trainer passes to the compiled step)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_mixup.sampling import sample_mix_params
+from keras_mixup.structures import MixParams
+from keras_mixup.validation import (
+    cutmix_image_size,
+    user_error,
+    validate_alpha,
+    validate_mix_family,
+    validate_num_mixed,
+    validate_probability,
+)
+
+SCHEDULABLE = ("alpha", "cutmix_alpha", "switch_prob", "prob")
 
 
 class RuntimeValue:
@@ -61,7 +77,15 @@ class RuntimeValue:
             self.set(float(loaded))
 
 
-def runtime_property(name: str, doc: str) -> property:
+RUNTIME_DOCS = {
+    "alpha": "mixup's alpha (Beta / Dirichlet concentration; 0: no mixup)",
+    "cutmix_alpha": "CutMix's alpha (0: no CutMix)",
+    "switch_prob": "the probability of CutMix instead of mixup when both alphas are > 0",
+    "prob": "the probability that a batch (an example, with per_example) is mixed at all",
+}
+
+
+def runtime_property(name: str, doc: str | None = None) -> property:
     """A property `name` of a mixer holding `RuntimeValue`s in `self.settings`:
     reads the current value; assignment validates it and updates the variables."""
 
@@ -71,4 +95,99 @@ def runtime_property(name: str, doc: str) -> property:
     def set_(self, value) -> None:
         self.settings[name].set(value)
 
+    doc = doc or (
+        f"The current value of {RUNTIME_DOCS[name]}. Assigning it (e.g. through "
+        "`AlphaScheduler`) takes effect at the next batch or training step, without "
+        "retracing or rebuilding anything."
+    )
     return property(get, set_, doc=doc)
+
+
+def mix_settings(alpha, cutmix_alpha, switch_prob, prob) -> dict[str, RuntimeValue]:
+    """The run-time hyper-parameters of a front, validated.
+
+    CutMix is part of the traced computation only if `cutmix_alpha > 0` at
+    construction; setting it above 0 later on a front built without CutMix is an
+    error (scheduling it between positive values, or to 0, is fine).
+    """
+    cutmix_on = validate_alpha(cutmix_alpha, "cutmix_alpha") > 0
+
+    def validate_cutmix_alpha(value, name):
+        value = validate_alpha(value, name)
+        if value > 0 and not cutmix_on:
+            raise user_error(
+                ValueError,
+                f"`cutmix_alpha` can only be scheduled on a mixer built with cutmix_alpha > 0 "
+                f"(the CutMix code is traced only then); got cutmix_alpha={value!r} for a "
+                "mixer built with cutmix_alpha=0. Build it with the schedule's first positive "
+                "value and start the schedule at 0 if needed.",
+            )
+        return value
+
+    return {
+        "alpha": RuntimeValue("alpha", alpha, validate_alpha),
+        "cutmix_alpha": RuntimeValue("cutmix_alpha", cutmix_alpha, validate_cutmix_alpha),
+        "switch_prob": RuntimeValue("switch_prob", switch_prob, validate_probability),
+        "prob": RuntimeValue("prob", prob, validate_probability),
+    }
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    """The static mixing options of a front (fixed when it is traced)."""
+
+    per_example: bool = False
+    num_mixed: int = 2
+    cutmix: bool = False  # cutmix_alpha > 0 at construction
+    exact_cutmix_weight: bool = True
+
+    @classmethod
+    def create(cls, per_example, num_mixed, cutmix_alpha, exact_cutmix_weight) -> MixConfig:
+        num_mixed = validate_num_mixed(num_mixed)
+        cutmix_alpha = validate_alpha(cutmix_alpha, "cutmix_alpha")
+        validate_mix_family(num_mixed, cutmix_alpha)
+        if not isinstance(exact_cutmix_weight, bool):
+            raise user_error(
+                TypeError,
+                f"`exact_cutmix_weight` must be True or False; got {exact_cutmix_weight!r}.",
+            )
+        return cls(bool(per_example), num_mixed, cutmix_alpha > 0, exact_cutmix_weight)
+
+    def draw(
+        self, seed, features, batch_size, values: dict, owner: str, ops, groups=None
+    ) -> MixParams:
+        """The parameters for a batch with these `features`, run-time `values`
+        (tensors by name, see `read`) and `seed`."""
+        image_size = cutmix_image_size(features, owner, ops) if self.cutmix else None
+        return sample_mix_params(
+            seed,
+            batch_size,
+            values["alpha"],
+            self.per_example,
+            groups,
+            ops,
+            num_mixed=self.num_mixed,
+            cutmix_alpha=values["cutmix_alpha"] if self.cutmix else None,
+            switch_prob=values["switch_prob"],
+            prob=values["prob"],
+            image_size=image_size,
+            exact_area=self.exact_cutmix_weight,
+        )
+
+    def mixes(self, values: dict):
+        """Whether anything can be mixed with these run-time values (bool tensor)."""
+        active = values["alpha"] > 0
+        if self.cutmix:
+            active = active | (values["cutmix_alpha"] > 0)
+        return active & (values["prob"] > 0)
+
+
+def read(settings: dict[str, RuntimeValue], keras_variables: bool = False) -> dict:
+    """The run-time values as tensors: the tf.data graph's variables, or (in a
+    model) the layer's Keras variables."""
+    if keras_variables:
+        return {
+            name: keras.ops.convert_to_tensor(value.keras_variable)
+            for name, value in settings.items()
+        }
+    return {name: value.tf_variable() for name, value in settings.items()}

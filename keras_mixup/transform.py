@@ -8,14 +8,13 @@ import tensorflow as tf
 
 from keras_mixup.mixing import mix_batch
 from keras_mixup.ops import TENSORFLOW
-from keras_mixup.sampling import sample_mix_params
-from keras_mixup.settings import RuntimeValue, runtime_property
+from keras_mixup.settings import MixConfig, mix_settings, read, runtime_property
 from keras_mixup.structures import Batch
 from keras_mixup.validation import (
+    cutmix_image_size,
     floating_dtype,
     parse_element,
     same_class_groups,
-    validate_alpha,
     validate_label_smoothing,
     validate_num_classes,
     validate_pairing,
@@ -164,18 +163,23 @@ class MixupTransform:
         pairing: str = "random",
         targets: str = "mixed",
         label_smoothing: float = 0.0,
+        num_mixed: int = 2,
+        cutmix_alpha: float = 0.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        exact_cutmix_weight: bool = True,
     ):
-        self.settings = {"alpha": RuntimeValue("alpha", alpha, validate_alpha)}
+        self.settings = mix_settings(alpha, cutmix_alpha, switch_prob, prob)
+        self.config = MixConfig.create(per_example, num_mixed, cutmix_alpha, exact_cutmix_weight)
         self.name = "MixupTransform"  # how error messages call this transform
         self.num_classes = validate_num_classes(num_classes)
-        self.per_example = bool(per_example)
         self.seed = validate_seed(seed)
         self.dtype = floating_dtype(dtype)
         self.jit_compile = bool(jit_compile)
         self.pairing = validate_pairing(pairing)
         self.targets = validate_target_mode(targets)
         self.label_smoothing = validate_label_smoothing(label_smoothing)
-        self.settings["alpha"].tf_variable()
+        read(self.settings)  # the variables exist before any tf.data function is traced
         with tf.device("/CPU:0"):
             self._generator = (
                 tf.random.Generator.from_seed(self.seed)
@@ -186,11 +190,18 @@ class MixupTransform:
             self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
         )
 
-    alpha = runtime_property(
-        "alpha",
-        "The current alpha. Assigning it (e.g. through `AlphaScheduler`) changes the "
-        "mixing of the next batches without rebuilding the pipeline.",
-    )
+    alpha = runtime_property("alpha")
+    cutmix_alpha = runtime_property("cutmix_alpha")
+    switch_prob = runtime_property("switch_prob")
+    prob = runtime_property("prob")
+
+    @property
+    def per_example(self) -> bool:
+        return self.config.per_example
+
+    @property
+    def num_mixed(self) -> int:
+        return self.config.num_mixed
 
     def get_config(self) -> dict:
         return {
@@ -203,6 +214,11 @@ class MixupTransform:
             "pairing": self.pairing,
             "targets": self.targets,
             "label_smoothing": self.label_smoothing,
+            "num_mixed": self.num_mixed,
+            "cutmix_alpha": self.cutmix_alpha,
+            "switch_prob": self.switch_prob,
+            "prob": self.prob,
+            "exact_cutmix_weight": self.config.exact_cutmix_weight,
         }
 
     def sharing_settings(self, **overrides) -> MixupTransform:
@@ -255,11 +271,13 @@ class MixupTransform:
     def mix(self, batch: Batch, seed) -> Batch:
         """Validates `batch` and mixes it with parameters drawn from `seed` (two integers)."""
         batch = validated(batch, self.name, self.num_classes)
+        if self.config.cutmix:
+            cutmix_image_size(batch.features, self.name)  # raises here, not inside XLA
         return self._mix_with_seed(batch, seed)
 
     @tf.autograph.experimental.do_not_convert
     def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
-        alpha = self.settings["alpha"].tf_variable()
+        values = read(self.settings)
 
         def apply(params):
             return mix_batch(
@@ -277,11 +295,13 @@ class MixupTransform:
                 same_class_groups(batch.labels, self.name) if self.pairing == "same_class" else None
             )
             size = TENSORFLOW.size(tf.convert_to_tensor(tf.nest.flatten(batch.labels)[0]))
-            params = sample_mix_params(seed, size, alpha, self.per_example, groups, ops=TENSORFLOW)
+            params = self.config.draw(
+                seed, batch.features, size, values, self.name, TENSORFLOW, groups
+            )
             return apply(params)
 
-        # alpha is read at run time, so a schedule can switch mixing on and off.
-        return tf.cond(alpha > 0, mix, lambda: apply(None))
+        # The values are read at run time, so a schedule can switch mixing on and off.
+        return tf.cond(self.config.mixes(values), mix, lambda: apply(None))
 
     def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)

@@ -63,6 +63,47 @@ def validate_alpha(alpha, name: str = "alpha") -> float:
     return value
 
 
+def validate_probability(value, name: str) -> float:
+    """Returns `value` as a float after checking it is a probability in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise user_error(
+            TypeError,
+            f"`{name}` must be a probability, a real number in [0, 1]; got {value!r} of type "
+            f"{type(value).__name__}.",
+        )
+    if not 0.0 <= float(value) <= 1.0:  # NaN fails too
+        raise user_error(
+            ValueError, f"`{name}` must be a probability in [0, 1]; got {name}={value!r}."
+        )
+    return float(value)
+
+
+def validate_num_mixed(num_mixed) -> int:
+    if isinstance(num_mixed, bool) or not isinstance(num_mixed, numbers.Integral):
+        raise user_error(
+            TypeError,
+            f"`num_mixed` must be an integer >= 2 (how many examples mixup combines); got "
+            f"{num_mixed!r} of type {type(num_mixed).__name__}.",
+        )
+    if num_mixed < 2:
+        raise user_error(
+            ValueError,
+            f"`num_mixed` must be an integer >= 2 (2: the paper's pairs; 3 or more: Dirichlet "
+            f"weights, the paper's Section 2); got num_mixed={num_mixed}.",
+        )
+    return int(num_mixed)
+
+
+def validate_mix_family(num_mixed: int, cutmix_alpha: float) -> None:
+    if num_mixed > 2 and cutmix_alpha > 0:
+        raise user_error(
+            ValueError,
+            f"CutMix pastes one partner's box into each example, so it combines pairs; got "
+            f"num_mixed={num_mixed} with cutmix_alpha={cutmix_alpha}. Use num_mixed=2 with "
+            "CutMix, or cutmix_alpha=0 for k-way mixup.",
+        )
+
+
 def validate_num_classes(num_classes) -> int | None:
     if num_classes is None:
         return None
@@ -324,6 +365,38 @@ def validated(batch: Batch, owner: str, num_classes: int | None) -> Batch:
         return Batch(
             *(None if part is None else tf.nest.map_structure(tf.identity, part) for part in batch)
         )
+
+
+def cutmix_image_size(features, owner: str, ops=TENSORFLOW) -> tuple:
+    """`(H, W)` of the images of a CutMix batch (ints, or scalar tensors when unknown).
+
+    Raises:
+        ValueError: a feature of rank < 3 (CutMix needs every feature to be an
+            image), or images of different heights or widths.
+    """
+    leaves = keras.tree.flatten(features)
+    sizes = []
+    for tensor in leaves:
+        tensor = ops.convert(tensor)
+        shape = ops.static_shape(tensor)
+        if shape is None or len(shape) < 3:
+            raise user_error(
+                ValueError,
+                f"{owner} has cutmix_alpha > 0, which cuts boxes out of images, but a feature "
+                f"has shape {shape}; CutMix needs every feature to be an image [batch, height, "
+                "width(, channels)] (rank >= 3). Mix other features with mixup only "
+                "(cutmix_alpha=0), or drop them.",
+            )
+        sizes.append(shape[1:3])
+    known = {size for size in sizes if None not in size}
+    if len(known) > 1:
+        raise user_error(
+            ValueError,
+            f"{owner}: CutMix cuts the same box out of every image of an example, but the "
+            f"features have different heights and widths {sorted(known)}.",
+        )
+    first = ops.convert(leaves[0])
+    return ops.size(first, 1), ops.size(first, 2)
 
 
 def same_class_groups(labels, owner: str, ops=TENSORFLOW):

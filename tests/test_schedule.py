@@ -89,7 +89,7 @@ def test_scheduler_drives_several_mixers_and_checks_its_arguments():
     scheduler = AlphaScheduler(lambda epoch: 0.5 * epoch, transform, layer)
     scheduler.on_epoch_begin(3)
     assert transform.alpha == layer.alpha == 1.5
-    with pytest.raises(ValueError, match=r"schedule\(epoch\)"):
+    with pytest.raises(ValueError, match=r"schedule\(0\) = -1.0. `alpha` must be a finite number"):
         AlphaScheduler(lambda epoch: -1.0, transform).on_epoch_begin(0)
     with pytest.raises(ValueError, match="at least one"):
         AlphaScheduler(lambda epoch: 1.0)
