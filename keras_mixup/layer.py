@@ -187,7 +187,12 @@ class MixupLayer(keras.layers.Layer):
         for name, value in self.settings.items():
             value.attach(
                 self.add_weight(
-                    name=name, shape=(), dtype="float32", trainable=False, initializer="zeros"
+                    name=name,
+                    shape=(),
+                    dtype="float32",
+                    trainable=False,
+                    autocast=False,  # float32 under mixed precision too
+                    initializer="zeros",
                 )
             )
         self.record: StepRecord | None = None

@@ -79,6 +79,18 @@ def own_weights(params: MixParams, tensor, dtype: str, per_pixel: bool, ops):
     return ops.where(box_mask(params, tensor, ops), ops.cast(0.0, dtype), blended)
 
 
+def _more_partners(params: MixParams, tensor, dtype: str, ops) -> list:
+    """`(weight broadcastable to tensor, partner rows)` for the partners after the first."""
+    count = ops.static_shape(params.more_weights)[0]
+    return [
+        (
+            ops.rows_like(ops.cast(params.more_weights[j], dtype), tensor),
+            ops.take(tensor, params.more_permutations[j]),
+        )
+        for j in range(count)
+    ]
+
+
 def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pixel=None):
     """Mixes each row of `tensor` with its partner rows: `lam * t + (1 - lam) * t[perm]`.
 
@@ -129,10 +141,12 @@ def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pix
     if params.more_weights is None:
         mixed = own * values + (1.0 - own) * ops.cast(partner, compute_dtype)
     else:
-        more = [ops.rows_like(ops.cast(w, compute_dtype), tensor) for w in params.more_weights]
-        mixed = own * values + (1.0 - own - sum(more)) * ops.cast(partner, compute_dtype)
-        for weight, permutation in zip(more, params.more_permutations, strict=True):
-            mixed = mixed + weight * ops.cast(ops.take(tensor, permutation), compute_dtype)
+        more = _more_partners(params, tensor, compute_dtype, ops)
+        mixed = own * values + (1.0 - own - sum(w for w, _ in more)) * ops.cast(
+            partner, compute_dtype
+        )
+        for weight, rows in more:
+            mixed = mixed + weight * ops.cast(rows, compute_dtype)
     return ops.cast(mixed, dtype)
 
 
@@ -155,12 +169,8 @@ def select_dominant(tensor, params: MixParams, partner=None, ops=None, per_pixel
     own = own_weights(params, tensor, "float32", per_pixel, ops)
     if params.more_weights is None:
         return ops.where(own >= 0.5, tensor, partner)
-    more = [ops.rows_like(ops.cast(w, "float32"), tensor) for w in params.more_weights]
-    candidates = [(own, tensor), (1.0 - own - sum(more), partner)]
-    candidates += [
-        (weight, ops.take(tensor, permutation))
-        for weight, permutation in zip(more, params.more_permutations, strict=True)
-    ]
+    more = _more_partners(params, tensor, "float32", ops)
+    candidates = [(own, tensor), (1.0 - own - sum(w for w, _ in more), partner), *more]
     best_weight, best = candidates[0]
     for weight, rows in candidates[1:]:
         better = weight > best_weight

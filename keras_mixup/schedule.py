@@ -123,7 +123,9 @@ class AlphaScheduler(keras.callbacks.Callback):
             try:
                 setattr(mixer, self.attribute, value)  # validates
             except (TypeError, ValueError) as error:
-                raise type(error)(f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}") from None
+                raise type(error)(
+                    f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}"
+                ) from None
         value = getattr(self.mixers[0], self.attribute)
         if self.verbose and value != self._current:
             print(f"\nEpoch {epoch + 1}: mixup {self.attribute} = {value:g}")

@@ -86,6 +86,22 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
             np.testing.assert_allclose(
                 draws[key + "_lambda"], params.mix_weight.numpy(), rtol=2e-6, atol=1e-7
             )
+    seed = tf.constant([4, 2], tf.int32)
+    families = {
+        "cutmix": dict(alpha=0.5, per_example=True, cutmix_alpha=1.0, image_size=(7, 9)),
+        "kway": dict(alpha=0.5, per_example=True, num_mixed=4),
+    }
+    for name, family in families.items():
+        params = sample_mix_params(seed, 12, ops=TENSORFLOW, **family)
+        for field, value in params._asdict().items():
+            if value is None:
+                continue
+            if field in ("mix_weight", "more_weights"):
+                np.testing.assert_allclose(
+                    draws[f"{name}_{field}"], value.numpy(), rtol=2e-6, atol=1e-7
+                )
+            else:
+                np.testing.assert_array_equal(draws[f"{name}_{field}"], value.numpy())
     # MixupLayer(seed=3): its first training step, from the SeedGenerator state [3, 0]
     params = sample_mix_params(tf.constant([3, 0]), 8, 1.0, ops=TENSORFLOW)
     np.testing.assert_array_equal(draws["layer_seed3_permutation"], params.permutation.numpy())

@@ -34,6 +34,11 @@ rng = np.random.default_rng(0)
 x = rng.normal(size=(64, FEATURES)).astype("float32")
 y = (np.arange(64) % CLASSES).astype("int32")
 draws = {}
+# The family draws compared across backends (tests/test_backends.py uses the same).
+FAMILIES = {
+    "cutmix": dict(alpha=0.5, per_example=True, ops=KERAS, cutmix_alpha=1.0, image_size=(7, 9)),
+    "kway": dict(alpha=0.5, per_example=True, ops=KERAS, num_mixed=4),
+}
 
 
 def numpy(t):
@@ -99,6 +104,55 @@ def loss_and_metric_equal_hand_mixed_values(targets, per_example):
     )
 
 
+def family_loss_equals_hand_mixed_values(family):
+    """CutMix (per example, switching with mixup) and 3-way mixing in a model, compiled
+    where the backend compiles: the loss equals NumPy's on hand-mixed values."""
+    images = rng.integers(0, 256, (B, 5, 4, 1)).astype("uint8")
+    layer = MixupLayer(seed=3, per_example=True, **family)
+    model = keras.Sequential(
+        [keras.Input((5, 4, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(CLASSES)]
+    )
+    model.compile(
+        keras.optimizers.SGD(0.0),
+        MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
+        jit_compile=BACKEND != "torch",
+    )
+    loss = float(model.train_on_batch(images, y[:B]))
+    # the step's parameters: replay the same seed eagerly (the record is a trace's)
+    params = layer.config.draw(
+        keras.ops.convert_to_tensor(np.array([3, 0], "int32")), images, B,
+        {name: value.value for name, value in layer.settings.items()}, "", KERAS,
+    )  # fmt: skip
+    p = {k: None if v is None else numpy(v) for k, v in params._asdict().items()}
+    x = images.astype("float64")
+    one_hot = np.eye(CLASSES)[y[:B]]
+    mixed_x, mixed_y = np.empty_like(x), np.empty_like(one_hot)
+    for i in range(B):
+        own, partner = p["mix_weight"][i], p["permutation"][i]
+        if p["cut"] is not None and p["cut"][i]:
+            top, left, bottom, right = p["box"][i]
+            mixed_x[i] = x[i]
+            mixed_x[i, top:bottom, left:right] = x[partner, top:bottom, left:right]
+            assert abs(own - (1 - (bottom - top) * (right - left) / 20)) < 1e-6, own
+        else:
+            more = [] if p["more_weights"] is None else list(p["more_weights"][:, i])
+            rows = [] if p["more_weights"] is None else list(p["more_permutations"][:, i])
+            mixed_x[i] = own * x[i] + (1 - own - sum(more)) * x[partner]
+            mixed_x[i] += sum(w * x[j] for w, j in zip(more, rows, strict=True))
+        more = 0 if p["more_weights"] is None else p["more_weights"][:, i]
+        rows = [] if p["more_weights"] is None else p["more_permutations"][:, i]
+        mixed_y[i] = own * one_hot[i] + (1 - own - np.sum(more)) * one_hot[partner]
+        mixed_y[i] += sum(w * one_hot[j] for w, j in zip(np.atleast_1d(more), rows, strict=False))
+    kernel, bias = (numpy(v).astype("float64") for v in model.layers[-1].weights)
+    logits = mixed_x.reshape(B, -1) @ kernel + bias
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = np.mean(-(mixed_y * log_p).sum(axis=1))
+    np.testing.assert_allclose(loss, expected, rtol=2e-5)
+    if p["cut"] is not None:
+        assert 0 < p["cut"].sum() < B, p["cut"]  # both methods in the batch
+    print(f"{BACKEND}: {family} in a model: loss = hand-mixed loss")
+
+
 def same_seed_same_draws():
     results = []
     for seed in (3, 3, 4):
@@ -129,6 +183,12 @@ def draws_for_comparison():
             np.testing.assert_allclose(numpy(eager[0]), numpy(compiled[0]), rtol=2e-6, atol=1e-7)
             key = f"fixed_alpha{alpha}_per_example{per_example}"
             draws[key + "_lambda"], draws[key + "_permutation"] = map(numpy, eager)
+    seed = keras.ops.convert_to_tensor(np.array([4, 2], "int32"))
+    for name, family in FAMILIES.items():
+        params = jitted(lambda s, family=family: sample_mix_params(s, 12, **family))(seed)
+        for field, value in params._asdict().items():
+            if value is not None:
+                draws[f"{name}_{field}"] = numpy(value)
     print(f"{BACKEND}: fixed-seed draws equal with and without compilation")
 
 
@@ -322,6 +382,11 @@ def save_and_load():
 for targets in ("mixed", "dominant"):
     for per_example in (False, True):
         loss_and_metric_equal_hand_mixed_values(targets, per_example)
+for family in (
+    {"alpha": 0.6, "cutmix_alpha": 1.0, "switch_prob": 0.5},
+    {"alpha": 0.6, "num_mixed": 3},
+):
+    family_loss_equals_hand_mixed_values(family)
 same_seed_same_draws()
 draws_for_comparison()
 draws_for_statistics()
