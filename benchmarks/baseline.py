@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def load(commit: str):
     """The `transform` and `layer` modules of keras_mixup at `commit` (a namespace)."""
     sha = subprocess.run(
-        ["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "rev-parse", "--short", commit],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     name = f"keras_mixup_{sha}"
     if name not in sys.modules:

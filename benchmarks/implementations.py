@@ -51,6 +51,66 @@ def naive_gather_blend(num_classes: int):
     return mix
 
 
+def keras_layers_cutmix(num_classes: int):
+    """keras.layers.CutMix (Keras 3), fed the {"images", "labels"} dict it expects."""
+    layer = keras.layers.CutMix(factor=1.0, seed=0)
+    convert = no_mixup(num_classes)
+
+    def mix(x, y):
+        x, y = convert(x, y)
+        out = layer({"images": x, "labels": y})
+        return out["images"], out["labels"]
+
+    return mix
+
+
+def naive_gather_paste(num_classes: int):
+    """What one writes by hand for CutMix: gamma-based Beta, tf.random.shuffle, a box
+    of area (1 - lam) at a uniform centre, gather and paste (no XLA)."""
+    convert = no_mixup(num_classes)
+
+    def mix(x, y):
+        x, y = convert(x, y)
+        shape = tf.shape(x)
+        height, width = shape[1], shape[2]
+        g1, g2 = tf.random.gamma([], 1.0), tf.random.gamma([], 1.0)
+        side = tf.sqrt(1.0 - g1 / (g1 + g2))
+        box_h = tf.cast(side * tf.cast(height, tf.float32), tf.int32)
+        box_w = tf.cast(side * tf.cast(width, tf.float32), tf.int32)
+        cy = tf.random.uniform([], 0, height, tf.int32)
+        cx = tf.random.uniform([], 0, width, tf.int32)
+        top, bottom = tf.maximum(cy - box_h // 2, 0), tf.minimum(cy + box_h // 2, height)
+        left, right = tf.maximum(cx - box_w // 2, 0), tf.minimum(cx + box_w // 2, width)
+        rows, cols = tf.range(height), tf.range(width)
+        inside = ((rows >= top) & (rows < bottom))[:, None] & ((cols >= left) & (cols < right))
+        perm = tf.random.shuffle(tf.range(shape[0]))
+        mixed = tf.where(inside[None, :, :, None], tf.gather(x, perm), x)
+        kept = 1.0 - tf.cast((bottom - top) * (right - left), tf.float32) / tf.cast(
+            height * width, tf.float32
+        )
+        return mixed, kept * y + (1.0 - kept) * tf.gather(y, perm)
+
+    return mix
+
+
+def family_candidates(num_classes: int) -> dict:
+    """CutMix and k-way rows (uint8 pipelines), as map functions, by name."""
+
+    def transform(**kwargs):
+        return keras_mixup.MixupTransform(num_classes=num_classes, seed=0, **kwargs)
+
+    return {
+        "keras.layers.CutMix": keras_layers_cutmix(num_classes),
+        "naive gather + paste (CutMix)": naive_gather_paste(num_classes),
+        "keras_mixup CutMix (XLA)": transform(alpha=0.0, cutmix_alpha=1.0),
+        "keras_mixup mixup 0.8 / CutMix 1.0, switch 0.5 (XLA)": transform(
+            alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5
+        ),
+        "keras_mixup k=3 (XLA)": transform(alpha=ALPHA, num_mixed=3),
+        "keras_mixup k=4 (XLA)": transform(alpha=ALPHA, num_mixed=4),
+    }
+
+
 # Set by `python -m benchmarks --baseline <commit>`: keras_mixup at that commit
 # (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
 BASELINE = None
@@ -78,14 +138,16 @@ def candidates(num_classes: int) -> dict:
     return found
 
 
-def pipeline_candidates(num_classes: int) -> dict:
+def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     """Dataset -> dataset functions, by name: the map functions above applied with
-    `map(f, AUTOTUNE)`, plus keras_mixup's deterministic `apply` form."""
+    `map(f, AUTOTUNE)`, plus keras_mixup's deterministic `apply` form (and, with
+    `family`, the CutMix and k-way rows)."""
 
     def mapped(fn):
         return lambda dataset: dataset.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
-    stages = {name: mapped(fn) for name, fn in candidates(num_classes).items()}
+    found = candidates(num_classes) | (family_candidates(num_classes) if family else {})
+    stages = {name: mapped(fn) for name, fn in found.items()}
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
     if BASELINE is not None:
         stages[f"keras_mixup@{BASELINE.commit} (XLA, apply form)"] = keras_mixup_transform(

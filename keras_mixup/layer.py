@@ -77,7 +77,7 @@ def find_layer(name: str) -> MixupLayer | None:
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
 class MixupLayer(keras.layers.Layer):
-    """Mixup (Zhang et al., 2018) as a Keras layer.
+    """Mixup (Zhang et al., 2018) and its family (k-way, CutMix) as a Keras layer.
 
     In a model, with `training=True`, the layer replaces its input batch by
     `lam * x + (1 - lam) * x[perm]` (`lam ~ Beta(alpha, alpha)`, `perm` a random
@@ -111,7 +111,8 @@ class MixupLayer(keras.layers.Layer):
     assignment made during an epoch of `fit` takes effect at the next epoch.
 
     Args:
-        alpha: Beta(alpha, alpha) concentration, finite and >= 0 (0: no mixing).
+        alpha: mixup's Beta(alpha, alpha) concentration, finite and >= 0 (0: no
+            mixup).
         num_classes: number of classes, for integer labels in `tf.data` use. In a
             model `MixupLoss` takes the number of classes from the predictions.
         per_example: draw an independent lambda per example instead of one per batch.
@@ -124,8 +125,24 @@ class MixupLayer(keras.layers.Layer):
             For label smoothing, wrap a loss that smooths, e.g.
             `MixupLoss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1), layer)`:
             smoothing commutes with mixing.
-        seed: int for reproducible draws, or None.
+        seed: int for reproducible draws, or None. The same seed draws the same
+            parameters on every Keras backend.
+        num_mixed: how many examples mixup combines (>= 2; k >= 3: Dirichlet
+            weights over k examples, the paper's Section 2). Not with CutMix.
+        cutmix_alpha: CutMix's concentration (> 0 turns CutMix on, default 0): a
+            box of the partner's pixels of area `(1 - lambda) H W`, lambda ~
+            Beta(cutmix_alpha, cutmix_alpha); the inputs must be images
+            `[B, H, W(, C)]`. The loss gets the area-corrected weights.
+        switch_prob: with both alphas > 0, the probability of CutMix instead of
+            mixup for a batch (an example, with `per_example`).
+        prob: the probability that a batch (an example) is mixed at all.
+        exact_cutmix_weight: True (default): a cut example's target weight is
+            exactly the share of its pixels it keeps; False: the drawn lambda.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    The options mean what they mean for `MixupTransform`, which documents them in
+    full; `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are run-time settings
+    (layer variables) that `AlphaScheduler` can drive.
 
     Call arguments:
         inputs: a batch of features (tensor or nest of tensors).

@@ -51,28 +51,33 @@ def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 class MixupTransform:
-    """Mixup (Zhang et al., 2018) for batched `tf.data` pipelines.
+    """Mixup (Zhang et al., 2018) and its family for batched `tf.data` pipelines.
 
     Each batch is mixed with a shuffled copy of itself:
     `x~ = lam * x + (1 - lam) * x[perm]`, `y~ = lam * y + (1 - lam) * y[perm]`,
     with `lam ~ Beta(alpha, alpha)` (one per batch by default, as in the paper and
     the authors' code) and `perm` a uniformly random permutation of the batch.
+    The family, from the same sampler and blend: k-way mixing (`num_mixed=k`:
+    weights ~ Dirichlet(alpha, ..., alpha) over k examples, the paper's Section
+    2), CutMix (`cutmix_alpha > 0`: a box of the partner's pixels, Yun et al.
+    2019), a per-batch (or per-example) switch between the two (`switch_prob`),
+    and mixing only a share of the batches (`prob`).
 
     Elements may be `(features, labels)` or `(features, labels, sample_weight)`;
     features may be a tensor or any nest (dict, tuple) of tensors, all mixed with
-    the same lambda and pairing. Labels may be integer class ids (one-hot encoded
-    with `num_classes`), one-hot / soft / multi-hot targets, or regression targets
-    of any rank; they come out as float32, so train with a *categorical* loss
-    (`CategoricalCrossentropy`, not the sparse one). Sample weights are mixed like
-    labels. Integer features (uint8 images) come out in `dtype` (the Keras compute
-    dtype by default); floating features keep their dtype. The transform runs
-    TensorFlow ops inside tf.data whatever the Keras backend, so it feeds
-    `model.fit` on JAX and PyTorch too.
+    the same weights and partners. Labels may be integer class ids (one-hot encoded
+    with `num_classes`; per-pixel ids `[B, H, W]` too), one-hot / soft / multi-hot
+    targets, or regression targets of any rank; they come out as float32, so train
+    with a *categorical* loss (`CategoricalCrossentropy`, not the sparse one). Sample
+    weights are mixed like labels. Integer features (uint8 images) come out in
+    `dtype` (the Keras compute dtype by default); floating features keep their
+    dtype. The transform runs TensorFlow ops inside tf.data whatever the Keras
+    backend, so it feeds `model.fit` on JAX and PyTorch too.
 
     Two ways to use it:
 
-    - `dataset.batch(n).map(MixupTransform(...), num_parallel_calls=...)`: lambdas
-      and permutations come from a `tf.random.Generator` seeded by `seed`. With a
+    - `dataset.batch(n).map(MixupTransform(...), num_parallel_calls=...)`: the
+      parameters come from a `tf.random.Generator` seeded by `seed`. With a
       sequential map (no `num_parallel_calls`) the same pipeline built twice gives
       bit-identical batches. With parallel calls, each epoch draws the same set of
       parameters, but which batch receives which may vary from run to run.
@@ -85,28 +90,30 @@ class MixupTransform:
 
     Checkpointing an iterator (`tf.train.Checkpoint(iterator=iter(dataset))`): the
     `apply` form sets tf.data's external-state policy to IGNORE (unless the
-    dataset already has a policy), because alpha lives in a variable outside the
-    dataset; after a restore it resumes at the same batch with the same
-    parameters as the uninterrupted run. In the `map` form the seeds come from a
-    generator outside the dataset: wrap the mapped dataset in
+    dataset already has a policy), because the run-time settings (alpha, ...) live
+    in variables outside the dataset; after a restore it resumes at the same batch
+    with the same parameters as the uninterrupted run. In the `map` form the seeds
+    come from a generator outside the dataset: wrap the mapped dataset in
     `keras_mixup.checkpointable(dataset)` (or set the policy yourself); after a
-    restore it resumes at the same position in the data with fresh parameters
-    (the generator has run ahead of the iterator by the batches it prefetched).
-    Alpha is not part of the iterator's state: set it again after restoring, as
-    `AlphaScheduler` does at every epoch start.
+    restore it resumes at the same position in the data with fresh parameters (the
+    generator has run ahead of the iterator by the batches it prefetched). The
+    settings are not part of the iterator's state: batches already mixed when the
+    iterator was saved come back as they were, later ones use the values the run
+    sets (as `AlphaScheduler` does at every epoch start).
 
     A batch of size 1 has nothing to mix with and is returned unchanged (apart
     from the dtype conversions); the last partial batch of an epoch and odd batch
     sizes are mixed normally.
 
     Args:
-        alpha: Beta(alpha, alpha) concentration, a finite number >= 0. 0 disables
-            mixing (the paper's alpha -> 0 limit is ordinary training); 1 draws
-            lambda uniformly; the paper uses 0.1 to 0.4 on ImageNet, 1 on CIFAR and
-            8 or 32 against label noise.
-        num_classes: number of classes, required when labels are integer class ids.
-        per_example: if True, draw an independent lambda for every example instead
-            of one per batch.
+        alpha: mixup's concentration, a finite number >= 0: lambda ~
+            Beta(alpha, alpha). 0 disables mixup (the paper's alpha -> 0 limit is
+            ordinary training); 1 draws lambda uniformly; the paper uses 0.1 to 0.4
+            on ImageNet, 1 on CIFAR and 8 or 32 against label noise.
+        num_classes: number of classes, required when labels are integer class ids;
+            one-hot labels must then have this width.
+        per_example: if True, draw independent parameters (lambda, box, switch and
+            `prob` decisions) for every example instead of one set per batch.
         seed: int for reproducible runs, or None for fresh randomness.
         dtype: floating dtype for integer features (e.g. uint8 images); None means
             the Keras compute dtype at construction time (float32, or float16 /
@@ -115,23 +122,48 @@ class MixupTransform:
             Set False to debug or where XLA is unavailable.
         pairing: "random" (default): partners by a random permutation of the
             batch, the paper's mixup ("AC + RP"). "same_class": each example's
-            partner is drawn among the examples of its own class in the batch
+            partners are drawn among the examples of its own class in the batch
             ("SC + RP", Table 5); needs class-id or one-hot labels.
         targets: "mixed" (default): `y~ = lam * y + (1 - lam) * y[perm]`.
-            "dominant": the label (and sample weight) of the sample with the larger
-            weight, unmixed: the paper's "mix inputs only" ablation.
+            "dominant": the label (and sample weight) of the example with the
+            largest weight, unmixed: the paper's "mix inputs only" ablation.
         label_smoothing: eps in [0, 1): class targets become
             `(1 - eps) * y + eps / num_classes` (Szegedy et al.), before mixing
             (smoothing and mixing commute). 0 (default) leaves them as they are.
+        num_mixed: how many examples mixup combines (>= 2). 2 (default): the
+            paper's pairs. k >= 3: weights ~ Dirichlet(alpha, ..., alpha), exactly
+            (normalized Gamma draws of the same sampler), with k - 1 independent
+            partner permutations; targets and sample weights get the same weights.
+            Not with CutMix.
+        cutmix_alpha: CutMix's concentration (> 0 turns CutMix on, default 0):
+            lambda ~ Beta(cutmix_alpha, cutmix_alpha) sets a box of area
+            `(1 - lambda) H W` with the image's aspect ratio at a uniformly random
+            centre, clipped to the image; the partner's pixels fill it. Every
+            feature must then be an image `[B, H, W(, C)]`, channels last, any H x W;
+            per-pixel labels (segmentation masks) are cut with the same box.
+        switch_prob: with both `alpha > 0` and `cutmix_alpha > 0`, the probability
+            that a batch (an example, with `per_example`) uses CutMix instead of
+            mixup (default 0.5, as in timm and the DeiT / ConvNeXt recipes).
+        prob: the probability that a batch (an example) is mixed at all (default
+            1); the others pass through with the same conversions.
+        exact_cutmix_weight: if True (default), an example cut by a box keeps the
+            target weight `1 - (clipped box area) / (H W)`, exactly the share of its
+            pixels it keeps (timm's `correct_lam=True`); if False, the drawn lambda,
+            which overstates it when the box was clipped at the image border.
+
+    `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are read from variables at
+    run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
+    next batches without rebuilding the pipeline.
 
     Returns (when called on a batch):
         The mixed element, in the input's structure.
 
     Raises:
-        ValueError: alpha < 0, NaN or inf; integer labels without `num_classes`;
-            float labels whose class axis is not `num_classes` wide; an unbatched
-            element; tensors whose batch sizes differ; an element that is not
-            `(features, labels[, sample_weight])`.
+        ValueError: invalid arguments (naming the argument); integer labels without
+            `num_classes`; float labels whose class axis is not `num_classes` wide;
+            an unbatched element; tensors whose batch sizes differ; an element that
+            is not `(features, labels[, sample_weight])`; with CutMix, a feature
+            that is not an image.
         TypeError: a non-numeric feature; arguments of the wrong type.
 
     Example:
@@ -145,10 +177,17 @@ class MixupTransform:
     ('float32', TensorShape([4, 3]))
     >>> np.allclose(y.numpy().sum(axis=1), 1.0)
     True
+    >>> recipe = MixupTransform(alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5,
+    ...                         label_smoothing=0.1, num_classes=3, seed=1)
+    >>> x, y = next(iter(dataset.apply(recipe)))
+    >>> bool(np.all(y.numpy() >= 0.1 / 3 - 1e-6))
+    True
 
     References:
         - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
           Minimization", ICLR 2018.
+        - Yun, Han, Oh, Chun, Choe & Yoo, "CutMix: Regularization Strategy to Train
+          Strong Classifiers with Localizable Features", ICCV 2019.
     """
 
     def __init__(
