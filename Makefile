@@ -1,13 +1,22 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   # ERM vs mixup on label-noisy digits, offline, a few minutes on 2 CPU cores
-#   make test   # the test suite (installs what it needs first)
+#   make test   # lint, then the test suite (docs build and packaging checks included)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test bench lint install
+.PHONY: demo test pytest floor lint format docs docs-check bench reproduce install
+
+# The oldest supported versions (pyproject.toml's floors), tested in a second environment.
+FLOOR_PYTHON ?= $(shell command -v python3.10 || command -v python3)
+FLOOR_PINS := "tensorflow==2.16.2" "keras==3.6.0" "numpy<2"
+FLOOR := .venv-floor
+FLOOR_TESTS := tests/test_core.py tests/test_sampling.py tests/test_mixing.py tests/test_transform.py \
+	tests/test_layer.py tests/test_family.py tests/test_nothing_silently_wrong.py \
+	tests/test_checkpoint.py tests/test_schedule.py tests/test_ablation_options.py \
+	tests/test_prediction.py keras_mixup
 
 install: $(STAMP)
 
@@ -16,17 +25,43 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[examples,dev,backends]"
+	$(BIN)/python -m pip install -q -e ".[examples,dev,backends,docs]"
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/python examples/label_noise_demo.py --output runs/demo
+	$(BIN)/python examples/label_noise_demo.py
 
-test: $(STAMP)
+test: lint pytest floor
+
+pytest: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
+
+floor: $(FLOOR)/.installed-stamp
+	$(FLOOR)/bin/python -c "import sys, tensorflow as tf, keras; print('floor: Python', sys.version.split()[0], 'TensorFlow', tf.__version__, 'Keras', keras.__version__)"
+	$(FLOOR)/bin/python -m pytest -x -q -p no:cacheprovider $(FLOOR_TESTS)
+
+$(FLOOR)/.installed-stamp: pyproject.toml
+	$(FLOOR_PYTHON) -m venv $(FLOOR)
+	$(FLOOR)/bin/python -m pip install -q --upgrade pip
+	$(FLOOR)/bin/python -m pip install -q -e . $(FLOOR_PINS) pytest hypothesis scipy scikit-learn
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check keras_mixup tests examples benchmarks
+	$(BIN)/ruff format --check keras_mixup tests examples benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format keras_mixup tests examples benchmarks
+	$(BIN)/ruff check --fix keras_mixup tests examples benchmarks
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-check: $(STAMP)
+	KERAS_MIXUP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_docs_site.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --output benchmarks/results --plot docs/benchmarks_throughput.png
 
-lint: $(STAMP)
-	$(BIN)/ruff check keras_mixup tests examples benchmarks
+reproduce: $(STAMP)
+	$(BIN)/python -m examples.paper.reproduce

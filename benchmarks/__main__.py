@@ -31,14 +31,23 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--baseline",
         metavar="COMMIT",
+        nargs="+",
+        default=[],
+        help="also time keras_mixup as of these commits in the same rounds (before/after)",
+    )
+    parser.add_argument(
+        "--configs",
+        nargs="+",
         default=None,
-        help="also time keras_mixup as of COMMIT in the same rounds (before/after comparisons)",
+        help="pipeline suite: only these configurations, e.g. cifar-float32 imagenet-uint8",
     )
     args = parser.parse_args(argv)
     if args.baseline:
         from benchmarks import baseline, implementations
 
-        implementations.BASELINE = baseline.load(args.baseline)
+        implementations.BASELINES = [baseline.load(commit) for commit in args.baseline]
+    if args.configs:
+        pipeline.ONLY_CONFIGS = set(args.configs)
 
     env = environment()
     print(
@@ -48,10 +57,12 @@ def main(argv=None) -> dict:
     for key, value in env.items():
         print(f"  {key}: {value}")
     report = {"environment": env, "quick": args.quick, "baseline": args.baseline}
-    previous = args.output / "all.json"
-    if set(args.only) != set(SUITES) and previous.exists():
+    if set(args.only) != set(SUITES):
         # A partial run updates the suites it ran and keeps the others' results.
-        report = json.loads(previous.read_text()) | report
+        for name in set(SUITES) - set(args.only):
+            path = args.output / f"{name}.json"
+            if path.exists():
+                report[name] = json.loads(path.read_text())[name]
     for name in args.only:
         report[name] = SUITES[name].run(args.quick)
         report[name]["environment"] = env

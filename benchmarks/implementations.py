@@ -111,9 +111,9 @@ def family_candidates(num_classes: int) -> dict:
     }
 
 
-# Set by `python -m benchmarks --baseline <commit>`: keras_mixup at that commit
-# (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
-BASELINE = None
+# Set by `python -m benchmarks --baseline COMMIT [COMMIT ...]`: keras_mixup at those
+# commits (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
+BASELINES: list = []
 
 
 def keras_mixup_transform(num_classes: int, jit_compile: bool, package=keras_mixup):
@@ -131,9 +131,9 @@ def candidates(num_classes: int) -> dict:
         "keras_mixup (graph)": keras_mixup_transform(num_classes, jit_compile=False),
         "keras_mixup (XLA)": keras_mixup_transform(num_classes, jit_compile=True),
     }
-    if BASELINE is not None:
-        found[f"keras_mixup@{BASELINE.commit} (XLA)"] = keras_mixup_transform(
-            num_classes, jit_compile=True, package=BASELINE
+    for baseline in BASELINES:
+        found[f"keras_mixup@{baseline.commit} (XLA)"] = keras_mixup_transform(
+            num_classes, jit_compile=True, package=baseline
         )
     return found
 
@@ -149,8 +149,8 @@ def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     found = candidates(num_classes) | (family_candidates(num_classes) if family else {})
     stages = {name: mapped(fn) for name, fn in found.items()}
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
-    if BASELINE is not None:
-        stages[f"keras_mixup@{BASELINE.commit} (XLA, apply form)"] = keras_mixup_transform(
-            num_classes, jit_compile=True, package=BASELINE
+    for baseline in BASELINES:
+        stages[f"keras_mixup@{baseline.commit} (XLA, apply form)"] = keras_mixup_transform(
+            num_classes, jit_compile=True, package=baseline
         )
     return stages

@@ -53,8 +53,7 @@ def run(quick: bool) -> dict:
             "without MixupLayer": small_cnn(False, jit_compile),
             "with MixupLayer + MixupLoss": small_cnn(True, jit_compile),
         }
-        baseline = implementations.BASELINE
-        if baseline is not None:
+        for baseline in implementations.BASELINES:
             models[f"with MixupLayer@{baseline.commit}"] = small_cnn(True, jit_compile, baseline)
         timings = interleaved_medians(
             {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},

@@ -11,6 +11,8 @@ from benchmarks.common import interleaved_medians, print_table, within_round_rat
 from benchmarks.implementations import pipeline_candidates
 
 PREFETCH_BATCHES = 2
+ROUNDS = 7
+ONLY_CONFIGS: set = set()  # `--configs cifar-float32 ...` (names: shape-dtype[-augmented])
 DRAIN_BATCHES = 8  # more than the prefetch buffer and the parallel map hold
 
 SHAPES = {
@@ -49,7 +51,9 @@ def run(quick: bool) -> dict:
             ("cifar", "float32", False),
             ("imagenet", "float32", False),
         ]
-    rounds, seconds = (2, 0.2) if quick else (7, 1.5)
+    if ONLY_CONFIGS:
+        configs = [c for c in configs if f"{c[0]}-{c[1]}{'-augmented' if c[2] else ''}" in ONLY_CONFIGS]
+    rounds, seconds = (2, 0.2) if quick else (ROUNDS, 1.5)
     results = []
     for shape_name, dtype, augment in configs:
         shape = SHAPES[shape_name]

@@ -1,143 +1,167 @@
-"""ERM vs mixup on digits with 50 % corrupted training labels (`make demo`).
-
-The paper's Table 2 effect at toy scale, fully offline: a small CNN trained
-with plain ERM memorizes the corrupted labels and its test error climbs as
-training goes on; the same CNN, from the same initial weights, trained through
-`dataset.map(MixupTransform(alpha=8))` resists the noise.
-
-Data: scikit-learn's digits (1,797 8x8 images, 10 classes), a stratified
-1,297 / 500 train / test split; 50 % of the training labels are replaced by a
-uniformly random class (fixed seed, kept for the whole run; some keep their
-class by chance). Test labels are clean.
-
-Both runs use the same `tf.data` pipeline; ERM is `MixupTransform(alpha=0)`,
-which the paper's alpha -> 0 limit defines as ordinary training and which
-keras_mixup implements as "no mixing, same dtype conversions".
-
-Usage:
-    python examples/label_noise_demo.py [--epochs 100] [--alpha 8] [--output runs/demo]
+"""
+Title: mixup against corrupted labels (`make demo`)
+Description: The paper's Table 2 effect at toy scale, fully offline: ERM memorizes
+corrupted labels and its test error climbs; mixup resists. A few minutes on 2 CPU cores.
 """
 
-from __future__ import annotations
+"""
+## Introduction
 
-import argparse
-import sys
+Half of the training labels of scikit-learn's digits are replaced by a random class. A
+small CNN trained with plain empirical risk minimization (ERM) first learns the real
+classes, then, once the learning rate drops, memorizes the wrong labels, and its test
+error climbs. The same CNN, from the same initial weights, trained through
+`MixupTransform(alpha=8)` resists: the paper's Table 2 (CIFAR-10, 50 % noise: ERM last
+44.6 %, mixup alpha = 32 last 12.7 %), at toy scale.
+
+Both runs use the same `tf.data` pipeline; ERM is `MixupTransform(alpha=0)`, the paper's
+alpha -> 0 limit, which keras_mixup implements as "no mixing, same conversions".
+
+## Setup
+"""
+
+import json
+import os
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import (  # noqa: E402
-    NUM_CLASSES,
-    error_percent,
-    fit_small_cnn,
-    load_digits_split,
-    small_cnn,
-    train_pipeline,
-    write_results,
+import keras
+import matplotlib
+import numpy as np
+import tensorflow as tf
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+import keras_mixup
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+SMOKE_TEST = os.environ.get("KERAS_MIXUP_SMOKE_TEST") == "1"  # the test suite's short run
+EPOCHS = 4 if SMOKE_TEST else 100  # learning rate / 10 at 50 % and 75 % of training
+ALPHA = 8.0
+NOISE = 0.5  # share of corrupted training labels
+BATCH_SIZE = 64
+LEARNING_RATE = 0.05
+SEED = 0
+OUTPUT = Path(os.environ.get("KERAS_MIXUP_DEMO_OUTPUT", "runs/demo"))
+
+"""
+## Prepare the dataset
+
+A stratified 1,297 / 500 split of the 1,797 digits; 50 % of the training labels are redrawn
+uniformly (fixed seed; some draw their own class again). Test labels are clean.
+"""
+
+digits = load_digits()
+images = (digits.images / 16.0).astype("float32")[..., None]
+x_train, x_test, y_clean, y_test = train_test_split(
+    images, digits.target, test_size=500, stratify=digits.target, random_state=SEED
 )
+rng = np.random.default_rng(SEED)
+y_noisy = np.where(rng.random(len(y_clean)) < NOISE, rng.integers(0, 10, len(y_clean)), y_clean)
+corrupted = y_noisy != y_clean
+print(f"{len(x_train)} training images, {corrupted.mean():.1%} of their labels changed")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--alpha", type=float, default=8.0, help="mixup alpha (paper: 8 or 32)")
-    parser.add_argument("--noise", type=float, default=0.5, help="share of corrupted train labels")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=Path("runs/demo"))
-    args = parser.parse_args(argv)
-
-    x_train, y_noisy, y_clean, x_test, y_test = load_digits_split(args.seed, args.noise)
-    corrupted = y_noisy != y_clean
-    print(
-        f"digits: {len(x_train)} train ({corrupted.mean():.1%} labels changed by the "
-        f"{args.noise:.0%} corruption), {len(x_test)} clean test images"
+def train_dataset(alpha):
+    return (
+        tf.data.Dataset.from_tensor_slices((x_train, y_noisy))
+        .shuffle(len(x_train), seed=SEED, reshuffle_each_iteration=True)
+        .batch(BATCH_SIZE)
+        .apply(keras_mixup.MixupTransform(alpha=alpha, num_classes=10, seed=SEED))
+        .prefetch(tf.data.AUTOTUNE)
     )
-    test_ds = (
-        tf.data.Dataset.from_tensor_slices(
-            (x_test, keras.utils.to_categorical(y_test, NUM_CLASSES))
-        )
-        .batch(500)
-        .cache()
+
+
+test_dataset = tf.data.Dataset.from_tensor_slices((x_test, np.eye(10)[y_test])).batch(500)
+
+"""
+## Model
+
+Two 3x3 convolutions, max-pooling and a 256-unit dense layer; logits out.
+"""
+
+
+def small_cnn():
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
     )
-    initial_weights = small_cnn(seed=args.seed).get_weights()
-    runs = {}
-    for name, alpha in [("ERM", 0.0), (f"mixup alpha={args.alpha:g}", args.alpha)]:
-        print(f"\n=== {name} ===")
-        start = time.perf_counter()
-        train_ds = train_pipeline(
-            x_train, y_noisy, alpha=alpha, batch_size=args.batch_size, seed=args.seed
-        )
-        model, history = fit_small_cnn(
-            initial_weights,
-            train_ds,
-            epochs=args.epochs,
-            learning_rate=args.learning_rate,
-            validation_data=test_ds,
-        )
-        test_error = [100.0 * (1.0 - a) for a in history.history["val_accuracy"]]
-        runs[name] = {
-            "alpha": alpha,
-            "test_error_per_epoch": test_error,
-            "best_test_error": min(test_error),
-            "last_test_error": test_error[-1],
-            "train_error_real_labels": error_percent(model, x_train, y_clean),
-            "train_error_corrupted_labels_vs_given": error_percent(
-                model, x_train[corrupted], y_noisy[corrupted]
-            ),
-            "seconds": time.perf_counter() - start,
-        }
 
-    print(
-        f"\nTest error (%) on clean digits, {args.noise:.0%} corrupted training labels, "
-        f"{args.epochs} epochs, seed {args.seed}"
+
+keras.utils.set_random_seed(SEED)
+initial_weights = small_cnn().get_weights()
+
+"""
+## Training with and without mixup
+
+SGD with momentum 0.9; the learning rate drops / 10 at 50 % and 75 % of training.
+"""
+
+runs = {}
+for name, alpha in (("ERM", 0.0), (f"mixup alpha={ALPHA:g}", ALPHA)):
+    print(f"\n=== {name} ===")
+    started = time.perf_counter()
+    data = train_dataset(alpha)
+    steps = int(data.cardinality()) * EPOCHS
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [steps // 2, steps * 3 // 4], [LEARNING_RATE, LEARNING_RATE / 10, LEARNING_RATE / 100]
     )
-    header = f"{'method':<18}{'best':>8}{'last':>8}{'train err (real)':>18}{'fit to corrupted':>18}"
-    print(header)
-    print("-" * len(header))
-    for name, run in runs.items():
-        fit_noise = 100.0 - run["train_error_corrupted_labels_vs_given"]
-        print(
-            f"{name:<18}{run['best_test_error']:>8.1f}{run['last_test_error']:>8.1f}"
-            f"{run['train_error_real_labels']:>18.1f}{fit_noise:>17.1f}%"
-        )
-    print(
-        "'fit to corrupted': share of corrupted training images predicted as their wrong "
-        "label (memorization)."
+    model = small_cnn()
+    model.set_weights(initial_weights)
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[keras_mixup.MixupAccuracy()],
     )
-    results_path = write_results(args.output, vars(args), runs)
-    plot_path = args.output / "test_error.png"
-    plot(runs, plot_path, args)
-    print(f"\nwrote {results_path} and {plot_path}")
+    history = model.fit(data, validation_data=test_dataset, epochs=EPOCHS, verbose=2)
+    predicted = model.predict(x_train, verbose=0).argmax(axis=1)
+    test_error = [100 * (1 - a) for a in history.history["val_mixup_accuracy"]]
+    _, targets = next(iter(data))
+    runs[name] = {
+        "test_error_per_epoch": test_error,
+        "best_test_error": min(test_error),
+        "last_test_error": test_error[-1],
+        "fits_corrupted_labels_percent": 100
+        * float(np.mean(predicted[corrupted] == y_noisy[corrupted])),
+        "first_batch_row_max_min": float(tf.reduce_min(tf.reduce_max(targets, axis=1))),
+        "seconds": time.perf_counter() - started,
+    }
 
+"""
+## Results
 
-def plot(runs, path, args):
-    import matplotlib
+"fits corrupted labels" is the share of corrupted training images predicted as their wrong
+label: memorization. One seed at toy scale: not the paper's experiment.
+"""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+print(f"\nTest error (%) on clean digits, {NOISE:.0%} corrupted training labels, {EPOCHS} epochs")
+print(f"{'method':<18}{'best':>8}{'last':>8}{'fits corrupted labels':>24}")
+for name, run in runs.items():
+    print(f"{name:<18}{run['best_test_error']:>8.1f}{run['last_test_error']:>8.1f}"
+          f"{run['fits_corrupted_labels_percent']:>23.1f}%")  # fmt: skip
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, run in runs.items():
-        epochs = np.arange(1, len(run["test_error_per_epoch"]) + 1)
-        ax.plot(epochs, run["test_error_per_epoch"], label=name)
-    for drop in (args.epochs // 2, args.epochs * 3 // 4):
-        ax.axvline(drop + 0.5, color="grey", linestyle=":", linewidth=1)
-    ax.text(args.epochs // 2 + 1, ax.get_ylim()[1] * 0.95, "lr / 10", color="grey", fontsize=8)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(f"digits, {args.noise:.0%} corrupted labels: ERM vs mixup (seed {args.seed})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-if __name__ == "__main__":
-    main()
+fig, ax = plt.subplots(figsize=(7, 4.2))
+for name, run in runs.items():
+    ax.plot(np.arange(1, EPOCHS + 1), run["test_error_per_epoch"], label=name)
+for drop in (EPOCHS // 2, EPOCHS * 3 // 4):
+    ax.axvline(drop + 0.5, color="grey", linestyle=":", linewidth=1)
+ax.set(xlabel="epoch", ylabel="test error (%)", title=f"digits, {NOISE:.0%} corrupted labels")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+OUTPUT.mkdir(parents=True, exist_ok=True)
+fig.savefig(OUTPUT / "test_error.png", dpi=120)
+settings = {"epochs": EPOCHS, "alpha": ALPHA, "noise": NOISE, "seed": SEED}
+(OUTPUT / "results.json").write_text(json.dumps({"settings": settings, "runs": runs}, indent=2))
+print(f"\nwrote {OUTPUT / 'results.json'} and {OUTPUT / 'test_error.png'}")

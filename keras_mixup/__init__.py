@@ -8,6 +8,8 @@
 - `AlphaScheduler` / `alpha_schedule`: alpha that changes during training (warm-up,
   mixup off for the last epochs), for both the transform and the layer.
 - `checkpointable`: lets `tf.train.Checkpoint` save a mapped pipeline's iterator.
+- `mixup_aware_predictor`, `theta_bar`, `input_mean`: the test-time transformation of
+  Carratino et al. (2020) for models trained with mixup.
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
@@ -19,12 +21,13 @@ from keras_mixup.losses import MixupLoss
 from keras_mixup.metrics import MixupAccuracy
 from keras_mixup.mixing import blend
 from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
+from keras_mixup.prediction import input_mean, mixup_aware_predictor, theta_bar
 from keras_mixup.sampling import sample_beta, sample_mix_params
 from keras_mixup.schedule import AlphaScheduler, alpha_schedule
 from keras_mixup.structures import MixParams
 from keras_mixup.transform import MixupTransform, checkpointable
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AlphaScheduler",
@@ -41,6 +44,9 @@ __all__ = [
     "nearest_neighbours",
     "neighbours",
     "blend",
+    "input_mean",
+    "mixup_aware_predictor",
     "sample_beta",
     "sample_mix_params",
+    "theta_bar",
 ]

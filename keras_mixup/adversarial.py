@@ -18,8 +18,9 @@ References:
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from keras_mixup.validation import validate_attack, validate_choice
 
 
 def outputs_logits(model: keras.Model) -> bool:
@@ -53,15 +54,6 @@ def _loss_and_gradient(model, x, targets, from_logits):
     return loss, tape.gradient(loss, x)
 
 
-def _check(epsilon, clip, steps=1):
-    if not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"`epsilon` must be a finite number >= 0; got epsilon={epsilon!r}.")
-    if clip is not None and not (len(clip) == 2 and clip[0] < clip[1]):
-        raise ValueError(f"`clip` must be (low, high) with low < high, or None; got clip={clip!r}.")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
-
-
 def fgsm(
     model, x, y, epsilon: float, *, from_logits: bool | None = None, clip=(0.0, 1.0)
 ) -> tf.Tensor:
@@ -86,7 +78,7 @@ def fgsm(
     >>> float(np.max(np.abs(x_adv - x))) <= 0.1 + 1e-6
     True
     """
-    _check(epsilon, clip)
+    validate_attack(epsilon, clip)
     x = tf.convert_to_tensor(x)
     dtype = x.dtype
     x = tf.cast(x, tf.float32)
@@ -117,7 +109,7 @@ def i_fgsm(
     Returns:
         The adversarial batch, same shape and dtype as `x`.
     """
-    _check(epsilon, clip, steps)
+    validate_attack(epsilon, clip, steps)
     x = tf.convert_to_tensor(x)
     dtype = x.dtype
     original = tf.cast(x, tf.float32)
@@ -178,8 +170,7 @@ def evaluate_adversarial(
         "examples": n}` with errors in percent.
     """
     attacks = {"fgsm": fgsm, "i_fgsm": lambda *a, **k: i_fgsm(*a, steps=steps, **k)}
-    if attack not in attacks:
-        raise ValueError(f"`attack` must be 'fgsm' or 'i_fgsm'; got attack={attack!r}.")
+    validate_choice(attack, "attack", attacks)
     source = model if source_model is None else source_model
     craft = tf.function(
         lambda x, y: attacks[attack](source, x, y, epsilon, from_logits=from_logits, clip=clip)

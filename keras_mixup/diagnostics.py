@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mixup.adversarial import outputs_logits
+from keras_mixup.validation import validate_pairs_pool, validate_probabilities
 
 
 def probabilities(model, x, batch_size: int = 512) -> np.ndarray:
@@ -52,8 +53,7 @@ def in_between(
     """
     x = np.asarray(x, np.float32)
     y = np.asarray(y)
-    if len(x) < 2:
-        raise ValueError(f"`x` needs at least 2 examples to form pairs; got {len(x)}.")
+    validate_pairs_pool(x)
     lambdas = np.linspace(0.0, 1.0, 11) if lambdas is None else np.asarray(lambdas, np.float32)
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(x), num_pairs)
@@ -115,13 +115,7 @@ def plot_in_between(results: dict, path) -> None:
 def _bins(probs, labels, num_bins):
     probs = np.asarray(probs, np.float64)
     labels = np.asarray(labels)
-    if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(
-            f"`probabilities` must have shape [N, classes] matching `labels` [N]; got "
-            f"{probs.shape} and {labels.shape}."
-        )
-    if num_bins < 1:
-        raise ValueError(f"`num_bins` must be >= 1; got {num_bins}.")
+    validate_probabilities(probs, labels, num_bins)
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, num_bins + 1)
@@ -130,6 +124,18 @@ def _bins(probs, labels, num_bins):
     mean_confidence = np.bincount(index, confidence, num_bins) / np.maximum(counts, 1)
     accuracy = np.bincount(index, correct.astype(float), num_bins) / np.maximum(counts, 1)
     return edges, counts, mean_confidence, accuracy
+
+
+def reliability_bins(probabilities, labels, num_bins: int = 15) -> dict:
+    """Equal-width confidence bins: their centres, counts, mean confidence and accuracy
+    (the data of a reliability diagram), as NumPy arrays."""
+    edges, counts, confidence, accuracy = _bins(probabilities, labels, num_bins)
+    return {
+        "centres": (edges[:-1] + edges[1:]) / 2,
+        "counts": counts,
+        "confidence": confidence,
+        "accuracy": accuracy,
+    }
 
 
 def expected_calibration_error(probabilities, labels, num_bins: int = 15) -> float:

@@ -29,7 +29,11 @@ from keras_mixup.structures import Batch
 from keras_mixup.validation import (
     floating_dtype,
     validate_alpha,
+    validate_class_ids_have_num_classes,
+    validate_neighbour_count,
+    validate_neighbour_table,
     validate_num_classes,
+    validate_same_length,
     validate_seed,
     validate_target_mode,
 )
@@ -67,19 +71,13 @@ def nearest_neighbours(
     n = len(flat)
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
-        if len(labels) != n:
-            raise ValueError(
-                f"`labels` must have one class id per example: {n} examples, got {len(labels)} labels."
-            )
+        validate_same_length("example", features=flat, labels=labels)
         candidates = int(np.bincount(labels).min(initial=n)) - 1
         where = "the smallest class minus the example itself"
     else:
         candidates = n - 1
         where = "the number of other examples"
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= candidates:
-        raise ValueError(
-            f"`k` must be an integer between 1 and {candidates} ({where}); got k={k!r}."
-        )
+    validate_neighbour_count(k, candidates, where)
     data = tf.constant(flat)
     squared_norms = tf.reduce_sum(tf.square(data), axis=1)
     label_tensor = None if labels is None else tf.constant(labels)
@@ -165,26 +163,9 @@ class NeighbourMixup:
         self.dtype = floating_dtype(dtype)
         features, labels = np.asarray(features), np.asarray(labels)
         neighbours = np.asarray(neighbours)
-        if not (len(features) == len(labels) == len(neighbours)):
-            raise ValueError(
-                "`features`, `labels` and `neighbours` must have one row per example; got "
-                f"{len(features)}, {len(labels)} and {len(neighbours)} rows."
-            )
-        if neighbours.ndim != 2 or not np.issubdtype(neighbours.dtype, np.integer):
-            raise ValueError(
-                f"`neighbours` must be an integer array [n, k]; got shape {neighbours.shape} and "
-                f"dtype {neighbours.dtype}."
-            )
-        if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= len(features)):
-            raise ValueError(
-                f"`neighbours` must hold example indices in [0, {len(features)}); got values in "
-                f"[{neighbours.min()}, {neighbours.max()}]."
-            )
-        if np.issubdtype(labels.dtype, np.integer) and self.num_classes is None:
-            raise ValueError(
-                "`labels` are integer class ids, so NeighbourMixup needs `num_classes` to "
-                "one-hot encode them before mixing."
-            )
+        validate_same_length("example", features=features, labels=labels, neighbours=neighbours)
+        validate_neighbour_table(neighbours, len(features))
+        validate_class_ids_have_num_classes(labels, self.num_classes, "NeighbourMixup")
         self.size = len(features)
         # Variables, so that the arrays are not copied into every traced function.
         self._features = tf.Variable(features, trainable=False, name="neighbour_mixup_features")

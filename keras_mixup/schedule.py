@@ -27,7 +27,12 @@ from collections.abc import Callable
 import keras
 
 from keras_mixup.settings import SCHEDULABLE
-from keras_mixup.validation import validate_alpha
+from keras_mixup.validation import (
+    validate_alpha,
+    validate_epoch_count,
+    validate_schedule_end,
+    validate_scheduler,
+)
 
 
 def alpha_schedule(
@@ -46,14 +51,9 @@ def alpha_schedule(
     [0.0, 0.0, 0.2, 0.2, 0.2, 0.0]
     """
     alpha = validate_alpha(alpha)
-    for name, value in (("warmup_epochs", warmup_epochs), ("off_for_last", off_for_last)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"`{name}` must be an integer >= 0; got {name}={value!r}.")
-    if off_for_last and epochs is None:
-        raise ValueError(
-            f"`off_for_last={off_for_last}` needs `epochs`, the total number of training "
-            "epochs, to know where the end is."
-        )
+    warmup_epochs = validate_epoch_count(warmup_epochs, "warmup_epochs")
+    off_for_last = validate_epoch_count(off_for_last, "off_for_last")
+    validate_schedule_end(off_for_last, epochs)
 
     def schedule(epoch: int) -> float:
         if epoch < warmup_epochs:
@@ -99,18 +99,7 @@ class AlphaScheduler(keras.callbacks.Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        if attribute not in SCHEDULABLE:
-            raise ValueError(
-                f"`attribute` must be one of {SCHEDULABLE}; got attribute={attribute!r}."
-            )
-        if not mixers:
-            raise ValueError("AlphaScheduler needs at least one MixupTransform or MixupLayer.")
-        for mixer in mixers:
-            if not isinstance(getattr(type(mixer), attribute, None), property):
-                raise TypeError(
-                    f"AlphaScheduler drives the `{attribute}` of MixupTransform and MixupLayer "
-                    f"objects; got {type(mixer).__name__}."
-                )
+        validate_scheduler(mixers, attribute, SCHEDULABLE)
         self.schedule = schedule
         self.mixers = mixers
         self.attribute = attribute

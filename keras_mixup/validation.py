@@ -424,3 +424,128 @@ def same_class_groups(labels, owner: str, ops=TENSORFLOW):
         "[batch] or [batch, 1], or one-hot labels of shape [batch, num_classes]; got labels "
         f"of shape(s) {shapes}.",
     )
+
+
+# ---------------------------------------------------------------------- other components
+
+
+def validate_attack(epsilon, clip, steps=1) -> None:
+    """FGSM / I-FGSM arguments (keras_mixup.adversarial)."""
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, numbers.Real)
+        or not math.isfinite(epsilon)
+        or epsilon < 0
+    ):
+        raise user_error(
+            ValueError, f"`epsilon` must be a finite number >= 0; got epsilon={epsilon!r}."
+        )
+    if clip is not None and not (len(clip) == 2 and clip[0] < clip[1]):
+        raise user_error(
+            ValueError, f"`clip` must be (low, high) with low < high, or None; got clip={clip!r}."
+        )
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise user_error(ValueError, f"`steps` must be a positive integer; got steps={steps!r}.")
+
+
+def validate_choice(value, name: str, choices) -> None:
+    if value not in choices:
+        raise user_error(
+            ValueError, f"`{name}` must be one of {tuple(choices)}; got {name}={value!r}."
+        )
+
+
+def validate_pairs_pool(x) -> None:
+    """`keras_mixup.diagnostics.in_between` draws pairs of distinct examples."""
+    if len(x) < 2:
+        raise user_error(ValueError, f"`x` needs at least 2 examples to form pairs; got {len(x)}.")
+
+
+def validate_probabilities(probabilities, labels, num_bins: int) -> None:
+    """Calibration inputs: probabilities `[N, classes]`, labels `[N]`, bins >= 1."""
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise user_error(
+            ValueError,
+            f"`probabilities` must have shape [N, classes] matching `labels` [N]; got "
+            f"{probabilities.shape} and {labels.shape}.",
+        )
+    if isinstance(num_bins, bool) or not isinstance(num_bins, numbers.Integral) or num_bins < 1:
+        raise user_error(ValueError, f"`num_bins` must be an integer >= 1; got {num_bins!r}.")
+
+
+def validate_neighbour_count(k, candidates: int, where: str) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= candidates:
+        raise user_error(
+            ValueError, f"`k` must be an integer between 1 and {candidates} ({where}); got k={k!r}."
+        )
+
+
+def validate_same_length(what: str, **arrays) -> None:
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        names = ", ".join(f"`{name}`" for name in lengths)
+        raise user_error(
+            ValueError,
+            f"{names} must have one row per {what}; got "
+            + ", ".join(f"{n} for {name}" for name, n in lengths.items())
+            + ".",
+        )
+
+
+def validate_neighbour_table(neighbours, num_examples: int) -> None:
+    import numpy as np
+
+    if neighbours.ndim != 2 or not np.issubdtype(neighbours.dtype, np.integer):
+        raise user_error(
+            ValueError,
+            f"`neighbours` must be an integer array [n, k]; got shape {neighbours.shape} and "
+            f"dtype {neighbours.dtype}.",
+        )
+    if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= num_examples):
+        raise user_error(
+            ValueError,
+            f"`neighbours` must hold example indices in [0, {num_examples}); got values in "
+            f"[{neighbours.min()}, {neighbours.max()}].",
+        )
+
+
+def validate_class_ids_have_num_classes(labels, num_classes, owner: str) -> None:
+    import numpy as np
+
+    if np.issubdtype(np.asarray(labels).dtype, np.integer) and num_classes is None:
+        raise user_error(
+            ValueError,
+            f"`labels` are integer class ids, so {owner} needs `num_classes` to one-hot encode "
+            "them before mixing.",
+        )
+
+
+def validate_epoch_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise user_error(ValueError, f"`{name}` must be an integer >= 0; got {name}={value!r}.")
+    return int(value)
+
+
+def validate_schedule_end(off_for_last: int, epochs) -> None:
+    if off_for_last and epochs is None:
+        raise user_error(
+            ValueError,
+            f"`off_for_last={off_for_last}` needs `epochs`, the total number of training "
+            "epochs, to know where the end is.",
+        )
+
+
+def validate_scheduler(mixers, attribute: str, attributes) -> None:
+    """`AlphaScheduler(schedule, *mixers, attribute=...)`."""
+    validate_choice(attribute, "attribute", attributes)
+    if not mixers:
+        raise user_error(
+            ValueError, "AlphaScheduler needs at least one MixupTransform or MixupLayer."
+        )
+    for mixer in mixers:
+        if not isinstance(getattr(type(mixer), attribute, None), property):
+            raise user_error(
+                TypeError,
+                f"AlphaScheduler drives the `{attribute}` of MixupTransform and MixupLayer "
+                f"objects; got {type(mixer).__name__}.",
+            )

@@ -1,16 +1,12 @@
 """examples/gan.py (Figure 5): data, scores, the mixup discriminator objective, end to end."""
 
 import json
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import gan  # noqa: E402
+from examples.paper import gan
 
 
 def test_mode_centres_and_real_samples():

@@ -2,22 +2,14 @@
 utilities with exact expectations, and both scripts end to end on TFDS mock data."""
 
 import json
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import cifar  # noqa: E402
-import imagenet  # noqa: E402
-import models  # noqa: E402
-import training  # noqa: E402
-
-from keras_mixup import MixupLayer  # noqa: E402
+from examples.paper import cifar, imagenet, models, training
+from keras_mixup import MixupLayer
 
 # Published trainable-parameter counts (the paper's Table 1 / 3a models).
 PUBLISHED = {

@@ -161,7 +161,9 @@ def test_mixup_loss_argument_errors():
         MixupLoss(keras.losses.SparseCategoricalCrossentropy(ignore_class=0), layer=MixupLayer())
     with pytest.raises(TypeError, match=r"only be given with a loss name"):
         MixupLoss(keras.losses.MeanSquaredError(), layer=MixupLayer(), from_logits=True)
-    with pytest.raises(ValueError, match=r"follows MixupLayer 'mixup_layer(_\d+)?', which has not run"):
+    with pytest.raises(
+        ValueError, match=r"follows MixupLayer 'mixup_layer(_\d+)?', which has not run"
+    ):
         MixupLoss("mse", layer=MixupLayer())(tf.zeros((2, 3)), tf.zeros((2, 3)))
 
 

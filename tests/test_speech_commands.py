@@ -1,16 +1,13 @@
 """examples/speech_commands.py (Figure 4): spectrogram maths and shape, the loaders, end to end."""
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import speech_commands as sc  # noqa: E402
+from examples.paper import speech_commands as sc
 
 
 def reference_spectrogram(audio):

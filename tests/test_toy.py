@@ -1,12 +1,8 @@
 """examples/toy.py (Figure 1b) end to end, shortened."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import toy  # noqa: E402
+from examples.paper import toy
 
 
 def test_toy_runs_and_writes_the_shading_figure(tmp_path):

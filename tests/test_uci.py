@@ -1,15 +1,11 @@
 """examples/uci.py (Table 4): offline data sets end to end, the offline error message."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import uci  # noqa: E402
+from examples.paper import uci
 
 
 def test_quick_profile_runs_on_the_offline_sets(tmp_path):

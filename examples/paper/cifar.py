@@ -10,9 +10,9 @@ BatchNorm momentum / epsilon. Every run of one invocation starts from the same
 initial weights. Reported, as in the paper: median test error of the last 10
 epochs, with the best and the last.
 
-    python examples/cifar.py --dataset cifar10 --model preact_resnet18            # Figure 3a
-    python examples/cifar.py --experiment table2 --label-noise 0.5                # Table 2
-    python examples/cifar.py --experiment table5 --weight-decays 1e-4,5e-4        # Table 5
+    python -m examples.paper.cifar --dataset cifar10 --model preact_resnet18            # Figure 3a
+    python -m examples.paper.cifar --experiment table2 --label-noise 0.5                # Table 2
+    python -m examples.paper.cifar --experiment table5 --weight-decays 1e-4,5e-4        # Table 5
 
 Rows are specs joined by "+": `erm`, `mixup=ALPHA`, `dropout=P`, `latent=K`
 (mix before residual stage K, 5 = before pooling + dense), `pairing=same_class`,
@@ -26,25 +26,32 @@ digits (8x8, 1,297 train / 500 test), a small PreAct ResNet (one block per
 stage, widths 16-128), random 1-pixel shifts and no flips, SGD lr 0.1 with
 /10 at 50 % and 75 % of training, several seeds. Toy scale, not the paper's.
 
-    python examples/cifar.py --quick --experiment fig3a --seeds 3 --output runs/fig3a-quick
+    python -m examples.paper.cifar --quick --experiment fig3a --seeds 3 --output runs/fig3a-quick
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import load_digits_split, mean_std, write_results  # noqa: E402
-from models import CIFAR_MODELS, preact_resnet  # noqa: E402
-from training import (  # noqa: E402
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
+    mean_std,
+    parse_with_quick,
+    write_results,
+)
+from examples.paper.data import load_digits_split
+from examples.paper.models import CIFAR_MODELS, preact_resnet
+from examples.paper.training import (
     CoupledSGD,
     EpochEvaluation,
     copy_matching_weights,
@@ -53,8 +60,7 @@ from training import (  # noqa: E402
     step_schedule,
     summarize_curve,
 )
-
-from keras_mixup import (  # noqa: E402
+from keras_mixup import (
     MixupLayer,
     MixupLoss,
     MixupTransform,
@@ -139,6 +145,7 @@ class Row:
     targets: str = "mixed"
     smooth: float = 0.0
     noise: float = 0.0
+    num_mixed: int = 2
 
     @classmethod
     def parse(cls, spec: str) -> Row:
@@ -159,15 +166,19 @@ class Row:
                 fields["knn"] = value
             elif key == "targets" and value in ("mixed", "dominant"):
                 fields["targets"] = value
+            elif key == "k" and value.isdigit() and int(value) >= 2:
+                fields["num_mixed"] = int(value)
             else:
                 raise ValueError(
                     f"bad row spec {spec!r}: token {token!r} is not one of erm, mixup=ALPHA, "
                     "dropout=P, latent=1..5, pairing=random|same_class, knn=all|same_class, "
-                    "targets=mixed|dominant, smooth=EPS, noise=SIGMA"
+                    "targets=mixed|dominant, smooth=EPS, noise=SIGMA, k=K (K >= 2 examples mixed)"
                 )
         row = cls(**fields)
         if (row.latent or row.knn or row.pairing != "random") and row.alpha == 0:
             raise ValueError(f"row {spec!r} mixes nothing: give mixup=ALPHA")
+        if row.num_mixed > 2 and (row.latent or row.knn):
+            raise ValueError(f"row {spec!r}: k-way mixing runs in the input pipeline only")
         if row.latent and (row.knn or row.pairing != "random" or row.targets != "mixed"):
             raise ValueError(f"row {spec!r}: latent mixing takes random pairs and mixed targets")
         return row
@@ -227,6 +238,18 @@ def load_cifar(name: str, data_dir, limit: int | None = None):
 def prepare_data(args, seed: int) -> Data:
     if args.quick:
         x_train, _, y_clean, x_test, y_test = load_digits_split(seed)
+        if args.train_size:  # a stratified subset: a regime where generalization decides
+            keep = np.sort(
+                np.concatenate(
+                    [
+                        np.random.default_rng(seed).permutation(np.flatnonzero(y_clean == c))[
+                            : args.train_size // 10
+                        ]
+                        for c in range(10)
+                    ]
+                )
+            )
+            x_train, y_clean = x_train[keep], y_clean[keep]
         mean, std = float(x_train.mean()), float(x_train.std())
         padding, flip, normalization, num_classes = 1, False, ((mean,), (std,)), 10
     else:
@@ -258,7 +281,7 @@ def build_model(args, data: Data, row: Row, mixup_layer=None) -> keras.Model:
             return preact_resnet(
                 data.num_classes,
                 data.x_train.shape[1:],
-                widths=(16, 32, 64, 128),
+                widths=tuple(int(w * args.quick_width) for w in (16, 32, 64, 128)),
                 blocks=(1, 1, 1, 1),
                 name="preact_resnet_small",
                 **common,
@@ -304,6 +327,7 @@ def train_dataset(row: Row, data: Data, args, seed: int) -> tf.data.Dataset:
         pairing=row.pairing,
         targets=row.targets,
         label_smoothing=row.smooth,
+        num_mixed=row.num_mixed,
     )
     return (
         tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
@@ -334,7 +358,7 @@ def train_one(args, data: Data, row: Row, weight_decay: float, initial: keras.Mo
             step_schedule(args.lr, milestones, steps), momentum=0.9, coupled_decay=weight_decay
         ),
         loss=loss,
-        jit_compile=args.jit_compile,
+        jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile],
     )
     test = tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test)).batch(500).cache()
     evaluation = EpochEvaluation(test)
@@ -363,8 +387,17 @@ def default_milestones(model: str, epochs: int):
 
 def experiment_rows(args) -> list[tuple[str, str, tuple | None]]:
     """(label, spec, paper numbers) for the chosen experiment."""
-    if args.rows:
-        return [(spec, spec, None) for spec in args.rows.split(",")]
+    if args.rows:  # the paper's label and numbers where the experiment has the same row
+        known = {spec: (label, paper) for label, spec, paper in _paper_rows(args)}
+        rows = []
+        for spec in args.rows.split(","):
+            label, paper = known.get(spec, (spec, None))
+            rows.append((label, spec, paper))
+        return rows
+    return _paper_rows(args)
+
+
+def _paper_rows(args) -> list[tuple[str, str, tuple | None]]:
     if args.experiment == "fig3a":
         paper = PAPER_FIG3A.get((args.dataset, args.model), (None, None))
         if args.quick:
@@ -373,6 +406,11 @@ def experiment_rows(args) -> list[tuple[str, str, tuple | None]]:
             ("ERM", "erm", paper[0]),
             (f"mixup (α = {args.alpha:g})", f"mixup={args.alpha:g}", paper[1]),
         ]
+    if args.experiment == "kway":
+        return [
+            ("ERM", "erm", None),
+            *((f"mixup α = 8, k = {k}", f"mixup=8+k={k}", None) for k in (2, 3, 4)),
+        ]
     if args.experiment == "table2":
         if args.label_noise not in PAPER_TABLE2:
             raise SystemExit("--experiment table2 needs --label-noise 0.2, 0.5 or 0.8")
@@ -380,9 +418,14 @@ def experiment_rows(args) -> list[tuple[str, str, tuple | None]]:
     return PAPER_TABLE5
 
 
+def weight_decays_of(args) -> str:
+    """`--weight-decays`, or the experiment's default (Table 5 reports two)."""
+    return args.weight_decays or ("1e-4,5e-4" if args.experiment == "table5" else "1e-4")
+
+
 def run(args) -> dict:
     rows = [(label, Row.parse(spec), paper) for label, spec, paper in experiment_rows(args)]
-    weight_decays = [float(w) for w in args.weight_decays.split(",")]
+    weight_decays = [float(w) for w in weight_decays_of(args).split(",")]
     seeds = list(range(args.seed, args.seed + (args.seeds if args.quick else 1)))
     results = {}
     started = time.perf_counter()
@@ -420,7 +463,7 @@ def print_table(args, outcome: dict) -> None:
         if args.quick
         else f"{args.dataset}, {args.model}"
     )
-    if args.label_noise:
+    if args.label_noise and args.experiment == "table2":
         print(f"\nTable 2, {args.label_noise:.0%} corrupted labels ({scale})")
         print(
             f"{'method':<36}{'best':>14}{'last':>14}{'train real':>14}{'train corr.':>14}   paper"
@@ -434,7 +477,12 @@ def print_table(args, outcome: dict) -> None:
             paper = "" if paper is None else paper
             print(f"{label:<36}" + "".join(f"{v:>14}" for v in values) + f"   {paper}")
         return
-    title = {"fig3a": "Figure 3a", "table2": "Table 2", "table5": "Table 5"}[args.experiment]
+    title = {
+        "fig3a": "Figure 3a",
+        "table2": "Table 2",
+        "table5": "Table 5",
+        "kway": "k-way mixup (paper, Section 2)",
+    }[args.experiment]
     print(f"\n{title}: median test error (%) of the last 10 epochs ({scale})")
     header = "".join(f"{'wd ' + format(w, 'g'):>18}" for w in wds)
     print(f"{'method':<42}{header}   paper")
@@ -443,20 +491,39 @@ def print_table(args, outcome: dict) -> None:
         print(f"{label:<42}{cells}   {paper if paper is not None else ''}")
 
 
+QUICK = {"epochs": 40, "batch_size": 64, "verbose": 0, "knn_k": 20}  # ~130 digits per class
+
+
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--experiment", choices=("fig3a", "table2", "table5"), default="fig3a")
-    parser.add_argument("--dataset", choices=("cifar10", "cifar100"), default="cifar10")
-    parser.add_argument("--model", choices=sorted(CIFAR_MODELS), default="preact_resnet18")
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--experiment",
+        choices=("fig3a", "table2", "table5", "kway"),
+        default="fig3a",
+        help="the rows to run (kway: ERM and mixup with k = 2, 3, 4 examples)",
+    )
+    parser.add_argument(
+        "--dataset", choices=("cifar10", "cifar100"), default="cifar10", help="full scale data"
+    )
+    parser.add_argument(
+        "--model", choices=sorted(CIFAR_MODELS), default="preact_resnet18", help="full scale model"
+    )
     parser.add_argument("--alpha", type=float, default=1.0, help="fig3a: mixup alpha")
     parser.add_argument("--label-noise", type=float, default=0.0, help="share of corrupted labels")
     parser.add_argument("--rows", default=None, help="comma-separated row specs (see above)")
-    parser.add_argument("--weight-decays", default=None, help="comma-separated; default 1e-4")
-    parser.add_argument("--epochs", type=int, default=None, help="default 200 (quick: 40)")
-    parser.add_argument("--milestones", type=lambda s: [int(m) for m in s.split(",")], default=None)
-    parser.add_argument("--batch-size", type=int, default=None, help="default 128 (quick: 64)")
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--knn-k", type=int, default=KNN_K)
+    parser.add_argument(
+        "--weight-decays", default=None, help="comma-separated; default 1e-4 (table5: 1e-4,5e-4)"
+    )
+    parser.add_argument("--epochs", type=int, default=200, help="training epochs")
+    parser.add_argument(
+        "--milestones",
+        type=lambda s: [int(m) for m in s.split(",")],
+        default=None,
+        help="epochs where the learning rate drops / 10 (default: the paper's; quick: 50 %%, 75 %%)",
+    )
+    parser.add_argument("--batch-size", type=int, default=128, help="minibatch size")
+    parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
+    parser.add_argument("--knn-k", type=int, default=KNN_K, help="KNN rows: neighbours")
     parser.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
@@ -465,27 +532,28 @@ def main(argv=None) -> dict:
     )
     parser.add_argument("--data-dir", type=Path, default=None, help="TFDS data directory")
     parser.add_argument("--limit", type=int, default=None, help="use only this many images")
-    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--quick", action="store_true", help="offline digits profile")
+    parser.add_argument(
+        "--jit-compile", default="auto", choices=("auto", "true", "false"), help="XLA training step"
+    )
+    add_quick_flag(parser, QUICK, "scikit-learn's digits with a small PreAct ResNet")
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="quick: train on this many digits (stratified)"
+    )
+    parser.add_argument(
+        "--quick-width", type=float, default=1.0, help="quick: width multiplier of the small ResNet"
+    )
     parser.add_argument("--seeds", type=int, default=3, help="quick profile: number of seeds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=None, help="Keras fit verbosity")
-    parser.add_argument("--output", type=Path, default=Path("runs/cifar"))
-    args = parser.parse_args(argv)
-    if args.experiment == "table5" and args.weight_decays is None:
-        args.weight_decays = "1e-4,5e-4"
-    args.weight_decays = args.weight_decays or "1e-4"
-    args.epochs = args.epochs or (40 if args.quick else 200)
-    args.batch_size = args.batch_size or (64 if args.quick else 128)
-    args.verbose = (0 if args.quick else 1) if args.verbose is None else args.verbose
-    if args.jit_compile is None:
-        args.jit_compile = "auto"
-    if args.quick:
-        args.knn_k = min(args.knn_k, 20)  # digits classes have ~130 training images
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity")
+    parser.add_argument("--output", type=Path, default=Path("runs/cifar"), help="output folder")
+    args = parse_with_quick(parser, argv, QUICK)
 
     outcome = run(args)
     print_table(args, outcome)
-    config = vars(args) | {"seeds_used": outcome["seeds"]}
+    config = vars(args) | {
+        "seeds_used": outcome["seeds"],
+        "weight_decays": weight_decays_of(args),
+    }
     results = {
         key: {
             "median_last_10": [r["median_last_10"] for r in runs],
@@ -505,14 +573,53 @@ def main(argv=None) -> dict:
     }
     results["paper"] = {label: paper for label, _, paper in outcome["rows"]}
     path = write_results(args.output, config, results)
-    plot_curves(
-        {key: value["test_error_per_epoch"] for key, value in results.items() if key != "paper"},
-        args.output / "test_error.png",
-        f"{args.experiment}: test error per epoch"
-        + (" (digits quick profile)" if args.quick else f" ({args.dataset}, {args.model})"),
-    )
+    figures({"config": config, "results": results}, args.output, "test_error")
     print(f"wrote {path} and {args.output / 'test_error.png'}")
     return results
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    """The test-error curves of a results file (docs/figures via examples.paper.report)."""
+    config, results = data["config"], data["results"]
+    path = folder / f"{name}.png"
+    plot_curves(
+        {key: value["test_error_per_epoch"] for key, value in results.items() if key != "paper"},
+        path,
+        f"{config['experiment']}: test error per epoch"
+        + (" (digits quick profile)" if config["quick"] else f" ({config['dataset']}, {config['model']})"),
+    )
+    return [path]
+
+
+def markdown(data: dict) -> str:
+    """The results table of a results file, beside the paper's numbers."""
+    config, results = data["config"], data["results"]
+    paper = results.get("paper", {})
+    weight_decays = config["weight_decays"].split(",")
+    rows = []
+    if config["experiment"] == "table2":
+        for label, value in paper.items():
+            runs = results[f"{label} | wd={float(weight_decays[0]):g}"]
+            fits = [100 - e for e in runs["train_error_corrupted"]]
+            reference = "" if value is None else f"{value[0]} / {value[1]}"
+            rows.append(
+                [label, cell(runs["best"]), cell(runs["last"]), cell(runs["train_error_real"]),
+                 cell(fits), reference]
+            )  # fmt: skip
+        header = ["method", "test error, best", "test error, last",
+                  "training error (real labels)", "fits the corrupted labels", "paper best / last"]  # fmt: skip
+        return markdown_table(header, rows)
+    for label, value in paper.items():
+        cells = [cell(results[f"{label} | wd={float(w):g}"]["median_last_10"]) for w in weight_decays]
+        if value is None:
+            reference = ""
+        elif isinstance(value, (list, tuple)):
+            reference = " / ".join(str(v) for v in value)
+        else:
+            reference = str(value)
+        rows.append([label, *cells, reference])
+    header = ["method", *(f"median of the last 10 epochs, wd {w}" for w in weight_decays), "paper"]
+    return markdown_table(header, rows)
 
 
 if __name__ == "__main__":

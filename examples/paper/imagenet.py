@@ -11,13 +11,13 @@ to 4/3) resized to 224 and horizontal flips for training; shorter side 256 and
 a 224 center crop for validation. mixup: alpha 0.2 (ResNets) or 0.4 (ResNeXt).
 ERM and mixup start from the same initial weights.
 
-    python examples/imagenet.py --model resnet50 --alpha 0.2 --epochs 90 \
+    python -m examples.paper.imagenet --model resnet50 --alpha 0.2 --epochs 90 \
         --manual-dir ~/imagenet --data-dir ~/tensorflow_datasets --strategy mirrored
 
 Models: `keras.applications.ResNet50` / `ResNet101` with weights=None (ResNet
 *v1*: stride on the first 1x1 convolution, convolutions with biases; Goyal et
 al. use v1.5, stride on the 3x3, about 0.5 point better top-1), and our
-`resnext101_32x4d` / `resnext101_64x4d` (examples/models.py). Each model takes
+`resnext101_32x4d` / `resnext101_64x4d` (examples/paper/models.py). Each model takes
 [0, 255] RGB images and normalizes them itself.
 
 Mixing happens in the input pipeline on the global batch, before the strategy
@@ -31,25 +31,22 @@ its numbers are meaningless by construction and printed as such.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import write_results  # noqa: E402
-from models import resnext101_32x4d, resnext101_64x4d  # noqa: E402
-from training import (  # noqa: E402
+from examples.paper.common import add_quick_flag, argument_parser, parse_with_quick, write_results
+from examples.paper.data import imagenet_validation, train_crop
+from examples.paper.models import resnext101_32x4d, resnext101_64x4d
+from examples.paper.training import (
     CoupledSGD,
     EpochEvaluation,
     copy_matching_weights,
     plot_curves,
     summarize_curve,
 )
-
-from keras_mixup import MixupTransform  # noqa: E402
+from keras_mixup import MixupTransform
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # [0, 255] RGB
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -90,49 +87,6 @@ class WarmupStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "warmup_steps": self.warmup_steps,
             "boundaries": self.boundaries,
         }
-
-
-def train_crop(image, size: int):
-    """Random-size crop (8-100 % of the area, aspect ratio 3/4-4/3), resized, random flip."""
-    begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
-        tf.shape(image),
-        bounding_boxes=tf.zeros([1, 0, 4]),
-        min_object_covered=0.0,
-        aspect_ratio_range=(3 / 4, 4 / 3),
-        area_range=(0.08, 1.0),
-        max_attempts=10,
-        use_image_if_no_bounding_boxes=True,
-    )
-    image = tf.slice(image, begin, crop_size)
-    image = tf.image.resize(image, [size, size])
-    return tf.image.random_flip_left_right(image)
-
-
-def center_crop(image, size: int = 224, resize_to: int = 256):
-    """Shorter side resized to `resize_to` (size * 256 / 224 by default), center crop `size`."""
-    shape = tf.shape(image)[:2]
-    scale = resize_to / tf.cast(tf.reduce_min(shape), tf.float32)
-    new_size = tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32)
-    image = tf.image.resize(image, new_size)
-    return tf.image.resize_with_crop_or_pad(image, size, size)
-
-
-def imagenet_validation(data_dir, batch_size: int, limit: int | None, size: int = 224):
-    """ImageNet validation images as [0, 255] float, center-cropped, with class ids."""
-    import tensorflow_datasets as tfds
-
-    dataset = tfds.load("imagenet2012", split="validation", data_dir=data_dir, as_supervised=True)
-    if limit:
-        dataset = dataset.take(limit)
-    resize_to = round(size * 256 / 224)
-    return (
-        dataset.map(
-            lambda image, label: (center_crop(image, size, resize_to), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .batch(batch_size)
-        .prefetch(2)
-    )
 
 
 def imagenet_train(args, alpha: float, seed: int) -> tf.data.Dataset:
@@ -216,7 +170,7 @@ def run(args) -> dict:
         start=min(0.1, peak),
         peak=peak,
         warmup_steps=args.warmup_epochs * steps,
-        boundaries=[m * steps for m in args.milestones],
+        boundaries=[m * steps for m in milestones_of(args)],
     )
     validation = imagenet_validation(
         args.data_dir, args.eval_batch_size, args.eval_limit, args.image_size
@@ -225,7 +179,8 @@ def run(args) -> dict:
         keras.utils.set_random_seed(args.seed)
         initial = build_model(args.model, args.image_size)
     results = {}
-    for name, alpha in (("ERM", 0.0), (f"mixup α = {args.alpha:g}", args.alpha)):
+    mixup_alpha = alpha_of(args)
+    for name, alpha in (("ERM", 0.0), (f"mixup α = {mixup_alpha:g}", mixup_alpha)):
         print(f"\n=== {name} ===")
         with strategy.scope():
             model = build_model(args.model, args.image_size)
@@ -253,48 +208,73 @@ def run(args) -> dict:
     return results
 
 
+def alpha_of(args) -> float:
+    """`--alpha`, or the paper's: 0.2 for the ResNets, 0.4 for ResNeXt."""
+    if args.alpha is not None:
+        return args.alpha
+    return 0.4 if args.model.startswith("resnext") else 0.2
+
+
+def milestones_of(args) -> list[int]:
+    """`--milestones`, or the paper's for 90 or 200 epochs."""
+    if args.milestones is not None:
+        return args.milestones
+    return [60, 120, 180] if args.epochs > 90 else [30, 60, 80]
+
+
+# --quick: a smoke run of the whole program on mock data (meaningless numbers).
+QUICK = {
+    "image_size": 64, "batch_size": 8, "eval_batch_size": 8, "epochs": 2,
+    "steps_per_epoch": 2, "limit": 16, "eval_limit": 16, "shuffle_buffer": 16,
+    "strategy": "default", "warmup_epochs": 1, "milestones": [1],
+}  # fmt: skip
+
+
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--model",
         choices=("resnet50", "resnet101", "resnext101_32x4d", "resnext101_64x4d"),
         default="resnet50",
+        help="the network",
     )
-    parser.add_argument("--alpha", type=float, default=None, help="default 0.2 / 0.4 (ResNeXt)")
-    parser.add_argument("--epochs", type=int, default=90)
-    parser.add_argument("--milestones", type=lambda s: [int(m) for m in s.split(",")], default=None)
-    parser.add_argument("--warmup-epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=1024, help="global batch")
-    parser.add_argument("--eval-batch-size", type=int, default=250)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--shuffle-buffer", type=int, default=16_384)
-    parser.add_argument("--steps-per-epoch", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=None, help="train on this many images")
-    parser.add_argument("--eval-limit", type=int, default=None)
     parser.add_argument(
-        "--strategy", choices=("default", "mirrored", "multi_worker", "tpu"), default="mirrored"
+        "--alpha", type=float, default=None, help="mixup alpha (default: 0.2, ResNeXt 0.4)"
+    )
+    parser.add_argument("--epochs", type=int, default=90, help="90 or 200 in the paper")
+    parser.add_argument(
+        "--milestones",
+        type=lambda s: [int(m) for m in s.split(",")],
+        default=None,
+        help="epochs where the learning rate drops / 10 (default: 30,60,80; 200 epochs: 60,120,180)",
+    )
+    parser.add_argument("--warmup-epochs", type=int, default=5, help="linear warm-up epochs")
+    parser.add_argument("--batch-size", type=int, default=1024, help="global batch")
+    parser.add_argument("--eval-batch-size", type=int, default=250, help="validation batch")
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="coupled weight decay")
+    parser.add_argument("--image-size", type=int, default=224, help="training crop size")
+    parser.add_argument("--shuffle-buffer", type=int, default=16_384, help="tf.data shuffle buffer")
+    parser.add_argument("--steps-per-epoch", type=int, default=None, help="cap steps per epoch")
+    parser.add_argument("--limit", type=int, default=None, help="train on this many images")
+    parser.add_argument("--eval-limit", type=int, default=None, help="validate on this many")
+    parser.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multi_worker", "tpu"),
+        default="mirrored",
+        help="tf.distribute strategy",
     )
     parser.add_argument("--data-dir", type=Path, default=None, help="TFDS data directory")
     parser.add_argument("--manual-dir", type=Path, default=None, help="ImageNet archives")
     parser.add_argument("--save", action="store_true", help="save both models (.keras)")
-    parser.add_argument("--quick", action="store_true", help="mock-data smoke run (meaningless)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=Path("runs/imagenet"))
-    args = parser.parse_args(argv)
-    if args.alpha is None:
-        args.alpha = 0.4 if args.model.startswith("resnext") else 0.2
-    if args.milestones is None:
-        args.milestones = [60, 120, 180] if args.epochs > 90 else [30, 60, 80]
+    add_quick_flag(parser, QUICK, "TFDS mock data (a smoke run: meaningless numbers)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and pipeline")
+    parser.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity")
+    parser.add_argument("--output", type=Path, default=Path("runs/imagenet"), help="output folder")
+    args = parse_with_quick(parser, argv, QUICK)
 
     if args.quick:
         import tensorflow_datasets as tfds
 
-        args.image_size, args.batch_size, args.eval_batch_size = 64, 8, 8
-        args.epochs, args.steps_per_epoch, args.limit, args.eval_limit = 2, 2, 16, 16
-        args.shuffle_buffer, args.strategy, args.warmup_epochs = 16, "default", 1
-        args.milestones = [1]
         print("QUICK PROFILE ON MOCK DATA: random images and labels, numbers are meaningless.")
         with tfds.testing.mock_data(num_examples=16):
             results = run(args)

@@ -7,10 +7,10 @@ fed to ERM model 2 and to the mixup model. FGSM and I-FGSM (10 equal steps),
 epsilon = 4 on the [0, 255] pixel scale; top-1 and top-5 error.
 
 Full scale (needs the ImageNet validation set and three checkpoints, e.g. from
-examples/imagenet.py, that take [0, 255] RGB images with their normalization
+examples.paper.imagenet, that take [0, 255] RGB images with their normalization
 inside the model):
 
-    python examples/adversarial.py --erm1 erm1.keras --erm2 erm2.keras --mixup mixup.keras \
+    python -m examples.paper.adversarial --erm1 erm1.keras --erm2 erm2.keras --mixup mixup.keras \
         --data-dir ~/tensorflow_datasets --output runs/table3
 
 Quick profile (offline, minutes on 2 CPU cores): the same protocol on
@@ -18,32 +18,30 @@ scikit-learn's digits ([0, 1] pixels) with small CNNs, ERM models 1 and 2 from
 different seeds and the mixup model (alpha 1) from ERM 1's initial weights,
 several epsilons, several seeds:
 
-    python examples/adversarial.py --quick --output runs/table3-quick
+    python -m examples.paper.adversarial --quick --output runs/table3-quick
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import (  # noqa: E402
-    error_percent,
-    fit_small_cnn,
-    load_digits_split,
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
     mean_std,
-    small_cnn,
-    train_pipeline,
+    parse_with_quick,
     write_results,
 )
-from imagenet import imagenet_validation  # noqa: E402
-
-from keras_mixup.adversarial import evaluate_adversarial  # noqa: E402
+from examples.paper.data import imagenet_validation, load_digits_split
+from examples.paper.models import small_cnn
+from examples.paper.training import error_percent, fit_small_cnn, train_pipeline
+from keras_mixup.adversarial import evaluate_adversarial
 
 # Table 3 of the paper (ImageNet, ResNet-101, epsilon = 4 of 255), error in %.
 PAPER = {
@@ -161,8 +159,32 @@ def quick(args) -> None:
         "mixup 75.2; black-box FGSM top-1 ERM 57.0 vs mixup 46.0, I-FGSM ERM 57.3 vs mixup 40.9."
     )
     path = write_results(args.output, vars(args) | {"epsilons": epsilons}, results)
-    plot_quick(results, epsilons, args.output / "error_vs_epsilon.png", args.seeds)
+    figures({"config": vars(args) | {"epsilons": epsilons}, "results": results}, args.output, "error_vs_epsilon")
     print(f"wrote {path} and {args.output / 'error_vs_epsilon.png'}")
+
+
+def markdown(data: dict) -> str:
+    """Table 3's layout (top-1 error under attack), one block per epsilon of the quick profile."""
+    results, epsilons = data["results"], data["config"]["epsilons"]
+    rows = []
+    for eps in epsilons:
+        for setting in ("white", "black"):
+            for attack in ("FGSM", "I-FGSM"):
+                cells = [
+                    cell(results[f"eps={eps}|{setting}|{name}|{attack}"]["adversarial_top1"])
+                    for name in ("ERM", "mixup")
+                ]
+                rows.append([f"{eps:g}", f"{setting}-box", attack, *cells])
+    return markdown_table(
+        ["epsilon ([0, 1] scale)", "setting", "attack", "ERM top-1 error (%)", "mixup top-1 error (%)"],
+        rows,
+    )
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    path = folder / f"{name}.png"
+    plot_quick(data["results"], data["config"]["epsilons"], path, data["config"]["seeds"])
+    return [path]
 
 
 def plot_quick(results: dict, epsilons, path: Path, seeds: int) -> None:
@@ -232,24 +254,24 @@ def full(args) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="offline digits profile")
-    parser.add_argument("--erm1", type=Path)
-    parser.add_argument("--erm2", type=Path)
-    parser.add_argument("--mixup", type=Path)
+    parser = argument_parser(__doc__)
+    add_quick_flag(parser, {}, "digits (small CNNs trained here)")
+    parser.add_argument("--erm1", type=Path, help="full scale: ERM model 1 (.keras)")
+    parser.add_argument("--erm2", type=Path, help="full scale: ERM model 2 (.keras)")
+    parser.add_argument("--mixup", type=Path, help="full scale: the mixup model (.keras)")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="TFDS data directory with imagenet2012"
     )
     parser.add_argument(
         "--epsilon", type=float, default=4.0, help="full scale: on the [0, 255] pixel scale"
     )
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10, help="I-FGSM steps")
+    parser.add_argument("--batch-size", type=int, default=64, help="evaluation batch size")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only this many images")
     parser.add_argument("--seeds", type=int, default=3, help="quick profile: seeds")
     parser.add_argument("--epochs", type=int, default=30, help="quick profile: training epochs")
-    parser.add_argument("--output", type=Path, default=Path("runs/table3"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=Path("runs/table3"), help="output folder")
+    args = parse_with_quick(parser, argv, {})
     quick(args) if args.quick else full(args)
 
 

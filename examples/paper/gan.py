@@ -19,28 +19,32 @@ of samples within 3 std of their nearest mode, and `modes_covered`, the modes th
 received at least 20 % of their uniform share (0.2 * 2,500 / modes) of those
 high-quality samples.
 
-    python examples/gan.py --quick --output runs/gan-quick      # smaller nets, minutes on CPU
-    python examples/gan.py --output runs/gan                    # the paper's scale
+    python -m examples.paper.gan --quick --output runs/gan-quick   # smaller nets, minutes on CPU
+    python -m examples.paper.gan --output runs/gan                 # the paper's scale
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import apply_quick_defaults, write_results  # noqa: E402
-
-from keras_mixup import blend, sample_mix_params  # noqa: E402
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
+    parse_with_quick,
+    write_results,
+)
+from keras_mixup import blend, sample_mix_params
 
 STD = 0.01
 PAPER_SNAPSHOTS = (10, 100, 1_000, 10_000, 20_000)
 EVAL_SAMPLES = 2_500
+FIGURE_SAMPLES = 500
 COVERAGE_SHARE = 0.2
 
 
@@ -201,46 +205,46 @@ def plot(records: dict, centres: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+QUICK = {"iterations": 5_000, "width": 128, "seeds": 3}
+
+
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", default="ring8,grid25")
-    parser.add_argument("--alpha", type=float, default=0.2)
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--datasets", default="ring8,grid25", help="comma-separated: ring8 and/or grid25"
+    )
+    parser.add_argument("--alpha", type=float, default=0.2, help="mixup alpha (> 0)")
     parser.add_argument("--iterations", type=int, default=20_000, help="generator steps")
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--d-steps", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="5,000 iterations, width 128")
-    parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=Path("runs/gan"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--width", type=int, default=512, help="hidden units per layer")
+    parser.add_argument("--depth", type=int, default=3, help="hidden layers of G and D")
+    parser.add_argument("--batch-size", type=int, default=128, help="minibatch size")
+    parser.add_argument(
+        "--d-steps", type=int, default=5, help="discriminator steps per generator step"
+    )
+    add_quick_flag(parser, QUICK, "smaller networks, fewer iterations")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--verbose", type=int, default=1, help="1: progress bars")
+    parser.add_argument("--output", type=Path, default=Path("runs/gan"), help="output folder")
+    args = parse_with_quick(parser, argv, QUICK)
     if args.alpha <= 0:
         parser.error(f"--alpha must be > 0 for the mixup run; got {args.alpha}")
-    if args.quick:
-        apply_quick_defaults(args, argv, {"--iterations": 5_000, "--width": 128, "--seeds": 3})
 
-    results = {}
+    results, samples = {}, {}
     for dataset in args.datasets.split(","):
-        centres = mode_centres(dataset)
-        records = {}
         for method, alpha in (("GAN", 0.0), (f"mixup α={args.alpha:g}", args.alpha)):
             runs = [
                 train(dataset, alpha, args, seed)
                 for seed in range(args.seed, args.seed + args.seeds)
             ]
-            records[method] = runs[0]  # the figure shows the first seed
             results[f"{dataset} {method}"] = [
                 {str(k): v for k, v in run["snapshots"].items()} for run in runs
             ]
-        plot(
-            records,
-            centres,
-            args.output / f"figure5_{dataset}.png",
-            f"{dataset}: generator samples (seed {args.seed}; width {args.width}, "
-            f"{args.iterations} iterations)",
-        )
+            # the figure's data: 500 of the first seed's samples at every snapshot
+            samples[f"{dataset} {method}"] = {
+                str(k): np.round(v[:FIGURE_SAMPLES], 3).tolist()
+                for k, v in runs[0]["samples"].items()
+            }
 
     print(f"\nFigure 5: after {args.iterations} iterations, {args.seeds} seed(s) "
           f"(modes covered; % of samples within 3 std of a mode), per seed")  # fmt: skip
@@ -250,9 +254,48 @@ def main(argv=None) -> dict:
             f"{f['modes_covered']}/{f['modes']} ({100 * f['high_quality']:.0f} %)" for f in final
         )
         print(f"{name:<22}{cells}")
-    path = write_results(args.output, vars(args), results)
+    path = write_results(args.output, vars(args), {"scores": results, "samples": samples})
+    figures({"config": vars(args), "results": {"scores": results, "samples": samples}}, args.output, "figure5")
     print(f"wrote {path} and figure5_*.png")
     return results
+
+
+def markdown(data: dict) -> str:
+    """Modes covered and the share of samples near a mode, after the last iteration, per seed."""
+    iterations = str(data["config"]["iterations"])
+    rows = []
+    for name, runs in data["results"]["scores"].items():
+        final = [run[iterations] for run in runs]
+        rows.append([
+            name,
+            ", ".join(f"{f['modes_covered']}/{f['modes']}" for f in final),
+            cell([100 * f["high_quality"] for f in final]),
+        ])  # fmt: skip
+    return markdown_table(
+        ["data set and method", "modes covered, per seed", "samples within 3 std of a mode (%)"],
+        rows,
+    )
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    """One figure per data set: generator samples of the first seed at each snapshot."""
+    config, results = data["config"], data["results"]
+    paths = []
+    for dataset in config["datasets"].split(","):
+        records = {
+            key.split(" ", 1)[1]: {
+                "samples": {int(k): np.asarray(v) for k, v in results["samples"][key].items()},
+                "snapshots": {int(k): v for k, v in results["scores"][key][0].items()},
+            }
+            for key in results["samples"]
+            if key.startswith(dataset + " ")
+        }
+        path = folder / f"{name}_{dataset}.png"
+        plot(records, mode_centres(dataset), path,
+             f"{dataset}: generator samples (seed {config['seed']}; width {config['width']}, "
+             f"{config['iterations']} iterations)")  # fmt: skip
+        paths.append(path)
+    return paths
 
 
 if __name__ == "__main__":

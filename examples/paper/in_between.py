@@ -7,37 +7,36 @@ the input. The paper (CIFAR-10) finds fewer misses and smaller gradients for
 mixup. Also: expected calibration error on the test set and reliability
 diagrams for both models.
 
-Full scale (CIFAR-10 checkpoints taking [0, 1] images, e.g. from examples/cifar.py):
+Full scale (CIFAR-10 checkpoints taking [0, 1] images, e.g. from examples.paper.cifar):
 
-    python examples/in_between.py --erm erm.keras --mixup mixup.keras --output runs/figure2
+    python -m examples.paper.in_between --erm erm.keras --mixup mixup.keras --output runs/figure2
 
 Quick profile (offline, minutes on 2 CPU cores): small CNNs on scikit-learn's
 digits, ERM and mixup (alpha 1) from the same initial weights, several seeds:
 
-    python examples/in_between.py --quick --output runs/figure2-quick
+    python -m examples.paper.in_between --quick --output runs/figure2-quick
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from common import (  # noqa: E402
-    error_percent,
-    fit_small_cnn,
-    load_digits_split,
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
     mean_std,
-    small_cnn,
-    train_pipeline,
+    parse_with_quick,
     write_results,
 )
-
-from keras_mixup.diagnostics import (  # noqa: E402
+from examples.paper.data import load_digits_split
+from examples.paper.models import small_cnn
+from examples.paper.training import error_percent, fit_small_cnn, train_pipeline
+from keras_mixup.diagnostics import (
     in_between,
     plot_in_between,
     probabilities,
@@ -151,6 +150,38 @@ def quick(args) -> None:
     print(f"wrote {path}, {args.output / 'in_between.png'} and reliability_*.png")
 
 
+def markdown(data: dict) -> str:
+    """Figure 2's numbers: test error, ECE, misses and gradient norms in between."""
+    rows = [
+        [
+            name,
+            cell(values["test_error"]),
+            cell(values["ece"]),
+            cell(values["mean_miss_rate_between"]),
+            cell(values["mean_gradient_norm_between"], digits=3),
+        ]
+        for name, values in data["results"]["summary"].items()
+    ]
+    return markdown_table(
+        ["model", "test error (%)", "ECE (%)", "miss rate for 0 < λ < 1 (%)", "gradient norm for 0 < λ < 1"],
+        rows,
+    )
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    path = folder / f"{name}.png"
+    curves = {
+        model: {
+            "lambdas": LAMBDAS,
+            "miss_rate": np.array(values["miss_rate_curve_mean"]),
+            "gradient_norm": np.array(values["gradient_norm_curve_mean"]),
+        }
+        for model, values in data["results"]["summary"].items()
+    }
+    plot_in_between(curves, path)
+    return [path]
+
+
 def full(args) -> None:
     if args.erm is None or args.mixup is None:
         raise SystemExit("full scale needs --erm and --mixup checkpoints (or use --quick)")
@@ -178,21 +209,23 @@ def full(args) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="offline digits profile")
-    parser.add_argument("--erm", type=Path)
-    parser.add_argument("--mixup", type=Path)
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--data-dir", type=Path, default=None)
+    parser = argument_parser(__doc__)
+    add_quick_flag(parser, {}, "digits (small CNNs trained here)")
+    parser.add_argument("--erm", type=Path, help="full scale: the ERM model (.keras)")
+    parser.add_argument("--mixup", type=Path, help="full scale: the mixup model (.keras)")
+    parser.add_argument("--dataset", default="cifar10", help="full scale: TFDS data set")
+    parser.add_argument("--data-dir", type=Path, default=None, help="TFDS data directory")
     parser.add_argument(
         "--pool", type=int, default=10000, help="full scale: training images to draw pairs from"
     )
-    parser.add_argument("--test-examples", type=int, default=10000)
-    parser.add_argument("--pairs", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--test-examples", type=int, default=10000, help="full scale: test images for calibration"
+    )
+    parser.add_argument("--pairs", type=int, default=1000, help="random training pairs per seed")
+    parser.add_argument("--seeds", type=int, default=3, help="quick profile: number of seeds")
     parser.add_argument("--epochs", type=int, default=30, help="quick profile: training epochs")
-    parser.add_argument("--output", type=Path, default=Path("runs/figure2"))
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=Path("runs/figure2"), help="output folder")
+    args = parse_with_quick(parser, argv, {})
     quick(args) if args.quick else full(args)
 
 

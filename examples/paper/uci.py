@@ -15,24 +15,32 @@ Arcene, Arrhythmia, HTRU2 and Phishing are downloaded from OpenML on first use
 and cached in --data-home; without internet access they fail with a clear error.
 (The download path could not be exercised on the offline machine this was written on.)
 
-    python examples/uci.py --quick --output runs/uci-quick          # iris, wine, breast_cancer
-    python examples/uci.py --datasets abalone,arcene,arrhythmia,htru2,iris,phishing
+Each data set's ERM and mixup errors are paired by seed (same split, same initial
+weights); the Wilcoxon signed-rank test on the pairs says whether the difference is
+significant at the 5 % level.
+
+    python -m examples.paper.uci --quick --output runs/uci-quick    # iris, wine, breast_cancer
+    python -m examples.paper.uci --datasets abalone,arcene,arrhythmia,htru2,iris,phishing
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import mean_std, write_results  # noqa: E402
-
-from keras_mixup import MixupTransform  # noqa: E402
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
+    mean_std,
+    parse_with_quick,
+    write_results,
+)
+from keras_mixup import MixupTransform
 
 # Table 4 of the paper: test error (%) ERM, mixup.
 PAPER_TABLE4 = {
@@ -134,37 +142,81 @@ def run_dataset(name: str, args) -> dict:
         f"ERM {mean_std(errors['ERM'])} %, mixup {mean_std(errors['mixup'])} %",
         flush=True,
     )
+    errors["wilcoxon_p"] = paired_test(errors["ERM"], errors["mixup"])
+    errors["shape"] = {"examples": len(x), "features": int(x.shape[1]), "classes": num_classes}
     return errors
 
 
+def paired_test(erm, mixup) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value of the per-seed differences (None when
+    every pair is tied, where the test is undefined: no difference at all)."""
+    from scipy import stats
+
+    differences = np.asarray(erm) - np.asarray(mixup)
+    if not np.any(differences):
+        return None
+    return float(stats.wilcoxon(erm, mixup, zero_method="zsplit").pvalue)
+
+
+QUICK = {"datasets": "iris,wine,breast_cancer", "seeds": 10}
+
+
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", default="abalone,arcene,arrhythmia,htru2,iris,phishing")
-    parser.add_argument("--quick", action="store_true", help="offline: iris, wine, breast_cancer")
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argument_parser(__doc__)
+    parser.add_argument(
+        "--datasets",
+        default="abalone,arcene,arrhythmia,htru2,iris,phishing",
+        help="comma-separated data sets (offline: iris, wine, breast_cancer; others from OpenML)",
+    )
+    add_quick_flag(parser, QUICK, "the offline scikit-learn sets")
+    parser.add_argument("--alpha", type=float, default=1.0, help="mixup alpha")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (paper: 10)")
+    parser.add_argument("--batch-size", type=int, default=16, help="minibatch size (paper: 16)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds: splits and initial weights")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--data-home", type=Path, default=None, help="OpenML cache directory")
-    parser.add_argument("--output", type=Path, default=Path("runs/uci"))
-    args = parser.parse_args(argv)
-    if args.quick:  # the offline sets; the settings record what actually ran
-        args.datasets = "iris,wine,breast_cancer"
+    parser.add_argument("--output", type=Path, default=Path("runs/uci"), help="output folder")
+    args = parse_with_quick(parser, argv, QUICK)
     names = args.datasets.split(",")
 
     results = {name: run_dataset(name, args) for name in names}
     print(f"\nTable 4: test error (%), mean ± std over {args.seeds} seeds (paper: one number)")
-    print(f"{'data set':<16}{'ERM':>14}{'mixup':>14}   paper ERM / mixup")
+    print(f"{'data set':<16}{'ERM':>14}{'mixup':>14}{'Wilcoxon p':>12}   paper ERM / mixup")
     for name, errors in results.items():
         paper = PAPER_TABLE4.get(name)
         paper_cell = f"{paper[0]} / {paper[1]}" if paper else "(not in the paper)"
+        p_value = errors["wilcoxon_p"]
+        p_cell = "ties" if p_value is None else f"{p_value:.3f}"
         print(
-            f"{name:<16}{mean_std(errors['ERM']):>14}{mean_std(errors['mixup']):>14}   {paper_cell}"
+            f"{name:<16}{mean_std(errors['ERM']):>14}{mean_std(errors['mixup']):>14}"
+            f"{p_cell:>12}   {paper_cell}"
         )
     path = write_results(args.output, vars(args), results)
     print(f"wrote {path}")
     return results
+
+
+def markdown(data: dict) -> str:
+    """Table 4 from a results file: per data set, errors over seeds and the paired test."""
+    rows = []
+    for name, errors in data["results"].items():
+        p_value = errors["wilcoxon_p"]
+        verdict = (
+            "no difference (all pairs tied)"
+            if p_value is None
+            else f"{p_value:.3f} ({'significant' if p_value < 0.05 else 'not significant'} at 5 %)"
+        )
+        paper = PAPER_TABLE4.get(name)
+        shape = errors["shape"]
+        rows.append([
+            f"{name} ({shape['examples']} examples, {shape['features']} features, {shape['classes']} classes)",
+            cell(errors["ERM"]), cell(errors["mixup"]), verdict,
+            "" if paper is None else f"{paper[0]} / {paper[1]}",
+        ])  # fmt: skip
+    return markdown_table(
+        ["data set", "ERM test error (%)", "mixup test error (%)", "Wilcoxon p", "paper ERM / mixup"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

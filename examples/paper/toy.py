@@ -11,23 +11,19 @@ One number per run summarizes the picture: the share of a grid around the data
 where the model is unsure, 0.1 < p(y = 1 | x) < 0.9 (the width of the
 transition band), with the training error.
 
-    python examples/toy.py --output runs/toy          # ~3 minutes (3 seeds) on 2 CPU cores
+    python -m examples.paper.toy --output runs/toy     # ~3 minutes (3 seeds) on 2 CPU cores
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import mean_std, write_results  # noqa: E402
-
-from keras_mixup import MixupTransform  # noqa: E402
+from examples.paper.common import argument_parser, cell, markdown_table, mean_std, write_results
+from keras_mixup import MixupTransform
 
 
 def toy_data(seed: int, n: int = 200, noise: float = 0.2):
@@ -49,7 +45,7 @@ def mlp(seed: int) -> keras.Model:
     )
 
 
-def grid(x, steps: int = 200):
+def grid(x, steps: int = 60):
     low, high = x.min(axis=0) - 0.5, x.max(axis=0) + 0.5
     xx, yy = np.meshgrid(np.linspace(low[0], high[0], steps), np.linspace(low[1], high[1], steps))
     return xx, yy, np.stack([xx.ravel(), yy.ravel()], axis=1).astype("float32")
@@ -79,14 +75,14 @@ def probability_of_class_1(model, points) -> np.ndarray:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=Path("runs/toy"))
+    parser = argument_parser(__doc__)
+    parser.add_argument("--alpha", type=float, default=1.0, help="mixup alpha")
+    parser.add_argument("--epochs", type=int, default=100, help="training epochs per run")
+    parser.add_argument("--batch-size", type=int, default=32, help="minibatch size")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (data and weights)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--output", type=Path, default=Path("runs/toy"), help="output folder")
     args = parser.parse_args(argv)
 
     runs = {"ERM": [], f"mixup α = {args.alpha:g}": []}
@@ -110,8 +106,14 @@ def main(argv=None) -> dict:
                 f"of the grid, training error {train_error:.1f} %",
                 flush=True,
             )
-            if seed == args.seed:
-                shading[name] = (x, y, xx, yy, p.reshape(xx.shape))
+            if seed == args.seed:  # the figure's data, kept in the results file
+                shading[name] = {
+                    "points": np.round(x, 4).tolist(),
+                    "labels": y.tolist(),
+                    "grid_x": np.round(xx[0], 4).tolist(),
+                    "grid_y": np.round(yy[:, 0], 4).tolist(),
+                    "p_class_1": np.round(p.reshape(xx.shape), 4).tolist(),
+                }
 
     print(f"\nFigure 1b (two moons, noise 0.2, 200 points, {args.seeds} seed(s), mean ± std)")
     print(f"{'method':<16}{'grid share with 0.1 < p < 0.9':>32}{'training error':>18}")
@@ -120,10 +122,27 @@ def main(argv=None) -> dict:
         error = mean_std([v["train_error"] for v in values])
         print(f"{name:<16}{share + ' %':>32}{error + ' %':>18}")
     print("Paper: a figure only (ERM: sharp transition; mixup: smooth, linear in between).")
-    path = write_results(args.output, vars(args), runs)
-    plot(shading, args.output / "toy_shading.png")
+    results = {"runs": runs, "figure": shading}
+    path = write_results(args.output, vars(args), results)
+    figures({"config": vars(args), "results": results}, args.output, "toy_shading")
     print(f"wrote {path} and {args.output / 'toy_shading.png'}")
     return runs
+
+
+def markdown(data: dict) -> str:
+    rows = [
+        [name, cell([v["uncertain_share"] for v in values]), cell([v["train_error"] for v in values])]
+        for name, values in data["results"]["runs"].items()
+    ]
+    return markdown_table(
+        ["method", "grid share with 0.1 < p(y=1|x) < 0.9 (%)", "training error (%)"], rows
+    )
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    path = folder / f"{name}.png"
+    plot(data["results"]["figure"], path)
+    return [path]
 
 
 def plot(shading: dict, path: Path) -> None:
@@ -133,7 +152,10 @@ def plot(shading: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(shading), figsize=(5 * len(shading), 4.2))
-    for ax, (name, (x, y, xx, yy, p)) in zip(np.atleast_1d(axes), shading.items(), strict=True):
+    for ax, (name, figure) in zip(np.atleast_1d(axes), shading.items(), strict=True):
+        x, y = np.asarray(figure["points"]), np.asarray(figure["labels"])
+        xx, yy = np.meshgrid(figure["grid_x"], figure["grid_y"])
+        p = np.asarray(figure["p_class_1"])
         image = ax.contourf(xx, yy, p, levels=np.linspace(0, 1, 21), cmap="Blues")
         ax.scatter(*x[y == 0].T, s=10, c="tab:green", label="class 0")
         ax.scatter(*x[y == 1].T, s=10, c="tab:orange", label="class 1")

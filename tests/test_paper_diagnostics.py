@@ -1,37 +1,12 @@
-"""`make demo` end to end, shortened to two epochs."""
+"""examples.paper.adversarial (Table 3) and in_between (Figure 2): quick profiles and the
+full-scale paths on mock data."""
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-
-import label_noise_demo  # noqa: E402
-
-
-def test_demo_runs_and_writes_results_and_plot(tmp_path, capsys):
-    label_noise_demo.main(["--epochs", "2", "--output", str(tmp_path)])
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["results"]) == {"ERM", "mixup alpha=8"}
-    for run in results["results"].values():
-        assert len(run["test_error_per_epoch"]) == 2
-        assert 0 <= run["last_test_error"] <= 100
-    assert (tmp_path / "test_error.png").stat().st_size > 10_000
-    printed = capsys.readouterr().out
-    assert "best" in printed and "last" in printed and "ERM" in printed
-
-
-def test_label_corruption_is_fixed_by_the_seed_and_has_the_asked_rate():
-    a = label_noise_demo.load_digits_split(0, 0.5)
-    b = label_noise_demo.load_digits_split(0, 0.5)
-    assert (a[1] == b[1]).all()
-    changed = (a[1] != a[2]).mean()
-    assert 0.40 < changed < 0.50  # 50 % replaced by a random class, 1 in 10 keeps its own
+from examples.paper import adversarial, in_between
 
 
 def test_adversarial_quick_profile_end_to_end(tmp_path):
-    import adversarial
-
     adversarial.main(["--quick", "--seeds", "1", "--epochs", "1", "--output", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert "eps=0.1|black|mixup|I-FGSM" in results
@@ -39,8 +14,6 @@ def test_adversarial_quick_profile_end_to_end(tmp_path):
 
 
 def test_in_between_quick_profile_end_to_end(tmp_path):
-    import in_between
-
     in_between.main(
         ["--quick", "--seeds", "1", "--epochs", "1", "--pairs", "50", "--output", str(tmp_path)]
     )
@@ -69,7 +42,6 @@ def _tiny_saved_classifier(path, input_shape, classes, seed):
 
 def test_adversarial_full_scale_path_on_mock_imagenet(tmp_path):
     """The real TFDS loading and 224 center-crop code on tfds.testing.mock_data (random-size images)."""
-    import adversarial
     import tensorflow_datasets as tfds
 
     paths = [
@@ -100,7 +72,6 @@ def test_adversarial_full_scale_path_on_mock_imagenet(tmp_path):
 
 
 def test_in_between_full_scale_path_on_mock_cifar10(tmp_path):
-    import in_between
     import tensorflow_datasets as tfds
 
     erm = _tiny_saved_classifier(tmp_path / "erm.keras", (32, 32, 3), 10, 0)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+DIGITS_CLASSES = 10
+
 BN_MOMENTUM = 0.9  # PyTorch's momentum=0.1 is Keras's 0.9
 BN_EPSILON = 1e-5
 
@@ -277,3 +279,20 @@ CIFAR_MODELS = {
     "wide_resnet_28_10": wide_resnet_28_10,
     "densenet_bc_190": densenet_bc_190,
 }
+
+
+def small_cnn(seed: int) -> keras.Model:
+    """Two 3x3 convolutions, max-pooling, a 256-unit dense layer; outputs logits."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(DIGITS_CLASSES),
+        ],
+        name="small_cnn",
+    )

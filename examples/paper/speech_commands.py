@@ -36,28 +36,32 @@ layers of 512 and the classes; `--vgg-width` scales its channels for CPU runs).
 The paper says both are "composed by two convolutional and two fully-connected
 layers", which describes LeNet; VGG-11 has eight convolutions by definition.
 
-    python examples/speech_commands.py --quick --output runs/speech-quick
-    python examples/speech_commands.py --data v0.01 --data-dir ~/speech_commands_v0.01
+    python -m examples.paper.speech_commands --quick --output runs/speech-quick
+    python -m examples.paper.speech_commands --data v0.01 --data-dir ~/speech_commands_v0.01
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from common import apply_quick_defaults, mean_std, write_results  # noqa: E402
-from training import EpochEvaluation, plot_curves, step_schedule, top_k_errors  # noqa: E402
-
-from keras_mixup import AlphaScheduler, MixupTransform, alpha_schedule  # noqa: E402
+from examples.paper.common import (
+    add_quick_flag,
+    argument_parser,
+    cell,
+    markdown_table,
+    mean_std,
+    parse_with_quick,
+    write_results,
+)
+from examples.paper.training import EpochEvaluation, plot_curves, step_schedule, top_k_errors
+from keras_mixup import AlphaScheduler, MixupTransform, alpha_schedule
 
 SAMPLE_RATE = 16_000
 WINDOW, HOP = 320, 160  # 20 ms, 10 ms at 16 kHz
@@ -358,44 +362,51 @@ def row_name(alpha: float) -> str:
     return "ERM" if alpha == 0 else f"mixup α={alpha:g}"
 
 
+def quick_defaults() -> dict:
+    """--quick: espeak-ng's synthetic words (mock data where espeak-ng is missing), a
+    shorter schedule and a quarter-width VGG-11."""
+    return {
+        "data": "espeak" if shutil.which("espeak-ng") else "mock",
+        "epochs": 12, "lr_drop_every": 4, "warmup_epochs": 2, "vgg_width": 0.25, "seeds": 3,
+    }  # fmt: skip
+
+
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="v0.01", help="v0.01, tfds, espeak or mock")
-    parser.add_argument("--data-dir", type=Path, default=None)
+    quick = quick_defaults()
+    parser = argument_parser(__doc__)
     parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="espeak-ng synthetic words (mock data if espeak-ng is missing), fewer epochs, "
-        "LeNet and a quarter-width VGG-11",
+        "--data",
+        default="v0.01",
+        choices=("v0.01", "tfds", "espeak", "mock"),
+        help="the data set (see the module docstring)",
     )
-    parser.add_argument("--models", default="lenet,vgg11")
-    parser.add_argument("--alphas", default="0,0.1,0.2", help="0 = ERM")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--lr-drop-every", type=int, default=10)
-    parser.add_argument("--warmup-epochs", type=int, default=5, help="epochs without mixup")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--shuffle-buffer", type=int, default=20_000)
-    parser.add_argument("--vgg-width", type=float, default=1.0)
-    parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mock-examples", type=int, default=200)
-    parser.add_argument("--verbose", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=Path("runs/speech_commands"))
-    args = parser.parse_args(argv)
-    if args.quick:
-        apply_quick_defaults(
-            args,
-            argv,
-            {
-                "--data": "espeak" if shutil.which("espeak-ng") else "mock",
-                "--epochs": 12, "--lr-drop-every": 4, "--warmup-epochs": 2,
-                "--vgg-width": 0.25, "--seeds": 3,
-            },
-        )  # fmt: skip
-        if args.data == "mock":
-            print("espeak-ng is not installed: --quick runs on MOCK data (random noise); "
-                  "the numbers below mean nothing. Debian: apt install espeak-ng.")  # fmt: skip
+    parser.add_argument("--data-dir", type=Path, default=None, help="v0.01 folder or TFDS dir")
+    add_quick_flag(parser, quick, "espeak-ng synthetic words (mock data without espeak-ng)")
+    parser.add_argument("--models", default="lenet,vgg11", help="comma-separated: lenet, vgg11")
+    parser.add_argument("--alphas", default="0,0.1,0.2", help="comma-separated; 0 = ERM")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs")
+    parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
+    parser.add_argument(
+        "--lr-drop-every",
+        type=int,
+        default=10,
+        help="divide the learning rate by 10 every N epochs",
+    )
+    parser.add_argument("--warmup-epochs", type=int, default=5, help="first epochs without mixup")
+    parser.add_argument("--batch-size", type=int, default=100, help="minibatch size")
+    parser.add_argument("--shuffle-buffer", type=int, default=20_000, help="tf.data shuffle buffer")
+    parser.add_argument("--vgg-width", type=float, default=1.0, help="VGG-11 channel multiplier")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--mock-examples", type=int, default=200, help="examples per mock split")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
+    parser.add_argument(
+        "--output", type=Path, default=Path("runs/speech_commands"), help="output folder"
+    )
+    args = parse_with_quick(parser, argv, quick)
+    if args.data == "mock":
+        print("--data mock: random noise; the numbers below mean nothing. For the synthetic "
+              "speech set install espeak-ng (Debian: apt install espeak-ng).")  # fmt: skip
 
     splits, names, description = load_data(args)
     print(f"data: {description}")
@@ -433,15 +444,37 @@ def main(argv=None) -> dict:
             f"{model_name:<8}{method:<14}{mean_std(row['validation']):>14}"
             f"{mean_std(row['test']):>14}   {paper_cell}"
         )
-    plot_curves(
-        curves,
-        args.output / "figure4_validation_error.png",
-        f"Speech commands ({args.data}): validation error per epoch",
-        ylabel="validation error (%)",
-    )
-    path = write_results(args.output, {**vars(args), "data_description": description}, results)
+    config = {**vars(args), "data_description": description}
+    path = write_results(args.output, config, results)
+    figures({"config": config, "results": results}, args.output, "figure4_validation_error")
     print(f"wrote {path} and figure4_validation_error.png")
     return results
+
+
+def markdown(data: dict) -> str:
+    """Figure 4's numbers: validation and test error after the last epoch."""
+    rows = []
+    for key, row in data["results"].items():
+        model_name, method = key.split(" ", 1)
+        paper = PAPER_FIGURE4.get((model_name, method))
+        rows.append([model_name, method, cell(row["validation"]), cell(row["test"]),
+                     "" if paper is None else f"{paper[0]} / {paper[1]}"])  # fmt: skip
+    return markdown_table(
+        ["model", "method", "validation error (%)", "test error (%)", "paper validation / test"],
+        rows,
+    )
+
+
+def figures(data: dict, folder: Path, name: str) -> list[Path]:
+    config = data["config"]
+    path = folder / f"{name}.png"
+    plot_curves(
+        {key: [r["validation_per_epoch"] for r in row["runs"]] for key, row in data["results"].items()},
+        path,
+        f"Speech commands ({config['data']}): validation error per epoch",
+        ylabel="validation error (%)",
+    )
+    return [path]
 
 
 if __name__ == "__main__":
