@@ -63,7 +63,7 @@ def pipeline_tables(report: dict) -> str:
                     "images/s (median)",
                     "time vs no mixup (median of round ratios)",
                     "min to max over rounds",
-                    "throughput vs keras MixUp",
+                    "throughput vs keras MixUp (CutMix rows: vs keras CutMix)",
                 ],
                 rows,
             )
