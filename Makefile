@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
 FLOOR_PYTHON ?= $(shell command -v python3.10 || command -v python3)
-FLOOR_PINS := "tensorflow==2.16.2" "keras==3.6.0" "numpy<2"
+FLOOR_PINS := "tensorflow==2.16.2" "keras==3.7.0" "numpy<2"
 FLOOR := .venv-floor
 FLOOR_TESTS := tests/test_core.py tests/test_sampling.py tests/test_mixing.py tests/test_transform.py \
 	tests/test_layer.py tests/test_family.py tests/test_nothing_silently_wrong.py \

@@ -83,7 +83,13 @@ def run(quick: bool) -> dict:
             )
     print_table(
         "In-model training step, small CNN, CIFAR shape, batch 128",
-        ["backend, compile", "model", "ms/step (median)", "min-max over rounds", "vs without (median of round ratios)"],
+        [
+            "backend, compile",
+            "model",
+            "ms/step (median)",
+            "min-max over rounds",
+            "vs without (median of round ratios)",
+        ],
         rows,
     )
     return {"rounds": rounds, "seconds_per_round": seconds, "results": results}

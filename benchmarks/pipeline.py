@@ -52,7 +52,9 @@ def run(quick: bool) -> dict:
             ("imagenet", "float32", False),
         ]
     if ONLY_CONFIGS:
-        configs = [c for c in configs if f"{c[0]}-{c[1]}{'-augmented' if c[2] else ''}" in ONLY_CONFIGS]
+        configs = [
+            c for c in configs if f"{c[0]}-{c[1]}{'-augmented' if c[2] else ''}" in ONLY_CONFIGS
+        ]
     rounds, seconds = (2, 0.2) if quick else (ROUNDS, 1.5)
     results = []
     for shape_name, dtype, augment in configs:

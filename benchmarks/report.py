@@ -85,7 +85,13 @@ def model_table(report: dict) -> str:
             ]
         )
     return _table(
-        ["backend, compile", "model", "ms/step (median)", "min-max over rounds", "vs without (median of round ratios)"],
+        [
+            "backend, compile",
+            "model",
+            "ms/step (median)",
+            "min-max over rounds",
+            "vs without (median of round ratios)",
+        ],
         rows,
     )
 

@@ -27,7 +27,7 @@ def readme_page() -> str:
     def relink(match: re.Match) -> str:
         target = match["target"]
         if target.startswith("docs/"):
-            return f"[{match['label']}]({target[len('docs/'):]})"
+            return f"[{match['label']}]({target[len('docs/') :]})"
         return match["label"]
 
     return LINK.sub(relink, (ROOT / "README.md").read_text())
@@ -39,7 +39,11 @@ def tutorial_page(name: str) -> str:
     tree = ast.parse(source)
     parts, position = [], 0
     for node in tree.body:
-        is_prose = isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) and isinstance(node.value.value, str)
+        is_prose = (
+            isinstance(node, ast.Expr)
+            and isinstance(getattr(node, "value", None), ast.Constant)
+            and isinstance(node.value.value, str)
+        )
         if not is_prose:
             continue
         code = "\n".join(lines[position : node.lineno - 1]).strip("\n")

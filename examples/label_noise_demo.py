@@ -8,14 +8,10 @@ corrupted labels and its test error climbs; mixup resists. A few minutes on 2 CP
 ## Introduction
 
 Half of the training labels of scikit-learn's digits are replaced by a random class. A
-small CNN trained with plain empirical risk minimization (ERM) first learns the real
-classes, then, once the learning rate drops, memorizes the wrong labels, and its test
-error climbs. The same CNN, from the same initial weights, trained through
-`MixupTransform(alpha=8)` resists: the paper's Table 2 (CIFAR-10, 50 % noise: ERM last
-44.6 %, mixup alpha = 32 last 12.7 %), at toy scale.
-
-Both runs use the same `tf.data` pipeline; ERM is `MixupTransform(alpha=0)`, the paper's
-alpha -> 0 limit, which keras_mixup implements as "no mixing, same conversions".
+small CNN trained with plain ERM learns the real classes, then, once the learning rate
+drops, memorizes the wrong labels and its test error climbs. The same CNN, from the same
+initial weights, trained through `MixupTransform(alpha=8)` resists: the paper's Table 2
+at toy scale. ERM is `MixupTransform(alpha=0)`: the same pipeline, no mixing.
 
 ## Setup
 """
@@ -79,9 +75,7 @@ def train_dataset(alpha):
 test_dataset = tf.data.Dataset.from_tensor_slices((x_test, np.eye(10)[y_test])).batch(500)
 
 """
-## Model
-
-Two 3x3 convolutions, max-pooling and a 256-unit dense layer; logits out.
+## Model: two 3x3 convolutions, max-pooling, a 256-unit dense layer; logits out
 """
 
 
@@ -139,10 +133,8 @@ for name, alpha in (("ERM", 0.0), (f"mixup alpha={ALPHA:g}", ALPHA)):
     }
 
 """
-## Results
-
-"fits corrupted labels" is the share of corrupted training images predicted as their wrong
-label: memorization. One seed at toy scale: not the paper's experiment.
+## Results: "fits corrupted labels" (memorization) is the share of corrupted training images
+predicted as their wrong label. One seed at toy scale: not the paper's experiment.
 """
 
 print(f"\nTest error (%) on clean digits, {NOISE:.0%} corrupted training labels, {EPOCHS} epochs")

@@ -71,12 +71,12 @@ def fgsm(
     Returns:
         The adversarial batch, same shape and dtype as `x`.
 
-    Example:
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> x = np.full((2, 4), 0.5, "float32")
-    >>> x_adv = fgsm(model, x, np.array([0, 2]), epsilon=0.1)
-    >>> float(np.max(np.abs(x_adv - x))) <= 0.1 + 1e-6
-    True
+    Examples:
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> x = np.full((2, 4), 0.5, "float32")
+        >>> x_adv = fgsm(model, x, np.array([0, 2]), epsilon=0.1)
+        >>> float(np.max(np.abs(x_adv - x))) <= 0.1 + 1e-6
+        True
     """
     validate_attack(epsilon, clip)
     x = tf.convert_to_tensor(x)

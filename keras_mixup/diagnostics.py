@@ -143,9 +143,9 @@ def expected_calibration_error(probabilities, labels, num_bins: int = 15) -> flo
     equal-width confidence bins (Guo et al., "On Calibration of Modern Neural
     Networks", ICML 2017).
 
-    Example:
-    >>> expected_calibration_error(np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), num_bins=10)
-    45.0
+    Examples:
+        >>> expected_calibration_error(np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), num_bins=10)
+        45.0
     """
     _, counts, confidence, accuracy = _bins(probabilities, labels, num_bins)
     return float(100.0 * np.sum(counts * np.abs(accuracy - confidence)) / max(counts.sum(), 1))

@@ -160,16 +160,16 @@ class MixupLayer(keras.layers.Layer):
             `inputs_only=False`; in `tf.data`, an element that is not
             `(features, labels[, sample_weight])`.
 
-    Example:
-    >>> mixup = MixupLayer(alpha=0.2, seed=0)
-    >>> model = keras.Sequential([keras.Input((8,)), mixup, keras.layers.Dense(3)])
-    >>> model.compile(optimizer="sgd",
-    ...               loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
-    ...               metrics=[MixupAccuracy(layer=mixup)])
-    >>> x, y = np.zeros((16, 8), "float32"), np.arange(16) % 3
-    >>> history = model.fit(x, y, epochs=1, verbose=0)
-    >>> sorted(history.history)
-    ['loss', 'mixup_accuracy']
+    Examples:
+        >>> mixup = MixupLayer(alpha=0.2, seed=0)
+        >>> model = keras.Sequential([keras.Input((8,)), mixup, keras.layers.Dense(3)])
+        >>> model.compile(optimizer="sgd",
+        ...               loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
+        ...               metrics=[MixupAccuracy(layer=mixup)])
+        >>> x, y = np.zeros((16, 8), "float32"), np.arange(16) % 3
+        >>> history = model.fit(x, y, epochs=1, verbose=0)
+        >>> sorted(history.history)
+        ['loss', 'mixup_accuracy']
 
     References:
         - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk

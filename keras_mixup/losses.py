@@ -85,11 +85,11 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
         ValueError: in a step, the layer has not run in the same traced function;
             out-of-range class ids.
 
-    Example:
-    >>> mixup = MixupLayer(alpha=1.0)
-    >>> loss = MixupLoss("categorical_crossentropy", layer=mixup, from_logits=True)
-    >>> loss.loss.get_config()["from_logits"]
-    True
+    Examples:
+        >>> mixup = MixupLayer(alpha=1.0)
+        >>> loss = MixupLoss("categorical_crossentropy", layer=mixup, from_logits=True)
+        >>> loss.loss.get_config()["from_logits"]
+        True
     """
 
     def __init__(self, loss, layer, name: str | None = None, **loss_kwargs):

@@ -39,13 +39,13 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
         name: the metric's name.
         dtype: the metric's dtype.
 
-    Example:
-    >>> metric = MixupAccuracy()
-    >>> targets = np.array([[0.7, 0.3, 0.0], [0.0, 0.4, 0.6]], "float32")  # mixed
-    >>> predictions = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]], "float32")
-    >>> metric.update_state(targets, predictions)
-    >>> round(float(metric.result()), 4)  # (0.7 + 0.4) / 2
-    0.55
+    Examples:
+        >>> metric = MixupAccuracy()
+        >>> targets = np.array([[0.7, 0.3, 0.0], [0.0, 0.4, 0.6]], "float32")  # mixed
+        >>> predictions = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]], "float32")
+        >>> metric.update_state(targets, predictions)
+        >>> round(float(metric.result()), 4)  # (0.7 + 0.4) / 2
+        0.55
     """
 
     def __init__(self, layer=None, name: str = "mixup_accuracy", dtype=None):

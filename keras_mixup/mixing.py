@@ -121,11 +121,11 @@ def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pix
     Returns:
         The mixed tensor, same shape as `tensor`, dtype `dtype`.
 
-    Example:
-    >>> x = tf.constant([[0.0, 0.0], [10.0, 20.0]])
-    >>> params = MixParams(mix_weight=tf.constant([0.75, 0.75]), permutation=tf.constant([1, 0]))
-    >>> blend(x, params).numpy().tolist()
-    [[2.5, 5.0], [7.5, 15.0]]
+    Examples:
+        >>> x = tf.constant([[0.0, 0.0], [10.0, 20.0]])
+        >>> params = MixParams(mix_weight=tf.constant([0.75, 0.75]), permutation=tf.constant([1, 0]))
+        >>> blend(x, params).numpy().tolist()
+        [[2.5, 5.0], [7.5, 15.0]]
     """
     ops = ops or ops_for(tensor)
     tensor = ops.convert(tensor)
@@ -157,11 +157,11 @@ def select_dominant(tensor, params: MixParams, partner=None, ops=None, per_pixel
     The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
     label of the sample that weighs more in the mixed input, not a mixture.
 
-    Example:
-    >>> y = tf.constant([[1.0, 0.0], [0.0, 1.0]])
-    >>> params = MixParams(mix_weight=tf.constant([0.3, 0.3]), permutation=tf.constant([1, 0]))
-    >>> select_dominant(y, params).numpy().tolist()
-    [[0.0, 1.0], [1.0, 0.0]]
+    Examples:
+        >>> y = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+        >>> params = MixParams(mix_weight=tf.constant([0.3, 0.3]), permutation=tf.constant([1, 0]))
+        >>> select_dominant(y, params).numpy().tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
     """
     ops = ops or ops_for(tensor)
     if partner is None:

@@ -60,10 +60,10 @@ def nearest_neighbours(
         ValueError: `k` < 1, or larger than the number of candidates (n - 1, or the
             smallest class size - 1 with `labels`).
 
-    Example:
-    >>> x = np.array([[0.0], [1.0], [3.0], [10.0]])
-    >>> nearest_neighbours(x, k=2, verbose=0).tolist()
-    [[1, 2], [0, 2], [1, 0], [2, 1]]
+    Examples:
+        >>> x = np.array([[0.0], [1.0], [3.0], [10.0]])
+        >>> nearest_neighbours(x, k=2, verbose=0).tolist()
+        [[1, 2], [0, 2], [1, 0], [2, 1]]
     """
     import keras
 
@@ -131,13 +131,13 @@ class NeighbourMixup:
             crops and flips), applied to the gathered examples and, separately, to
             their partners before mixing, as a per-example augmentation would be.
 
-    Example:
-    >>> x = np.arange(6, dtype="float32").reshape(6, 1)
-    >>> table = nearest_neighbours(x, k=1, verbose=0)
-    >>> mixup = NeighbourMixup(x, np.arange(6) % 2, table, alpha=1.0, num_classes=2, seed=0)
-    >>> xb, yb = next(iter(mixup.dataset(batch_size=6, shuffle=False)))
-    >>> xb.shape, yb.shape
-    (TensorShape([6, 1]), TensorShape([6, 2]))
+    Examples:
+        >>> x = np.arange(6, dtype="float32").reshape(6, 1)
+        >>> table = nearest_neighbours(x, k=1, verbose=0)
+        >>> mixup = NeighbourMixup(x, np.arange(6) % 2, table, alpha=1.0, num_classes=2, seed=0)
+        >>> xb, yb = next(iter(mixup.dataset(batch_size=6, shuffle=False)))
+        >>> xb.shape, yb.shape
+        (TensorShape([6, 1]), TensorShape([6, 2]))
     """
 
     def __init__(

@@ -61,11 +61,11 @@ def theta_bar(alpha: float, *, num_mixed: int = 2, cutmix_alpha: float = 0.0) ->
     Raises:
         ValueError: a k-way or CutMix setting, where no such transformation is known.
 
-    Example:
-    >>> theta_bar(1.0)
-    0.75
-    >>> theta_bar(0.0)
-    1.0
+    Examples:
+        >>> theta_bar(1.0)
+        0.75
+        >>> theta_bar(0.0)
+        1.0
     """
     if num_mixed != 2:
         raise user_error(
@@ -244,11 +244,11 @@ def mixup_aware_predictor(
             (1/2, 1]; an unknown `output`; "auto" on a model that does not end in a
             softmax; "linear" without `target_mean`.
 
-    Example:
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
-    >>> predictor = mixup_aware_predictor(model, input_mean=np.zeros(2), alpha=1.0)
-    >>> predictor.predict(np.ones((1, 2)), verbose=0).shape
-    (1, 3)
+    Examples:
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+        >>> predictor = mixup_aware_predictor(model, input_mean=np.zeros(2), alpha=1.0)
+        >>> predictor.predict(np.ones((1, 2)), verbose=0).shape
+        (1, 3)
     """
     if (alpha is None) == (theta_bar is None):
         raise user_error(

@@ -229,12 +229,12 @@ def sample_beta(seed, shape, alpha, ops=None):
     Returns:
         float32 tensor of `shape` with values in [0, 1].
 
-    Example:
-    >>> lam = sample_beta(tf.constant([1, 2]), [4], alpha=1.0)
-    >>> lam.shape, lam.dtype.name
-    (TensorShape([4]), 'float32')
-    >>> bool(tf.reduce_all((lam >= 0) & (lam <= 1)))
-    True
+    Examples:
+        >>> lam = sample_beta(tf.constant([1, 2]), [4], alpha=1.0)
+        >>> lam.shape, lam.dtype.name
+        (TensorShape([4]), 'float32')
+        >>> bool(tf.reduce_all((lam >= 0) & (lam <= 1)))
+        True
     """
     ops = ops or ops_for(seed)
     count = math.prod(shape)
@@ -352,19 +352,19 @@ def sample_mix_params(
         A `MixParams`. A batch of size 1 has nothing to mix with: its mix weight
         is 1, so it is returned unchanged.
 
-    Example:
-    >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
-    >>> sorted(params.permutation.numpy().tolist())
-    [0, 1, 2, 3, 4]
-    >>> params.mix_weight.shape
-    TensorShape([5])
-    >>> classes = tf.constant([0, 1, 0, 1, 1])
-    >>> same = sample_mix_params(tf.constant([0, 42]), 5, 1.0, groups=classes)
-    >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
-    True
-    >>> cut = sample_mix_params(tf.constant([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
-    >>> cut.box.shape, bool(cut.cut[0])
-    (TensorShape([4, 4]), True)
+    Examples:
+        >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
+        >>> sorted(params.permutation.numpy().tolist())
+        [0, 1, 2, 3, 4]
+        >>> params.mix_weight.shape
+        TensorShape([5])
+        >>> classes = tf.constant([0, 1, 0, 1, 1])
+        >>> same = sample_mix_params(tf.constant([0, 42]), 5, 1.0, groups=classes)
+        >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
+        True
+        >>> cut = sample_mix_params(tf.constant([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
+        >>> cut.box.shape, bool(cut.cut[0])
+        (TensorShape([4, 4]), True)
     """
     ops = ops or ops_for(seed)
     num_partners = num_mixed - 1

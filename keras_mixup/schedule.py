@@ -45,10 +45,10 @@ def alpha_schedule(
     """`epoch -> alpha`: 0 for the first `warmup_epochs` epochs and the last
     `off_for_last` of `epochs`, `alpha` in between (epochs counted from 0).
 
-    Example:
-    >>> schedule = alpha_schedule(0.2, warmup_epochs=2, epochs=6, off_for_last=1)
-    >>> [schedule(e) for e in range(6)]
-    [0.0, 0.0, 0.2, 0.2, 0.2, 0.0]
+    Examples:
+        >>> schedule = alpha_schedule(0.2, warmup_epochs=2, epochs=6, off_for_last=1)
+        >>> [schedule(e) for e in range(6)]
+        [0.0, 0.0, 0.2, 0.2, 0.2, 0.0]
     """
     alpha = validate_alpha(alpha)
     warmup_epochs = validate_epoch_count(warmup_epochs, "warmup_epochs")
@@ -84,11 +84,11 @@ class AlphaScheduler(keras.callbacks.Callback):
         ValueError: no mixers, or an unknown `attribute`.
         TypeError: a mixer without that setting.
 
-    Example:
-    >>> transform = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
-    >>> warm_up = AlphaScheduler(alpha_schedule(1.0, warmup_epochs=2), transform)
-    >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, transform,
-    ...                               attribute="cutmix_alpha")
+    Examples:
+        >>> transform = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
+        >>> warm_up = AlphaScheduler(alpha_schedule(1.0, warmup_epochs=2), transform)
+        >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, transform,
+        ...                               attribute="cutmix_alpha")
     """
 
     def __init__(

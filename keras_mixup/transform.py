@@ -166,22 +166,22 @@ class MixupTransform:
             that is not an image.
         TypeError: a non-numeric feature; arguments of the wrong type.
 
-    Example:
-    >>> import numpy as np
-    >>> images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
-    >>> labels = np.arange(10) % 3
-    >>> dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
-    >>> mixed = dataset.apply(MixupTransform(alpha=0.2, num_classes=3, seed=1))
-    >>> x, y = next(iter(mixed))
-    >>> x.dtype.name, y.shape
-    ('float32', TensorShape([4, 3]))
-    >>> np.allclose(y.numpy().sum(axis=1), 1.0)
-    True
-    >>> recipe = MixupTransform(alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5,
-    ...                         label_smoothing=0.1, num_classes=3, seed=1)
-    >>> x, y = next(iter(dataset.apply(recipe)))
-    >>> bool(np.all(y.numpy() >= 0.1 / 3 - 1e-6))
-    True
+    Examples:
+        >>> import numpy as np
+        >>> images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+        >>> labels = np.arange(10) % 3
+        >>> dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+        >>> mixed = dataset.apply(MixupTransform(alpha=0.2, num_classes=3, seed=1))
+        >>> x, y = next(iter(mixed))
+        >>> x.dtype.name, y.shape
+        ('float32', TensorShape([4, 3]))
+        >>> np.allclose(y.numpy().sum(axis=1), 1.0)
+        True
+        >>> recipe = MixupTransform(alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5,
+        ...                         label_smoothing=0.1, num_classes=3, seed=1)
+        >>> x, y = next(iter(dataset.apply(recipe)))
+        >>> bool(np.all(y.numpy() >= 0.1 / 3 - 1e-6))
+        True
 
     References:
         - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk

@@ -225,7 +225,7 @@ def test_nearest_neighbours_errors():
         nearest_neighbours(x, k=5, verbose=0)
     with pytest.raises(ValueError, match=r"between 1 and 1 \(the smallest class"):
         nearest_neighbours(x, k=2, labels=[0, 0, 1, 1, 1], verbose=0)
-    with pytest.raises(ValueError, match="one class id per example"):
+    with pytest.raises(ValueError, match="must have one row per example"):
         nearest_neighbours(x, k=1, labels=[0, 1], verbose=0)
 
 

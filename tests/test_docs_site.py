@@ -19,7 +19,9 @@ BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_every_public_name_has_a_reference_page():
-    documented = set(re.findall(r"::: keras_mixup\.(\w+)", "".join(p.read_text() for p in API.glob("*.md"))))
+    documented = set(
+        re.findall(r"::: keras_mixup\.(\w+)", "".join(p.read_text() for p in API.glob("*.md")))
+    )
     assert set(keras_mixup.__all__) <= documented, set(keras_mixup.__all__) - documented
 
 
@@ -37,7 +39,7 @@ def site(tmp_path_factory):
 
 
 def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
 
 
 def test_reference_pages_show_signatures_and_examples(site):
@@ -66,9 +68,14 @@ def test_pages_render_in_a_browser(site, tmp_path):
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
-    screenshots = ROOT / "site" / "screenshots" if os.environ.get("KERAS_MIXUP_REQUIRE_BROWSER") else tmp_path
+    screenshots = (
+        ROOT / "site" / "screenshots" if os.environ.get("KERAS_MIXUP_REQUIRE_BROWSER") else tmp_path
+    )
     screenshots.mkdir(parents=True, exist_ok=True)
-    for page, name in ((site / "index.html", "home"), (site / "api/MixupTransform/index.html", "mixup_transform")):
+    for page, name in (
+        (site / "index.html", "home"),
+        (site / "api/MixupTransform/index.html", "mixup_transform"),
+    ):
         shot = screenshots / f"{name}.png"
         subprocess.run([BROWSER, *flags, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
                        capture_output=True, timeout=120, check=True)  # fmt: skip

@@ -58,6 +58,8 @@ def test_end_to_end_writes_scores_and_figures(tmp_path):
     )  # fmt: skip
     assert set(results) == {"ring8 GAN", "ring8 mixup α=0.2"}
     assert set(results["ring8 GAN"][0]) == {"10", "20"}  # snapshots at 10 and the last
-    saved = json.loads((tmp_path / "results.json").read_text())["results"]
-    assert saved["ring8 mixup α=0.2"][0]["20"]["modes"] == 8
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["results"]["scores"]["ring8 mixup α=0.2"][0]["20"]["modes"] == 8
+    assert len(saved["results"]["samples"]["ring8 GAN"]["20"]) == gan.FIGURE_SAMPLES
+    assert "modes covered, per seed" in gan.markdown(saved)
     assert (tmp_path / "figure5_ring8.png").stat().st_size > 0

@@ -143,11 +143,16 @@ def test_cifar_full_scale_path_on_mock_cifar10(tmp_path):
                 str(tmp_path),
             ]
         )
-    assert set(results) == {"erm | wd=0.0001", "mixup=8+dropout=0.3 | wd=0.0001", "paper"}
+    # --rows that the paper's table has get its labels and numbers
+    mixed = "mixup + dropout (α = 8, p = 0.3)"
+    assert set(results) == {"ERM | wd=0.0001", f"{mixed} | wd=0.0001", "paper"}
+    assert results["paper"][mixed] == (10.9, 10.9, 7.56, 87.90)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert len(saved["results"]["erm | wd=0.0001"]["test_error_per_epoch"][0]) == 1
-    assert 0 <= saved["results"]["erm | wd=0.0001"]["train_error_corrupted"][0] <= 100
+    assert len(saved["results"]["ERM | wd=0.0001"]["test_error_per_epoch"][0]) == 1
+    assert 0 <= saved["results"]["ERM | wd=0.0001"]["train_error_corrupted"][0] <= 100
     assert (tmp_path / "test_error.png").stat().st_size > 10_000
+    table = cifar.markdown(saved)  # Table 2's layout, the paper's numbers beside ours
+    assert "fits the corrupted labels" in table and "10.9 / 10.9" in table
 
 
 def test_cifar_quick_ablation_rows_run(tmp_path):

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(*command, cwd=None, timeout=900):
     process = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert process.returncode == 0, (" ".join(map(str, command)) + "\n" + process.stdout + process.stderr)[-4000:]
+    assert process.returncode == 0, (
+        " ".join(map(str, command)) + "\n" + process.stdout + process.stderr
+    )[-4000:]
     return process.stdout
 
 
@@ -24,7 +26,11 @@ def distributions(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     source = tmp_path_factory.mktemp("source") / "keras_mixup"
     # build from a copy of the tracked files (no .venv, no runs/)
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", "runs", "site", ".git", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".venv", "runs", "site", ".git", "*.egg-info", "__pycache__"),
+    )
     run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source))
     return sorted(out.iterdir())
 
@@ -46,7 +52,9 @@ def test_wheel_installs_in_a_fresh_environment_and_imports(distributions, tmp_pa
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
     python = venv / "bin" / "python"
-    run(str(python), "-m", "pip", "install", "-q", str(wheel), timeout=1500)  # deps from pip's cache
+    run(
+        str(python), "-m", "pip", "install", "-q", str(wheel), timeout=1500
+    )  # deps from pip's cache
     out = run(str(python), "-c", "import keras_mixup, tensorflow as tf; "
               "x, y = keras_mixup.MixupTransform(0.2, num_classes=3, seed=0)(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0])); "
               "print(keras_mixup.__version__, keras_mixup.__file__, '%dx%d' % tuple(y.shape))", cwd=tmp_path)  # fmt: skip

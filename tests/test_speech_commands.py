@@ -100,15 +100,17 @@ def test_espeak_set_is_synthesized_at_16khz_and_split_by_voice(tmp_path, monkeyp
     assert float(tf.reduce_max(tf.abs(audio))) > 0.1  # speech, not only the added noise
 
 
-def test_quick_defaults_fill_only_the_flags_not_given():
-    from argparse import Namespace
+def test_quick_defaults_fill_only_the_options_not_given():
+    """--quick changes defaults, never what the command line says (nothing is set after parsing)."""
+    from examples.paper.common import add_quick_flag, argument_parser, parse_with_quick
 
-    from common import apply_quick_defaults
-
-    args = Namespace(data="v0.01", epochs=30, lr_drop_every=10)
-    given = apply_quick_defaults(
-        args, ["--quick", "--data", "mock", "--epochs=5"],
-        {"--data": "espeak", "--epochs": 12, "--lr-drop-every": 4},
-    )  # fmt: skip
-    assert (args.data, args.epochs, args.lr_drop_every) == ("v0.01", 30, 4)
-    assert {"--data", "--epochs", "--quick"} <= given
+    parser = argument_parser("test")
+    add_quick_flag(parser, {"data": "espeak", "epochs": 12}, "words")
+    parser.add_argument("--data", default="v0.01")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr-drop-every", type=int, default=10)
+    args = parse_with_quick(parser, ["--quick", "--data", "mock"], {"data": "espeak", "epochs": 12})
+    assert (args.data, args.epochs, args.lr_drop_every) == ("mock", 12, 10)
+    plain = parse_with_quick(parser, ["--data", "mock"], {"data": "espeak", "epochs": 12})
+    assert (plain.data, plain.epochs) == ("mock", 30)
+    assert "--epochs 12" in parser.format_help()

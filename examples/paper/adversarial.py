@@ -159,7 +159,11 @@ def quick(args) -> None:
         "mixup 75.2; black-box FGSM top-1 ERM 57.0 vs mixup 46.0, I-FGSM ERM 57.3 vs mixup 40.9."
     )
     path = write_results(args.output, vars(args) | {"epsilons": epsilons}, results)
-    figures({"config": vars(args) | {"epsilons": epsilons}, "results": results}, args.output, "error_vs_epsilon")
+    figures(
+        {"config": vars(args) | {"epsilons": epsilons}, "results": results},
+        args.output,
+        "error_vs_epsilon",
+    )
     print(f"wrote {path} and {args.output / 'error_vs_epsilon.png'}")
 
 
@@ -176,7 +180,13 @@ def markdown(data: dict) -> str:
                 ]
                 rows.append([f"{eps:g}", f"{setting}-box", attack, *cells])
     return markdown_table(
-        ["epsilon ([0, 1] scale)", "setting", "attack", "ERM top-1 error (%)", "mixup top-1 error (%)"],
+        [
+            "epsilon ([0, 1] scale)",
+            "setting",
+            "attack",
+            "ERM top-1 error (%)",
+            "mixup top-1 error (%)",
+        ],
         rows,
     )
 

@@ -586,7 +586,11 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
         {key: value["test_error_per_epoch"] for key, value in results.items() if key != "paper"},
         path,
         f"{config['experiment']}: test error per epoch"
-        + (" (digits quick profile)" if config["quick"] else f" ({config['dataset']}, {config['model']})"),
+        + (
+            " (digits quick profile)"
+            if config["quick"]
+            else f" ({config['dataset']}, {config['model']})"
+        ),
     )
     return [path]
 
@@ -610,7 +614,9 @@ def markdown(data: dict) -> str:
                   "training error (real labels)", "fits the corrupted labels", "paper best / last"]  # fmt: skip
         return markdown_table(header, rows)
     for label, value in paper.items():
-        cells = [cell(results[f"{label} | wd={float(w):g}"]["median_last_10"]) for w in weight_decays]
+        cells = [
+            cell(results[f"{label} | wd={float(w):g}"]["median_last_10"]) for w in weight_decays
+        ]
         if value is None:
             reference = ""
         elif isinstance(value, (list, tuple)):

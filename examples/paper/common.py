@@ -32,9 +32,10 @@ def parse_with_quick(parser: argparse.ArgumentParser, argv, quick_defaults: dict
     """Parses `argv`; with `--quick`, `quick_defaults` are the defaults of the options
     the command line does not give (nothing is changed after parsing)."""
     known, _ = parser.parse_known_args(argv)
-    if known.quick:
-        parser.set_defaults(**quick_defaults)
-    return parser.parse_args(argv)
+    # argparse fills only the attributes a namespace lacks: the quick values stand in for
+    # the defaults, and the command line still overrides them
+    namespace = argparse.Namespace(**quick_defaults) if known.quick else None
+    return parser.parse_args(argv, namespace)
 
 
 def write_results(output: Path, config: dict, results: dict) -> Path:

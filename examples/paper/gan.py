@@ -255,7 +255,11 @@ def main(argv=None) -> dict:
         )
         print(f"{name:<22}{cells}")
     path = write_results(args.output, vars(args), {"scores": results, "samples": samples})
-    figures({"config": vars(args), "results": {"scores": results, "samples": samples}}, args.output, "figure5")
+    figures(
+        {"config": vars(args), "results": {"scores": results, "samples": samples}},
+        args.output,
+        "figure5",
+    )
     print(f"wrote {path} and figure5_*.png")
     return results
 

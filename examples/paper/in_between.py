@@ -163,7 +163,13 @@ def markdown(data: dict) -> str:
         for name, values in data["results"]["summary"].items()
     ]
     return markdown_table(
-        ["model", "test error (%)", "ECE (%)", "miss rate for 0 < λ < 1 (%)", "gradient norm for 0 < λ < 1"],
+        [
+            "model",
+            "test error (%)",
+            "ECE (%)",
+            "miss rate for 0 < λ < 1 (%)",
+            "gradient norm for 0 < λ < 1",
+        ],
         rows,
     )
 

@@ -25,7 +25,9 @@ from examples.paper.reproduce import PROFILES, RESULTS
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "results.md"
 FIGURES = ROOT / "docs" / "figures"
-BLOCK = re.compile(r"(<!-- report:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- report:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /report:(?P=name) -->)", re.S
+)
 
 
 def load(name: str) -> dict | None:
@@ -67,7 +69,9 @@ def figure_names(name: str) -> list[str]:
 
 
 def render(text: str) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + block(m["name"], figure_names(m["name"])) + m.group(4), text)
+    return BLOCK.sub(
+        lambda m: m.group(1) + block(m["name"], figure_names(m["name"])) + m.group(4), text
+    )
 
 
 def draw_figures(names) -> list[Path]:

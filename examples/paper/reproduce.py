@@ -34,53 +34,102 @@ class Profile:
     about: str
 
     def command(self, output: Path) -> list[str]:
-        return [sys.executable, "-m", f"examples.paper.{self.module}", *self.argv, "--output", str(output)]
+        return [
+            sys.executable,
+            "-m",
+            f"examples.paper.{self.module}",
+            *self.argv,
+            "--output",
+            str(output),
+        ]
 
 
 # Table 2 in the memorization regime: no augmentation, 100 epochs (Zhang et al. 2017).
 _TABLE2 = ("--quick", "--experiment", "table2", "--no-augment", "--epochs", "100",
            "--rows", "erm,mixup=8,mixup=32")  # fmt: skip
-PROFILES = {
+PROFILES = {  # in the order `make reproduce` runs them: quick ones first
+    "table4_quick": Profile("uci", ("--quick",), "Table 4: tabular data, 10 seeds"),
     "fig1b_toy": Profile("toy", (), "Figure 1b: two moons, p(y = 1 | x)"),
     "fig2_in_between": Profile("in_between", ("--quick",), "Figure 2: in between examples"),
     "fig3a_quick": Profile(
         "cifar",
-        ("--quick", "--experiment", "fig3a", "--train-size", "300", "--quick-width", "2",
-         "--epochs", "150", "--batch-size", "32"),
+        (
+            "--quick",
+            "--experiment",
+            "fig3a",
+            "--train-size",
+            "300",
+            "--quick-width",
+            "2",
+            "--epochs",
+            "150",
+            "--batch-size",
+            "32",
+        ),
         "Figure 3a: ERM vs mixup where generalization decides (300 training digits)",
-    ),  # fmt: skip
+    ),
+    "calibration_quick": Profile(
+        "calibration", ("--quick",), "calibration and the mixup-aware predictor"
+    ),
+    "table3_quick": Profile("adversarial", ("--quick",), "Table 3: FGSM / I-FGSM"),
+    "kway_quick": Profile(
+        "cifar",
+        (
+            "--quick",
+            "--experiment",
+            "kway",
+            "--label-noise",
+            "0.5",
+            "--no-augment",
+            "--epochs",
+            "100",
+        ),
+        "Section 2: k = 2, 3, 4 examples mixed, 50 % label noise (memorization regime)",
+    ),
     "table2_quick_20": Profile("cifar", (*_TABLE2, "--label-noise", "0.2"), "Table 2, 20 % noise"),
     "table2_quick_50": Profile("cifar", (*_TABLE2, "--label-noise", "0.5"), "Table 2, 50 % noise"),
     "table2_quick_80": Profile("cifar", (*_TABLE2, "--label-noise", "0.8"), "Table 2, 80 % noise"),
-    "table3_quick": Profile("adversarial", ("--quick",), "Table 3: FGSM / I-FGSM"),
-    "table4_quick": Profile("uci", ("--quick",), "Table 4: tabular data, 10 seeds"),
-    "table5_quick": Profile("cifar", ("--quick", "--experiment", "table5"), "Table 5: ablations"),
-    "kway_quick": Profile(
-        "cifar",
-        ("--quick", "--experiment", "kway", "--label-noise", "0.5", "--no-augment", "--epochs", "100"),
-        "Section 2: k = 2, 3, 4 examples mixed, 50 % label noise (memorization regime)",
-    ),
-    "calibration_quick": Profile("calibration", ("--quick",), "calibration and the mixup-aware predictor"),
+    "fig5_quick": Profile("gan", ("--quick",), "Figure 5: GAN on 2-D toy data"),
     "fig4_quick_lenet": Profile(
         "speech_commands", ("--quick", "--models", "lenet"), "Figure 4: speech, LeNet"
     ),
-    "fig5_quick": Profile("gan", ("--quick",), "Figure 5: GAN on 2-D toy data"),
+    "table5_quick": Profile("cifar", ("--quick", "--experiment", "table5"), "Table 5: ablations"),
     "fig4_quick_vgg11": Profile(
         "speech_commands",
-        ("--quick", "--models", "vgg11", "--alphas", "0,0.2", "--epochs", "30",
-         "--lr-drop-every", "10", "--warmup-epochs", "5"),
+        (
+            "--quick",
+            "--models",
+            "vgg11",
+            "--alphas",
+            "0,0.2",
+            "--epochs",
+            "30",
+            "--lr-drop-every",
+            "10",
+            "--warmup-epochs",
+            "5",
+        ),
         "Figure 4: speech, VGG-11 (quarter width) with the paper's 30-epoch schedule",
-    ),  # fmt: skip
+    ),
 }
 
 
 def _commit() -> str:
     root = Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")  # fmt: skip
@@ -111,9 +160,13 @@ def run_profile(name: str, scratch: Path) -> float:
 
 def main(argv=None) -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--only", nargs="+", choices=sorted(PROFILES), help="run only these profiles")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(PROFILES), help="run only these profiles"
+    )
     parser.add_argument("--list", action="store_true", help="print the profiles and exit")
-    parser.add_argument("--scratch", type=Path, default=Path("runs/reproduce"), help="working folder")
+    parser.add_argument(
+        "--scratch", type=Path, default=Path("runs/reproduce"), help="working folder"
+    )
     parser.add_argument("--no-report", action="store_true", help="do not render docs/results.md")
     args = parser.parse_args(argv)
     names = args.only or list(PROFILES)
@@ -124,7 +177,9 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     times = {name: run_profile(name, args.scratch) for name in names}
     total = time.perf_counter() - started
-    print("\n" + "\n".join(f"{name:<20} {seconds / 60:6.1f} min" for name, seconds in times.items()))
+    print(
+        "\n" + "\n".join(f"{name:<20} {seconds / 60:6.1f} min" for name, seconds in times.items())
+    )
     print(f"total: {total / 3600:.2f} h")
     if not args.no_report:
         from examples.paper import report

@@ -469,7 +469,10 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
     config = data["config"]
     path = folder / f"{name}.png"
     plot_curves(
-        {key: [r["validation_per_epoch"] for r in row["runs"]] for key, row in data["results"].items()},
+        {
+            key: [r["validation_per_epoch"] for r in row["runs"]]
+            for key, row in data["results"].items()
+        },
         path,
         f"Speech commands ({config['data']}): validation error per epoch",
         ylabel="validation error (%)",

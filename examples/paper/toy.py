@@ -131,7 +131,11 @@ def main(argv=None) -> dict:
 
 def markdown(data: dict) -> str:
     rows = [
-        [name, cell([v["uncertain_share"] for v in values]), cell([v["train_error"] for v in values])]
+        [
+            name,
+            cell([v["uncertain_share"] for v in values]),
+            cell([v["train_error"] for v in values]),
+        ]
         for name, values in data["results"]["runs"].items()
     ]
     return markdown_table(

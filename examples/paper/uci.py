@@ -214,7 +214,13 @@ def markdown(data: dict) -> str:
             "" if paper is None else f"{paper[0]} / {paper[1]}",
         ])  # fmt: skip
     return markdown_table(
-        ["data set", "ERM test error (%)", "mixup test error (%)", "Wilcoxon p", "paper ERM / mixup"],
+        [
+            "data set",
+            "ERM test error (%)",
+            "mixup test error (%)",
+            "Wilcoxon p",
+            "paper ERM / mixup",
+        ],
         rows,
     )
 
