@@ -10,7 +10,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 .PHONY: demo test pytest floor lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
-FLOOR_PYTHON ?= $(shell command -v python3.10 || command -v python3)
+# The oldest Python that runs here (pyenv's 3.10 if installed), else python3.
+FLOOR_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10 python3; do \
+	$$p -c "" 2>/dev/null && echo $$p && break; done)
 FLOOR_PINS := "tensorflow==2.16.2" "keras==3.7.0" "numpy<2"
 FLOOR := .venv-floor
 FLOOR_TESTS := tests/test_core.py tests/test_sampling.py tests/test_mixing.py tests/test_transform.py \

@@ -95,3 +95,22 @@ def test_in_between_full_scale_path_on_mock_cifar10(tmp_path):
         )
     summary = json.loads((tmp_path / "out" / "results.json").read_text())["results"]["summary"]
     assert set(summary) == {"ERM", "mixup"}
+
+
+def test_calibration_profile_end_to_end(tmp_path):
+    """examples.paper.calibration, shortened: every row, the table and the figure."""
+    from examples.paper import calibration
+
+    results = calibration.main(
+        ["--datasets", "breast_cancer", "--alphas", "1", "--epochs", "1", "--tabular-epochs", "1",
+         "--output", str(tmp_path)]
+    )  # fmt: skip
+    rows = set(results["breast_cancer"])
+    assert rows == {"ERM", *(f"mixup α = 1 {m}" for m in calibration.METHODS)}
+    predictor_row = results["breast_cancer"]["mixup α = 1 + mixup-aware predictor"][0]
+    assert predictor_row["theta_bar"] == 0.75 and 0 <= predictor_row["ece"] <= 100
+    import json
+
+    table = calibration.markdown(json.loads((tmp_path / "results.json").read_text()))
+    assert "+ temperature scaling" in table and "NLL" in table
+    assert (tmp_path / "reliability.png").stat().st_size > 10_000

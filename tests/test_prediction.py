@@ -139,22 +139,3 @@ def test_predictor_argument_errors(kwargs, match):
     logits, _ = _logit_twins()
     with pytest.raises(ValueError, match=match):
         mixup_aware_predictor(logits, input_mean=np.zeros(4), **kwargs)
-
-
-def test_calibration_profile_end_to_end(tmp_path):
-    """examples.paper.calibration, shortened: every row, the table and the figure."""
-    from examples.paper import calibration
-
-    results = calibration.main(
-        ["--datasets", "breast_cancer", "--alphas", "1", "--epochs", "1", "--tabular-epochs", "1",
-         "--output", str(tmp_path)]
-    )  # fmt: skip
-    rows = set(results["breast_cancer"])
-    assert rows == {"ERM", *(f"mixup α = 1 {m}" for m in calibration.METHODS)}
-    predictor_row = results["breast_cancer"]["mixup α = 1 + mixup-aware predictor"][0]
-    assert predictor_row["theta_bar"] == 0.75 and 0 <= predictor_row["ece"] <= 100
-    import json
-
-    table = calibration.markdown(json.loads((tmp_path / "results.json").read_text()))
-    assert "+ temperature scaling" in table and "NLL" in table
-    assert (tmp_path / "reliability.png").stat().st_size > 10_000

@@ -379,6 +379,25 @@ def save_and_load():
     print(f"{BACKEND}: saved and loaded (.keras)")
 
 
+def mixup_aware_predictor_runs_and_saves():
+    from keras_mixup import mixup_aware_predictor
+
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(CLASSES, activation="softmax")]
+    )
+    logits = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(CLASSES)])
+    logits.set_weights(model.get_weights())
+    mean = x.mean(axis=0)
+    predictor = mixup_aware_predictor(model, input_mean=mean, alpha=1.0)
+    expected = keras.ops.softmax(logits(mean + 0.75 * (x[:B] - mean)) / 0.75)
+    np.testing.assert_allclose(numpy(predictor(x[:B])), numpy(expected), rtol=1e-5, atol=1e-6)
+    with tempfile.TemporaryDirectory() as directory:
+        predictor.save(os.path.join(directory, "predictor.keras"))
+        restored = keras.saving.load_model(os.path.join(directory, "predictor.keras"))
+    np.testing.assert_allclose(numpy(restored(x[:B])), numpy(expected), rtol=1e-5, atol=1e-6)
+    print(f"{BACKEND}: mixup-aware predictor = scaled logits on shrunk inputs; saved and loaded")
+
+
 for targets in ("mixed", "dominant"):
     for per_example in (False, True):
         loss_and_metric_equal_hand_mixed_values(targets, per_example)
@@ -397,5 +416,6 @@ if BACKEND in ("jax", "tensorflow"):
     fit_with_schedule(jit_compile=BACKEND == "tensorflow")
 out_of_range_class_ids()
 layer_and_transform_in_tf_data()
+mixup_aware_predictor_runs_and_saves()
 np.savez(os.path.join(OUT, "draws.npz"), **draws)
 print("ALL OK")
