@@ -23,9 +23,8 @@ def no_mixup(num_classes: int):
     return convert
 
 
-def keras_layers_mixup(num_classes: int):
-    """keras.layers.MixUp (Keras 3), fed the {"images", "labels"} dict it expects."""
-    layer = keras.layers.MixUp(alpha=ALPHA, seed=0)
+def keras_layer(layer, num_classes: int):
+    """A Keras preprocessing layer (MixUp, CutMix), fed the {"images", "labels"} dict it expects."""
     convert = no_mixup(num_classes)
 
     def mix(x, y):
@@ -47,19 +46,6 @@ def naive_gather_blend(num_classes: int):
         lam = g1 / (g1 + g2)
         perm = tf.random.shuffle(tf.range(tf.shape(x)[0]))
         return lam * x + (1 - lam) * tf.gather(x, perm), lam * y + (1 - lam) * tf.gather(y, perm)
-
-    return mix
-
-
-def keras_layers_cutmix(num_classes: int):
-    """keras.layers.CutMix (Keras 3), fed the {"images", "labels"} dict it expects."""
-    layer = keras.layers.CutMix(factor=1.0, seed=0)
-    convert = no_mixup(num_classes)
-
-    def mix(x, y):
-        x, y = convert(x, y)
-        out = layer({"images": x, "labels": y})
-        return out["images"], out["labels"]
 
     return mix
 
@@ -100,7 +86,7 @@ def family_candidates(num_classes: int) -> dict:
         return keras_mixup.MixupTransform(num_classes=num_classes, seed=0, **kwargs)
 
     return {
-        "keras.layers.CutMix": keras_layers_cutmix(num_classes),
+        "keras.layers.CutMix": keras_layer(keras.layers.CutMix(factor=1.0, seed=0), num_classes),
         "naive gather + paste (CutMix)": naive_gather_paste(num_classes),
         "keras_mixup CutMix (XLA)": transform(alpha=0.0, cutmix_alpha=1.0),
         "keras_mixup mixup 0.8 / CutMix 1.0, switch 0.5 (XLA)": transform(
@@ -126,7 +112,7 @@ def candidates(num_classes: int) -> dict:
     """Map functions on a batched (x, y) element, by name."""
     found = {
         "no mixup (cast + one-hot)": no_mixup(num_classes),
-        "keras.layers.MixUp": keras_layers_mixup(num_classes),
+        "keras.layers.MixUp": keras_layer(keras.layers.MixUp(alpha=ALPHA, seed=0), num_classes),
         "naive gather + blend": naive_gather_blend(num_classes),
         "keras_mixup (graph)": keras_mixup_transform(num_classes, jit_compile=False),
         "keras_mixup (XLA)": keras_mixup_transform(num_classes, jit_compile=True),

@@ -33,7 +33,7 @@ import tensorflow as tf
 from keras_mixup.mixing import blend, map_tensors, mix_batch, mix_targets, to_float_targets
 from keras_mixup.ops import KERAS, TENSORFLOW
 from keras_mixup.sampling import fold_in
-from keras_mixup.settings import MixConfig, mix_settings, read, runtime_property
+from keras_mixup.settings import MixConfig, MixingOptions, mix_settings, read
 from keras_mixup.structures import MixParams
 from keras_mixup.transform import MixupTransform, pack_element
 from keras_mixup.validation import (
@@ -53,12 +53,6 @@ _LAYERS_BY_NAME: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _BOUND_OBJECTS: weakref.WeakSet = weakref.WeakSet()
 
 
-# The constructor arguments a layer hands to the MixupTransform that mixes for it in tf.data.
-MIXING_OPTIONS = (
-    "alpha", "per_example", "num_mixed", "cutmix_alpha", "switch_prob", "prob", "exact_cutmix_weight",
-)  # fmt: skip
-
-
 class StepRecord(NamedTuple):
     """What a `MixupLayer` did in its last forward pass."""
 
@@ -76,7 +70,7 @@ def find_layer(name: str) -> MixupLayer | None:
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
-class MixupLayer(keras.layers.Layer):
+class MixupLayer(MixingOptions, keras.layers.Layer):
     """Mixup (Zhang et al., 2018) and its family (k-way, CutMix) as a Keras layer.
 
     In a model, with `training=True`, the layer replaces its input batch by
@@ -218,33 +212,14 @@ class MixupLayer(keras.layers.Layer):
         self._tf_data_transform: MixupTransform | None = None
         _LAYERS_BY_NAME[self.name] = self
 
-    alpha = runtime_property("alpha")
-    cutmix_alpha = runtime_property("cutmix_alpha")
-    switch_prob = runtime_property("switch_prob")
-    prob = runtime_property("prob")
-
-    @property
-    def per_example(self) -> bool:
-        return self.config.per_example
-
-    @property
-    def num_mixed(self) -> int:
-        return self.config.num_mixed
-
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "alpha": self.alpha,
+            **self.mixing_config(),
             "num_classes": self.num_classes,
-            "per_example": self.per_example,
             "inputs_only": self.inputs_only,
             "targets": self.targets,
             "seed": self.seed,
-            "num_mixed": self.num_mixed,
-            "cutmix_alpha": self.cutmix_alpha,
-            "switch_prob": self.switch_prob,
-            "prob": self.prob,
-            "exact_cutmix_weight": self.config.exact_cutmix_weight,
         }
 
     def load_own_variables(self, store):
@@ -404,10 +379,9 @@ class MixupLayer(keras.layers.Layer):
     def _transform(self) -> MixupTransform:
         """The MixupTransform that mixes for this layer in tf.data (same alpha)."""
         if self._tf_data_transform is None:
-            config = self.get_config()
             with tf.init_scope():
                 transform = MixupTransform(
-                    **{key: config[key] for key in MIXING_OPTIONS},
+                    **self.mixing_config(),
                     num_classes=self.num_classes,
                     seed=self.seed,
                     dtype=self.compute_dtype,

@@ -182,6 +182,36 @@ class MixConfig:
         return active & (values["prob"] > 0)
 
 
+class MixingOptions:
+    """What both fronts expose about their mixing: the run-time settings as properties,
+    the static options, and their part of `get_config`. Needs `self.settings` (from
+    `mix_settings`) and `self.config` (a `MixConfig`)."""
+
+    alpha = runtime_property("alpha")
+    cutmix_alpha = runtime_property("cutmix_alpha")
+    switch_prob = runtime_property("switch_prob")
+    prob = runtime_property("prob")
+
+    @property
+    def per_example(self) -> bool:
+        return self.config.per_example
+
+    @property
+    def num_mixed(self) -> int:
+        return self.config.num_mixed
+
+    def mixing_config(self) -> dict:
+        return {
+            "alpha": self.alpha,
+            "per_example": self.per_example,
+            "num_mixed": self.num_mixed,
+            "cutmix_alpha": self.cutmix_alpha,
+            "switch_prob": self.switch_prob,
+            "prob": self.prob,
+            "exact_cutmix_weight": self.config.exact_cutmix_weight,
+        }
+
+
 def read(settings: dict[str, RuntimeValue], keras_variables: bool = False) -> dict:
     """The run-time values as tensors: the tf.data graph's variables, or (in a
     model) the layer's Keras variables."""

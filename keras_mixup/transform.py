@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_mixup.mixing import mix_batch
 from keras_mixup.ops import TENSORFLOW
-from keras_mixup.settings import MixConfig, mix_settings, read, runtime_property
+from keras_mixup.settings import MixConfig, MixingOptions, mix_settings, read
 from keras_mixup.structures import Batch
 from keras_mixup.validation import (
     cutmix_image_size,
@@ -50,7 +50,7 @@ def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-class MixupTransform:
+class MixupTransform(MixingOptions):
     """Mixup (Zhang et al., 2018) and its family for batched `tf.data` pipelines.
 
     Each batch is mixed with a shuffled copy of itself:
@@ -229,35 +229,16 @@ class MixupTransform:
             self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
         )
 
-    alpha = runtime_property("alpha")
-    cutmix_alpha = runtime_property("cutmix_alpha")
-    switch_prob = runtime_property("switch_prob")
-    prob = runtime_property("prob")
-
-    @property
-    def per_example(self) -> bool:
-        return self.config.per_example
-
-    @property
-    def num_mixed(self) -> int:
-        return self.config.num_mixed
-
     def get_config(self) -> dict:
         return {
-            "alpha": self.alpha,
+            **self.mixing_config(),
             "num_classes": self.num_classes,
-            "per_example": self.per_example,
             "seed": self.seed,
             "dtype": self.dtype,
             "jit_compile": self.jit_compile,
             "pairing": self.pairing,
             "targets": self.targets,
             "label_smoothing": self.label_smoothing,
-            "num_mixed": self.num_mixed,
-            "cutmix_alpha": self.cutmix_alpha,
-            "switch_prob": self.switch_prob,
-            "prob": self.prob,
-            "exact_cutmix_weight": self.config.exact_cutmix_weight,
         }
 
     def sharing_settings(self, **overrides) -> MixupTransform:
