@@ -5,17 +5,19 @@ from __future__ import annotations
 import keras
 
 from keras_mixup.layer import MixupLayer, find_layer, register_follower
+from keras_mixup.validation import (
+    unknown_loss,
+    validate_layer_reference,
+    validate_loss_arguments,
+    validate_mixable_loss,
+)
 
 
 def _sparse_to_dense_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
     """The loss to apply to one-hot mixed targets when the user's loss takes class ids."""
     if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
         config = loss.get_config()
-        if config.get("ignore_class") is not None:
-            raise ValueError(
-                "MixupLoss cannot mix targets for a SparseCategoricalCrossentropy with "
-                f"ignore_class={config['ignore_class']}: mixed targets have no ignored class."
-            )
+        validate_mixable_loss(config)
         return keras.losses.CategoricalCrossentropy(
             from_logits=config["from_logits"],
             reduction=config["reduction"],
@@ -29,15 +31,11 @@ class LayerFollower:
     saved model, whose layers are deserialized before the compile configuration)."""
 
     def _follow(self, layer) -> None:
+        validate_layer_reference(layer, isinstance(layer, MixupLayer))
         if isinstance(layer, MixupLayer):
             self.layer_name, self._layer = layer.name, layer
-        elif isinstance(layer, str):
-            self.layer_name, self._layer = layer, find_layer(layer)
         else:
-            raise TypeError(
-                "`layer` must be the MixupLayer whose mixing the targets follow (or its "
-                f"name); got {layer!r}."
-            )
+            self.layer_name, self._layer = layer, find_layer(layer)
         register_follower(self)
         if self._layer is not None:
             self._layer.bind(self)
@@ -155,6 +153,7 @@ _LOSS_ALIASES = {"Mse": "MeanSquaredError", "Mae": "MeanAbsoluteError"}
 
 def _resolve_loss(loss, loss_kwargs: dict) -> keras.losses.Loss:
     """A `keras.losses.Loss` instance for a name, instance or per-example function."""
+    validate_loss_arguments(loss, loss_kwargs)
     if isinstance(loss, str):
         # "sparse_categorical_crossentropy" -> keras.losses.SparseCategoricalCrossentropy
         class_name = "".join(part.capitalize() for part in loss.split("_"))
@@ -162,15 +161,12 @@ def _resolve_loss(loss, loss_kwargs: dict) -> keras.losses.Loss:
         loss_class = getattr(keras.losses, class_name, None)
         if isinstance(loss_class, type) and issubclass(loss_class, keras.losses.Loss):
             return loss_class(**loss_kwargs)
-        loss = keras.losses.get(loss)
-    if loss_kwargs:
-        raise TypeError(
-            f"Extra loss arguments {sorted(loss_kwargs)} can only be given with a loss name."
-        )
+        loss = keras.losses.get(loss)  # a name without a class: kwargs have nowhere to go
+        validate_loss_arguments(loss, loss_kwargs)
     if isinstance(loss, keras.losses.Loss):
         return loss
     if loss is keras.losses.sparse_categorical_crossentropy:
         return keras.losses.SparseCategoricalCrossentropy()
     if callable(loss):
         return _FunctionLoss(loss)
-    raise TypeError(f"`loss` must be a loss name, a keras.losses.Loss or a function; got {loss!r}.")
+    raise unknown_loss(loss)

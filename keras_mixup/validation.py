@@ -549,3 +549,38 @@ def validate_scheduler(mixers, attribute: str, attributes) -> None:
                 f"AlphaScheduler drives the `{attribute}` of MixupTransform and MixupLayer "
                 f"objects; got {type(mixer).__name__}.",
             )
+
+
+def validate_mixable_loss(config: dict) -> None:
+    """A sparse cross-entropy that `MixupLoss` turns into a dense one (its config)."""
+    if config.get("ignore_class") is not None:
+        raise user_error(
+            ValueError,
+            "MixupLoss cannot mix targets for a SparseCategoricalCrossentropy with "
+            f"ignore_class={config['ignore_class']}: mixed targets have no ignored class.",
+        )
+
+
+def validate_layer_reference(layer, is_layer: bool) -> None:
+    """`MixupLoss(layer=...)` / `MixupAccuracy(layer=...)`: a MixupLayer or its name."""
+    if not (is_layer or isinstance(layer, str)):
+        raise user_error(
+            TypeError,
+            "`layer` must be the MixupLayer whose mixing the targets follow (or its name); "
+            f"got {layer!r}.",
+        )
+
+
+def validate_loss_arguments(loss, loss_kwargs: dict) -> None:
+    """Extra keyword arguments go with a loss given by name."""
+    if loss_kwargs and not isinstance(loss, str):
+        raise user_error(
+            TypeError,
+            f"Extra loss arguments {sorted(loss_kwargs)} can only be given with a loss name.",
+        )
+
+
+def unknown_loss(loss) -> Exception:
+    return user_error(
+        TypeError, f"`loss` must be a loss name, a keras.losses.Loss or a function; got {loss!r}."
+    )
