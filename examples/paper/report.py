@@ -61,7 +61,7 @@ def block(name: str, figures: list[str]) -> str:
 def figure_names(name: str) -> list[str]:
     """The figure files NAME's module draws (without drawing them)."""
     data = load(name)
-    if data is None:
+    if data is None or not hasattr(module_of(name), "figures"):
         return []
     if PROFILES[name].module == "gan":
         return [f"{name}_{dataset}.png" for dataset in data["config"]["datasets"].split(",")]
@@ -79,7 +79,7 @@ def draw_figures(names) -> list[Path]:
     paths = []
     for name in names:
         data = load(name)
-        if data is not None:
+        if data is not None and hasattr(module_of(name), "figures"):
             paths += module_of(name).figures(data, FIGURES, name)
     return paths
 
