@@ -207,13 +207,26 @@ def main(argv=None) -> dict:
     return results
 
 
+def logit_scale(model: str, run: dict) -> float:
+    """The factor the logits were multiplied by: 1 / T for temperature scaling, 1 / theta_bar
+    for the mixup-aware predictor (whose inputs are also shrunk), 1 otherwise."""
+    if model.endswith(METHODS[2]):
+        return 1.0 / run["temperature"]
+    if model.endswith(METHODS[1]):
+        return 1.0 / run["theta_bar"]
+    return 1.0
+
+
 def markdown(data: dict) -> str:
     rows = []
     for name, models in data["results"].items():
         for model, runs in models.items():
+            scales = [logit_scale(model, r) for r in runs]
             rows.append([name, model, cell([r["error"] for r in runs]), cell([r["ece"] for r in runs]),
-                         cell([r["nll"] for r in runs], digits=3)])  # fmt: skip
-    return markdown_table(["data set", "model", "test error (%)", "ECE (%)", "NLL"], rows)
+                         cell([r["nll"] for r in runs], digits=3), cell(scales, digits=2)])  # fmt: skip
+    return markdown_table(
+        ["data set", "model", "test error (%)", "ECE (%)", "NLL", "logits multiplied by"], rows
+    )
 
 
 def figures(data: dict, folder: Path, name: str) -> list[Path]:
