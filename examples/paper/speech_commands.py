@@ -349,6 +349,8 @@ def train_row(model_name, alpha, splits, num_classes, args, seed):
     return {
         "validation": validation_curve[-1],
         "test": top_k_errors(model, evaluation(splits["test"], args))[1],
+        # did the model fit its training set? (error on the clean training clips)
+        "train": top_k_errors(model, evaluation(splits["train"], args))[1],
         "validation_per_epoch": validation_curve,
         "alpha_per_epoch": history.history.get("mixup_alpha", [0.0] * args.epochs),
     }
@@ -424,6 +426,7 @@ def main(argv=None) -> dict:
             results[key] = {
                 "validation": [r["validation"] for r in runs],
                 "test": [r["test"] for r in runs],
+                "train": [r["train"] for r in runs],
                 "runs": runs,
             }
             curves[key] = [r["validation_per_epoch"] for r in runs]
@@ -457,12 +460,13 @@ def markdown(data: dict) -> str:
     for key, row in data["results"].items():
         model_name, method = key.split(" ", 1)
         paper = PAPER_FIGURE4.get((model_name, method))
-        rows.append([model_name, method, cell(row["validation"]), cell(row["test"]),
-                     "" if paper is None else f"{paper[0]} / {paper[1]}"])  # fmt: skip
+        rows.append([model_name, method, cell(row["train"]), cell(row["validation"]),
+                     cell(row["test"]), "" if paper is None else f"{paper[0]} / {paper[1]}"])  # fmt: skip
     return markdown_table(
-        ["model", "method", "validation error (%)", "test error (%)", "paper validation / test"],
+        ["model", "method", "training error (%)", "validation error (%)", "test error (%)",
+         "paper validation / test"],
         rows,
-    )
+    )  # fmt: skip
 
 
 def figures(data: dict, folder: Path, name: str) -> list[Path]:
