@@ -386,6 +386,14 @@ def default_milestones(model: str, epochs: int):
     return [m for m in (100, 150) if m < epochs]
 
 
+EXPERIMENT_TITLES = {
+    "fig3a": "Figure 3a",
+    "table2": "Table 2",
+    "table5": "Table 5",
+    "kway": "k-way mixup (paper, Section 2)",
+}
+
+
 def experiment_rows(args) -> list[tuple[str, str, tuple | None]]:
     """(label, spec, paper numbers) for the chosen experiment."""
     if args.rows:  # the paper's label and numbers where the experiment has the same row
@@ -478,12 +486,7 @@ def print_table(args, outcome: dict) -> None:
             paper = "" if paper is None else paper
             print(f"{label:<36}" + "".join(f"{v:>14}" for v in values) + f"   {paper}")
         return
-    title = {
-        "fig3a": "Figure 3a",
-        "table2": "Table 2",
-        "table5": "Table 5",
-        "kway": "k-way mixup (paper, Section 2)",
-    }[args.experiment]
+    title = EXPERIMENT_TITLES[args.experiment]
     print(f"\n{title}: median test error (%) of the last 10 epochs ({scale})")
     header = "".join(f"{'wd ' + format(w, 'g'):>18}" for w in wds)
     print(f"{'method':<42}{header}   paper")
@@ -580,20 +583,70 @@ def main(argv=None) -> dict:
 
 
 def figures(data: dict, folder: Path, name: str) -> list[Path]:
-    """The test-error curves of a results file (docs/figures via examples.paper.report)."""
+    """The figure of a results file (docs/figures via examples.paper.report): test-error curves
+    per epoch, or for Table 5's many rows the median error per row with its seeds' range."""
     config, results = data["config"], data["results"]
     path = folder / f"{name}.png"
-    plot_curves(
-        {key: value["test_error_per_epoch"] for key, value in results.items() if key != "paper"},
-        path,
-        f"{config['experiment']}: test error per epoch"
-        + (
-            " (digits quick profile)"
-            if config["quick"]
-            else f" ({config['dataset']}, {config['model']})"
-        ),
+    where = "digits quick profile" if config["quick"] else f"{config['dataset']}, {config['model']}"
+    noise = config.get("label_noise") or 0.0
+    what = EXPERIMENT_TITLES[config["experiment"]] + (
+        f", {noise:.0%} corrupted labels" if noise else ""
     )
+    runs = {key: value for key, value in results.items() if key != "paper"}
+    single_decay = len(config["weight_decays"].split(",")) == 1
+    if config["experiment"] == "table5":
+        plot_rows(
+            {key: value["median_last_10"] for key, value in runs.items()},
+            path,
+            f"{what} ({where}): median test error of the last 10 epochs",
+        )
+    else:
+        plot_curves(
+            {
+                _display(key.split(" | ")[0]) if single_decay else key: value[
+                    "test_error_per_epoch"
+                ]
+                for key, value in runs.items()
+            },
+            path,
+            f"{what}: test error per epoch ({where})",
+        )
     return [path]
+
+
+def plot_rows(values: dict, path: Path, title: str) -> None:
+    """One dot per "label | wd=..." key (mean over seeds, a bar from min to max), rows top down
+    in the table's order, one colour per weight decay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(key.split(" | ")[0] for key in values))
+    decays = list(dict.fromkeys(key.split(" | ")[1] for key in values))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(labels) + 1.2))
+    for offset, decay in zip(np.linspace(-0.15, 0.15, len(decays)), decays, strict=True):
+        for row, label in enumerate(labels):
+            seeds = np.asarray(values[f"{label} | {decay}"], float)
+            ax.errorbar(
+                seeds.mean(),
+                row + offset,
+                xerr=[[seeds.mean() - seeds.min()], [seeds.max() - seeds.mean()]],
+                fmt="o",
+                ms=4,
+                color=f"C{decays.index(decay)}",
+                label=decay if row == 0 else None,
+            )
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="test error (%)", title=title)
+    ax.title.set_fontsize(9)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _display(label: str) -> str:
