@@ -59,3 +59,37 @@ def test_a_missing_results_file_renders_as_not_run_with_its_command(monkeypatch,
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     body = report.block("table4_quick", [])
     assert body.startswith("_Not run yet. Command: `python -m examples.paper.uci --quick`")
+
+
+def test_every_committed_results_file_draws_its_figures(tmp_path):
+    from PIL import Image
+
+    for path in sorted(reproduce.RESULTS.glob("*.json")):
+        module = report.module_of(path.stem)
+        if not hasattr(module, "figures"):
+            continue
+        for figure in module.figures(json.loads(path.read_text()), tmp_path, path.stem):
+            with Image.open(figure) as image:
+                assert image.size[0] > 300 and image.size[1] > 200, figure
+
+
+def test_table5_figure_has_a_row_per_method(tmp_path):
+    """Table 5's 22 rows x 2 weight decays draw as a dot plot whose height grows with the rows
+    (44 curves in one axes would be unreadable)."""
+    from PIL import Image
+
+    from examples.paper import cifar
+
+    results = {
+        f"{label} | wd={decay}": {
+            "median_last_10": [4.0 + i, 5.0 + i, 6.0],
+            "test_error_per_epoch": [],
+        }
+        for i, (label, _, _) in enumerate(cifar.PAPER_TABLE5)
+        for decay in ("0.0001", "0.0005")
+    }
+    data = {"config": {"quick": True, "experiment": "table5", "weight_decays": "1e-4,5e-4"},
+            "results": results}  # fmt: skip
+    (figure,) = cifar.figures(data, tmp_path, "table5_quick")
+    with Image.open(figure) as image:
+        assert image.size[1] > 0.3 * 120 * len(cifar.PAPER_TABLE5)  # about 0.32 inch per row
