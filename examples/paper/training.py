@@ -159,7 +159,8 @@ def plot_curves(curves: dict, path: Path, title: str, ylabel: str = "test error 
         ax.plot(epochs, runs.mean(axis=0), label=name)
         if len(runs) > 1:
             ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), alpha=0.2)
-    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.set(xlabel="epoch", ylabel=ylabel)
+    ax.set_title(title, fontsize=12 if len(title) < 60 else 9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
