@@ -57,6 +57,7 @@ from examples.paper.training import (
     EpochEvaluation,
     copy_matching_weights,
     plot_curves,
+    plot_rows,
     random_crop_flip,
     step_schedule,
     summarize_curve,
@@ -612,41 +613,6 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
             f"{what}: test error per epoch ({where})",
         )
     return [path]
-
-
-def plot_rows(values: dict, path: Path, title: str) -> None:
-    """One dot per "label | wd=..." key (mean over seeds, a bar from min to max), rows top down
-    in the table's order, one colour per weight decay."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(dict.fromkeys(key.split(" | ")[0] for key in values))
-    decays = list(dict.fromkeys(key.split(" | ")[1] for key in values))
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(labels) + 1.2))
-    for offset, decay in zip(np.linspace(-0.15, 0.15, len(decays)), decays, strict=True):
-        for row, label in enumerate(labels):
-            seeds = np.asarray(values[f"{label} | {decay}"], float)
-            ax.errorbar(
-                seeds.mean(),
-                row + offset,
-                xerr=[[seeds.mean() - seeds.min()], [seeds.max() - seeds.mean()]],
-                fmt="o",
-                ms=4,
-                color=f"C{decays.index(decay)}",
-                label=decay if row == 0 else None,
-            )
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set(xlabel="test error (%)", title=title)
-    ax.title.set_fontsize(9)
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _display(label: str) -> str:

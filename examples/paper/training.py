@@ -145,14 +145,28 @@ def summarize_curve(errors) -> dict:
     }
 
 
-def plot_curves(curves: dict, path: Path, title: str, ylabel: str = "test error (%)") -> None:
-    """One line per run (mean over seeds, shaded min..max when several)."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    return plt
+
+
+def _finish(fig, ax, path: Path, title: str) -> None:
+    """The common end of every figure here: title (smaller when long), grid, legend, PNG."""
+    ax.set_title(title, fontsize=12 if len(title) < 60 else 9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+
+
+def plot_curves(curves: dict, path: Path, title: str, ylabel: str = "test error (%)") -> None:
+    """One line per run (mean over seeds, shaded min..max when several)."""
+    fig, ax = _pyplot().subplots(figsize=(7, 4))
     for name, runs in curves.items():
         runs = np.asarray(runs, float).reshape(-1, np.shape(runs)[-1])
         epochs = np.arange(1, runs.shape[1] + 1)
@@ -160,13 +174,34 @@ def plot_curves(curves: dict, path: Path, title: str, ylabel: str = "test error 
         if len(runs) > 1:
             ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), alpha=0.2)
     ax.set(xlabel="epoch", ylabel=ylabel)
-    ax.set_title(title, fontsize=12 if len(title) < 60 else 9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(fig, ax, path, title)
+
+
+def plot_rows(values: dict, path: Path, title: str, xlabel: str = "test error (%)") -> None:
+    """One dot per "label | group" key (mean over seeds, a bar from min to max), rows top down
+    in the order given, one colour per group (e.g. weight decay)."""
+    labels = list(dict.fromkeys(key.split(" | ")[0] for key in values))
+    groups = list(dict.fromkeys(key.split(" | ")[1] for key in values))
+    fig, ax = _pyplot().subplots(figsize=(8, 0.32 * len(labels) + 1.2))
+    offsets = np.linspace(-0.15, 0.15, len(groups))
+    for colour, (offset, group) in enumerate(zip(offsets, groups, strict=True)):
+        for row, label in enumerate(labels):
+            seeds = np.asarray(values[f"{label} | {group}"], float)
+            ax.errorbar(
+                seeds.mean(),
+                row + offset,
+                xerr=[[seeds.mean() - seeds.min()], [seeds.max() - seeds.mean()]],
+                fmt="o",
+                ms=4,
+                color=f"C{colour}",
+                label=group if row == 0 else None,
+            )
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel)
+    ax.grid(alpha=0.3, axis="x")
+    _finish(fig, ax, path, title)
 
 
 def train_pipeline(x, y, *, alpha: float, batch_size: int, seed: int) -> tf.data.Dataset:
