@@ -48,6 +48,10 @@ def test_every_committed_results_file_renders_with_its_command():
         name = path.stem
         body = report.block(name, report.figure_names(name))
         data = json.loads(path.read_text())
+        assert data["reproduce"]["profile"] == name
+        # the file was made by its profile's command as `make reproduce` runs it today
+        command = reproduce.PROFILES[name].command(Path("OUT"))[1:-2]
+        assert data["reproduce"]["command"] == " ".join(["python", *command]), name
         assert data["reproduce"]["command"] in body
         assert body.count("|") > 10  # a table
         for figure in report.figure_names(name):

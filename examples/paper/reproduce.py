@@ -180,6 +180,7 @@ def run_profile(name: str, scratch: Path) -> float:
         shutil.rmtree(output)
     command = profile.command(output)
     print(f"\n=== {name}: {profile.about}\n$ {' '.join(command[1:])}", flush=True)
+    commit = _commit()  # the code that runs, not what the tree holds when it ends
     started = time.perf_counter()
     subprocess.run(command, check=True)
     seconds = time.perf_counter() - started
@@ -188,7 +189,7 @@ def run_profile(name: str, scratch: Path) -> float:
         "profile": name,
         "command": " ".join(["python", *command[1:-2]]),
         "seconds": round(seconds),
-        "commit": _commit(),
+        "commit": commit,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1, default=float) + "\n")
