@@ -45,8 +45,7 @@ def block(name: str, figures: list[str]) -> str:
         raise SystemExit(f"docs/results.md has a block for an unknown profile {name!r}")
     data = load(name)
     if data is None:
-        command = " ".join(PROFILES[name].command(Path("OUT"))[1:-2])
-        return f"_Not run yet. Command: `python {command}`._\n"
+        return f"_Not run yet. Command: `{PROFILES[name].command_line}`._\n"
     run = data["reproduce"]
     lines = [
         module_of(name).markdown(data),

@@ -43,6 +43,11 @@ class Profile:
             str(output),
         ]
 
+    @property
+    def command_line(self) -> str:
+        """The command as a reader types it from the repository root (no --output)."""
+        return " ".join(["python", "-m", f"examples.paper.{self.module}", *self.argv])
+
 
 # Table 2 in the memorization regime: no augmentation, 100 epochs (Zhang et al. 2017).
 _TABLE2 = ("--quick", "--experiment", "table2", "--no-augment", "--epochs", "100",
@@ -163,7 +168,7 @@ def run_profile(name: str, scratch: Path) -> float:
     data = json.loads((output / "results.json").read_text())
     data["reproduce"] = {
         "profile": name,
-        "command": " ".join(["python", *command[1:-2]]),
+        "command": profile.command_line,
         "seconds": round(seconds),
         "commit": commit,
     }

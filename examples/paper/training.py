@@ -155,7 +155,7 @@ def _pyplot():
 
 
 def _finish(fig, ax, path: Path, title: str) -> None:
-    """The common end of every figure here: title (smaller when long), grid, legend, PNG."""
+    """The common end of every figure here: title (smaller when long), legend, PNG."""
     ax.set_title(title, fontsize=12 if len(title) < 60 else 9)
     ax.legend(fontsize=7)
     fig.tight_layout()
