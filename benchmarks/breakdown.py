@@ -16,9 +16,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_mixup import MixParams, MixupTransform  # noqa: E402
-from keras_mixup.mixing import Batch, mix_batch  # noqa: E402
-from keras_mixup.sampling import sample_mix_params  # noqa: E402
+from keras_mixup import MixParams, MixupTransform, sample_mix_params  # noqa: E402
+from keras_mixup._src.mixing import mix_parts  # noqa: E402
+from keras_mixup._src.structures import Parts  # noqa: E402
+from keras_mixup._src.tf_ops import TENSORFLOW  # noqa: E402
+
+
+def mix_batch(parts, params, *, num_classes):
+    return mix_parts(
+        parts, params, num_classes=num_classes, feature_dtype="float32", ops=TENSORFLOW
+    )
+
 
 BATCHES = 1500
 
@@ -28,12 +36,12 @@ def stages(batch_size: int, classes: int) -> dict:
 
     @tf.function(jit_compile=True)
     def blend_fixed(x, y):
-        return mix_batch(Batch(x, y), fixed, num_classes=classes, feature_dtype=tf.float32)[:2]
+        return mix_batch(Parts(x, y), fixed, num_classes=classes)[:2]
 
     @tf.function(jit_compile=True)
     def sample_and_blend(x, y, seed):
         params = sample_mix_params(seed, tf.shape(y)[0], 0.2)
-        return mix_batch(Batch(x, y), params, num_classes=classes, feature_dtype=tf.float32)[:2]
+        return mix_batch(Parts(x, y), params, num_classes=classes)[:2]
 
     generator = tf.random.Generator.from_seed(0)
     return {

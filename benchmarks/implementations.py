@@ -11,7 +11,6 @@ import keras
 import tensorflow as tf
 
 import keras_mixup
-import keras_mixup.transform
 
 ALPHA = 0.2
 
@@ -103,7 +102,7 @@ BASELINES: list = []
 
 
 def keras_mixup_transform(num_classes: int, jit_compile: bool, package=keras_mixup):
-    return package.transform.MixupTransform(
+    return package.MixupTransform(
         alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile
     )
 

@@ -73,8 +73,10 @@ def xla_buffers(shape_name: str) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from keras_mixup.mixing import Batch, mix_batch
-    from keras_mixup.sampling import sample_mix_params
+    from keras_mixup import sample_mix_params
+    from keras_mixup._src.mixing import mix_parts
+    from keras_mixup._src.structures import Parts
+    from keras_mixup._src.tf_ops import TENSORFLOW
 
     shape = SHAPES[shape_name]
     full = (shape["batch"], *shape["image"])
@@ -84,8 +86,12 @@ def xla_buffers(shape_name: str) -> dict:
     @tf.function(jit_compile=True)
     def mix(images, labels, seed):
         params = sample_mix_params(seed, shape["batch"], 0.2)
-        return mix_batch(
-            Batch(images, labels), params, num_classes=shape["classes"], feature_dtype=tf.float32
+        return mix_parts(
+            Parts(images, labels),
+            params,
+            num_classes=shape["classes"],
+            feature_dtype="float32",
+            ops=TENSORFLOW,
         )[:2]
 
     hlo = mix.experimental_get_compiler_ir(x, y, tf.constant([1, 2], tf.int64))(

@@ -6,17 +6,13 @@ import keras
 import numpy as np
 
 import keras_mixup
-import keras_mixup.layer
-import keras_mixup.losses
 from benchmarks import implementations
 from benchmarks.common import interleaved_medians, print_table
 
 
 def small_cnn(with_mixup: bool, jit_compile: bool, package=keras_mixup) -> keras.Model:
     keras.utils.set_random_seed(0)
-    mixup = package.layer.MixupLayer(alpha=0.2, seed=0) if with_mixup else None
-    # keras_mixup's MixupLoss lives in losses.py now; earlier commits kept it in layer.py.
-    loss_module = getattr(package, "losses", package.layer)
+    mixup = package.MixupLayer(alpha=0.2, seed=0) if with_mixup else None
     layers = (
         [keras.Input((32, 32, 3))]
         + ([mixup] if mixup else [])
@@ -34,7 +30,7 @@ def small_cnn(with_mixup: bool, jit_compile: bool, package=keras_mixup) -> keras
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        loss=loss_module.MixupLoss(loss, layer=mixup) if mixup else loss,
+        loss=package.MixupLoss(loss, layer=mixup) if mixup else loss,
         jit_compile=jit_compile,
     )
     return model

@@ -1,6 +1,7 @@
 """keras_mixup: mixup (Zhang et al., ICLR 2018) for Keras 3, on TensorFlow, JAX and PyTorch.
 
-- `MixupTransform`: mixup as a `tf.data` transformation of batched elements.
+- `MixupTransform`: mixup as a transformation of batched elements (tf.data,
+  Grain, NumPy batches).
 - `MixupLayer` + `MixupLoss`: mixup inside a Keras model, targets mixed in the loss;
   `MixupAccuracy`: the training accuracy that matches mixed targets.
 - `sample_mix_params` / `MixParams`: the random parameters (drawn in one place);
@@ -13,21 +14,25 @@
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
+
+This file is the whole public API (with the three submodules above); everything
+under `keras_mixup._src` is private. `import keras_mixup` needs Keras and NumPy
+only: TensorFlow is imported on first use of a tf.data pipeline.
 """
 
 from keras_mixup import adversarial, diagnostics, neighbours
-from keras_mixup.layer import MixupLayer
-from keras_mixup.losses import MixupLoss
-from keras_mixup.metrics import MixupAccuracy
-from keras_mixup.mixing import blend
+from keras_mixup._src.layer import MixupLayer
+from keras_mixup._src.losses import MixupLoss
+from keras_mixup._src.metrics import MixupAccuracy
+from keras_mixup._src.mixing import blend
+from keras_mixup._src.prediction import input_mean, mixup_aware_predictor, theta_bar
+from keras_mixup._src.sampling import sample_beta, sample_mix_params
+from keras_mixup._src.schedule import AlphaScheduler, alpha_schedule
+from keras_mixup._src.structures import MixParams
+from keras_mixup._src.transform import MixupTransform, checkpointable
 from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
-from keras_mixup.prediction import input_mean, mixup_aware_predictor, theta_bar
-from keras_mixup.sampling import sample_beta, sample_mix_params
-from keras_mixup.schedule import AlphaScheduler, alpha_schedule
-from keras_mixup.structures import MixParams
-from keras_mixup.transform import MixupTransform, checkpointable
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 __all__ = [
     "AlphaScheduler",

@@ -20,7 +20,9 @@ from keras_mixup import (
     nearest_neighbours,
     sample_mix_params,
 )
-from keras_mixup.mixing import Batch, mix_batch, select_dominant
+from keras_mixup._src.mixing import mix_parts, select_dominant
+from keras_mixup._src.structures import Parts as Batch
+from keras_mixup._src.tf_ops import TENSORFLOW
 
 # --- same-class pairing -------------------------------------------------------------
 
@@ -94,13 +96,15 @@ PARAMS = MixParams(
 def test_dominant_targets_pick_the_larger_weight_exactly():
     y = tf.one_hot([0, 1, 2, 3], 4)
     expected = tf.one_hot([0, 1, 3, 3], 4)  # rows 0,1: own (0.7); row 2: partner 3; 0.5: own
-    np.testing.assert_array_equal(select_dominant(y, PARAMS), expected)
+    np.testing.assert_array_equal(select_dominant(y, PARAMS, ops=TENSORFLOW), expected)
     batch = Batch(
         tf.constant([[0.0], [10.0], [20.0], [30.0]]),
         tf.constant([0, 1, 2, 3]),
         tf.constant([1.0, 2.0, 3.0, 4.0]),
     )
-    mixed = mix_batch(batch, PARAMS, num_classes=4, feature_dtype=tf.float32, targets="dominant")
+    mixed = mix_parts(
+        batch, PARAMS, num_classes=4, feature_dtype="float32", targets="dominant", ops=TENSORFLOW
+    )
     np.testing.assert_allclose(mixed.features, [[3.0], [13.0], [27.0], [15.0]])
     np.testing.assert_array_equal(mixed.labels, expected)
     np.testing.assert_array_equal(mixed.sample_weight, [1.0, 2.0, 4.0, 4.0])
@@ -108,10 +112,14 @@ def test_dominant_targets_pick_the_larger_weight_exactly():
 
 def test_label_smoothing_exact_values_and_commutes_with_mixing():
     batch = Batch(tf.zeros((4, 1)), tf.constant([0, 1, 2, 3]))
-    smoothed = mix_batch(batch, None, num_classes=4, feature_dtype=tf.float32, label_smoothing=0.2)
+    smoothed = mix_parts(
+        batch, None, num_classes=4, feature_dtype="float32", label_smoothing=0.2, ops=TENSORFLOW
+    )
     # eps / K = 0.05 for the wrong classes, 1 - eps (K - 1) / K = 0.85 for the right one.
     np.testing.assert_allclose(smoothed.labels, 0.05 + 0.8 * np.eye(4), rtol=1e-6)
-    mixed = mix_batch(batch, PARAMS, num_classes=4, feature_dtype=tf.float32, label_smoothing=0.2)
+    mixed = mix_parts(
+        batch, PARAMS, num_classes=4, feature_dtype="float32", label_smoothing=0.2, ops=TENSORFLOW
+    )
     mixed_then_smoothed = 0.8 * blend(tf.one_hot([0, 1, 2, 3], 4), PARAMS) + 0.05
     np.testing.assert_allclose(mixed.labels, mixed_then_smoothed, rtol=1e-6)
 
@@ -153,7 +161,7 @@ def test_layer_dominant_targets_loss_equals_hand_computed():
     dense = model.layers[-1]
     params = _next_params(mixup, len(X))
     logits = dense(blend(tf.constant(X), params))  # before the step changes the weights
-    targets = select_dominant(tf.one_hot(Y, 3), params)
+    targets = select_dominant(tf.one_hot(Y, 3), params, ops=TENSORFLOW)
     expected = keras.losses.CategoricalCrossentropy(from_logits=True)(targets, logits)
     loss = model.train_on_batch(X, Y)
     np.testing.assert_allclose(loss, float(expected), rtol=1e-5)

@@ -20,7 +20,7 @@ import tensorflow as tf
 from scipy import stats
 
 from keras_mixup import sample_mix_params
-from keras_mixup.ops import TENSORFLOW
+from keras_mixup._src.tf_ops import TENSORFLOW
 from tests.stats import float32_ks_pvalue
 
 SCRIPTS = Path(__file__).resolve().parent / "backends"
@@ -84,7 +84,10 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
             key = f"fixed_alpha{alpha}_per_example{per_example}"
             np.testing.assert_array_equal(draws[key + "_permutation"], params.permutation.numpy())
             np.testing.assert_allclose(
-                draws[key + "_lambda"], params.mix_weight.numpy(), rtol=2e-6, atol=1e-7
+                draws[key + "_lambda"],
+                params.mix_weight.numpy(),
+                rtol=2e-6 / min(alpha, 1.0),  # the alpha < 1 boost: log(U) / alpha
+                atol=1e-7,
             )
     seed = tf.constant([4, 2], tf.int32)
     families = {
@@ -96,9 +99,9 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
         for field, value in params._asdict().items():
             if value is None:
                 continue
-            if field in ("mix_weight", "more_weights"):
+            if field in ("mix_weight", "more_weights", "partner_weight"):
                 np.testing.assert_allclose(
-                    draws[f"{name}_{field}"], value.numpy(), rtol=2e-6, atol=1e-7
+                    draws[f"{name}_{field}"], value.numpy(), rtol=4e-6, atol=1e-7
                 )
             else:
                 np.testing.assert_array_equal(draws[f"{name}_{field}"], value.numpy())

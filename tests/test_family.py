@@ -18,9 +18,9 @@ from keras_mixup import (
     blend,
     sample_mix_params,
 )
-from keras_mixup.mixing import mix_batch
-from keras_mixup.ops import TENSORFLOW
-from keras_mixup.structures import Batch
+from keras_mixup._src.mixing import mix_parts
+from keras_mixup._src.structures import Parts as Batch
+from keras_mixup._src.tf_ops import TENSORFLOW
 from tests.stats import float32_ks_pvalue
 
 P_MIN = 1e-3
@@ -171,8 +171,14 @@ def test_k_way_rows_are_the_target_weighted_sums_of_their_sources(num_mixed, per
         alpha=0.7, num_mixed=num_mixed, per_example=per_example, num_classes=batch, seed=4
     )
     identity = tf.constant(np.arange(batch))
-    mixed, targets, _ = transform.mix(Batch(tf.constant(features), identity), tf.constant([5, 6]))
-    same_mixed = transform.mix(Batch(tf.constant(features), identity), tf.constant([5, 6])).features
+    mixed, targets = transform._tf_data_mixer().mix(
+        Batch(tf.constant(features), identity), tf.constant([5, 6])
+    )[:2]
+    same_mixed = (
+        transform._tf_data_mixer()
+        .mix(Batch(tf.constant(features), identity), tf.constant([5, 6]))
+        .features
+    )
     weights = targets.numpy()  # row i: the weight of every source example
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-6)
     assert (np.count_nonzero(weights > 1e-6, axis=1) <= num_mixed).all()
@@ -207,8 +213,13 @@ def test_k_way_dominant_targets_pick_the_largest_weight():
         more_permutations=tf.constant([[2, 0, 1]]),
     )
     labels = tf.constant(np.eye(3, dtype="float32"))
-    batch = mix_batch(
-        Batch(labels, labels), params, num_classes=None, feature_dtype="float32", targets="dominant"
+    batch = mix_parts(
+        Batch(labels, labels),
+        params,
+        num_classes=None,
+        feature_dtype="float32",
+        targets="dominant",
+        ops=TENSORFLOW,
     )
     # weights per row: own, first partner (1 - own - more), more -> largest source
     # row 0: 0.2 (0), 0.3 (1), 0.5 (2) -> 2; row 1: 0.5 (1), 0.4 (2), 0.1 (0) -> 1;
@@ -298,7 +309,7 @@ def test_scheduler_drives_cutmix_alpha_and_prob():
     ).on_epoch_begin(0)
     AlphaScheduler(lambda epoch: 0.25, transform, attribute="prob").on_epoch_begin(0)
     assert (transform.cutmix_alpha, transform.prob) == (0.0, 0.25)
-    assert transform.settings["prob"].tf_variable().numpy() == 0.25
+    assert transform.runtime.tf_variables(transform.spec)["prob"].numpy() == 0.25
     with pytest.raises(ValueError, match="`attribute` must be one of"):
         AlphaScheduler(lambda epoch: 1.0, transform, attribute="beta")
 
@@ -354,13 +365,12 @@ def test_model_loss_equals_the_hand_mixed_loss(family, jit_compile):
         jit_compile=jit_compile,
     )
     draw = tf.function(
-        lambda seed: mixup.config.draw(
+        lambda seed: mixup.spec.draw(
             seed,
-            tf.constant(images),
-            8,
-            {k: v.value for k, v in mixup.settings.items()},
-            "",
-            TENSORFLOW,
+            Batch(tf.constant(images)),
+            mixup.spec.runtime_values(),
+            owner="",
+            ops=TENSORFLOW,
         ),
         jit_compile=jit_compile,
     )
@@ -380,8 +390,10 @@ def test_cutmix_compiles_under_xla_in_the_transform():
     transform = MixupTransform(
         alpha=1.0, cutmix_alpha=1.0, num_classes=4, seed=0, jit_compile=False
     )
-    compiled = tf.function(lambda x, y, s: transform.mix(Batch(x, y), s), jit_compile=True)
-    eager = transform.mix(
+    compiled = tf.function(
+        lambda x, y, s: transform._tf_data_mixer().mix(Batch(x, y), s), jit_compile=True
+    )
+    eager = transform._tf_data_mixer().mix(
         Batch(tf.constant(images), tf.constant(np.arange(4))), tf.constant([1, 2])
     )
     xla = compiled(tf.constant(images), tf.constant(np.arange(4)), tf.constant([1, 2]))

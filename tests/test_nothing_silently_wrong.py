@@ -199,6 +199,7 @@ def test_one_layer_mixes_a_list_of_inputs_with_the_same_parameters():
     inputs_only = MixupLayer(alpha=1.0, seed=3, inputs_only=True)
     out_a, out_b = inputs_only([X, X[:, :2]], training=True)
     lam = inputs_only.record.params.mix_weight.numpy()[:, None]
+    other = inputs_only.record.params.partner_weight.numpy()[:, None]
     perm = inputs_only.record.params.permutation.numpy()
-    np.testing.assert_allclose(out_a.numpy(), lam * X + (1 - lam) * X[perm], rtol=1e-6)
-    np.testing.assert_allclose(out_b.numpy(), lam * X[:, :2] + (1 - lam) * X[perm, :2], rtol=1e-6)
+    np.testing.assert_allclose(out_a.numpy(), lam * X + other * X[perm], rtol=1e-6)
+    np.testing.assert_allclose(out_b.numpy(), lam * X[:, :2] + other * X[perm, :2], rtol=1e-6)

@@ -43,7 +43,7 @@ def test_sdist_and_wheel_pass_twine_check(distributions):
 def test_wheel_holds_the_package_and_its_type_marker(distributions):
     wheel = next(p for p in distributions if p.suffix == ".whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "keras_mixup/py.typed" in names and "keras_mixup/sampling.py" in names
+    assert "keras_mixup/py.typed" in names and "keras_mixup/_src/sampling.py" in names
     assert not any(name.startswith(("tests/", "examples/", "benchmarks/")) for name in names)
 
 

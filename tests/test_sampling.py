@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from keras_mixup.sampling import sample_beta, sample_log_gamma, sample_mix_params
-from keras_mixup.validation import validate_alpha
+from keras_mixup import sample_beta, sample_mix_params
+from keras_mixup._src.sampling import sample_log_gamma
+from keras_mixup._src.validation import validate_alpha
 from tests.stats import float32_ks_pvalue
 
 ALPHAS = [0.1, 0.2, 1.0, 8.0, 32.0]

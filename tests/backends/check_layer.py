@@ -24,7 +24,8 @@ from keras_mixup import (  # noqa: E402
     alpha_schedule,
     sample_mix_params,
 )
-from keras_mixup.ops import KERAS  # noqa: E402
+from keras_mixup._src.ops import KERAS  # noqa: E402
+from keras_mixup._src.structures import Parts  # noqa: E402
 
 BACKEND = keras.backend.backend()
 assert BACKEND == os.environ["KERAS_BACKEND"], BACKEND
@@ -119,9 +120,9 @@ def family_loss_equals_hand_mixed_values(family):
     )
     loss = float(model.train_on_batch(images, y[:B]))
     # the step's parameters: replay the same seed eagerly (the record is a trace's)
-    params = layer.config.draw(
-        keras.ops.convert_to_tensor(np.array([3, 0], "int32")), images, B,
-        {name: value.value for name, value in layer.settings.items()}, "", KERAS,
+    params = layer.spec.draw(
+        keras.ops.convert_to_tensor(np.array([3, 0], "int32")), Parts(images),
+        layer.spec.runtime_values(), owner="", ops=KERAS,
     )  # fmt: skip
     p = {k: None if v is None else numpy(v) for k, v in params._asdict().items()}
     x = images.astype("float64")
@@ -180,7 +181,9 @@ def draws_for_comparison():
 
             eager, compiled = draw(seed), jitted(draw)(seed)
             np.testing.assert_array_equal(numpy(eager[1]), numpy(compiled[1]))
-            np.testing.assert_allclose(numpy(eager[0]), numpy(compiled[0]), rtol=2e-6, atol=1e-7)
+            # log(U) / alpha (the alpha < 1 boost) scales log's last-bit rounding by 1 / alpha
+            rtol = 2e-6 / min(alpha, 1.0)
+            np.testing.assert_allclose(numpy(eager[0]), numpy(compiled[0]), rtol=rtol, atol=1e-7)
             key = f"fixed_alpha{alpha}_per_example{per_example}"
             draws[key + "_lambda"], draws[key + "_permutation"] = map(numpy, eager)
     seed = keras.ops.convert_to_tensor(np.array([4, 2], "int32"))

@@ -33,7 +33,7 @@ import math
 import keras
 import numpy as np
 
-from keras_mixup.validation import user_error, validate_alpha
+from keras_mixup._src.validation import user_error, validate_alpha
 
 OUTPUT_MODES = ("logits", "softmax", "linear", "auto")
 

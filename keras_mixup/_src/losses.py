@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import keras
 
-from keras_mixup.layer import MixupLayer, find_layer, register_follower
-from keras_mixup.validation import (
-    unknown_loss,
+from keras_mixup._src.layer import MixupLayer, find_layer
+from keras_mixup._src.validation import (
+    user_error,
     validate_layer_reference,
     validate_loss_arguments,
-    validate_mixable_loss,
 )
+
+# Losses whose targets are probabilities per output unit: integer 0/1 labels are
+# cast, not one-hot encoded (keras.losses.BinaryCrossentropy takes them as they are).
+_BINARY_LOSSES = (
+    keras.losses.BinaryCrossentropy,
+    keras.losses.BinaryFocalCrossentropy,
+    keras.losses.Hinge,
+    keras.losses.SquaredHinge,
+)
+_BINARY_FUNCTIONS = ("binary_crossentropy", "binary_focal_crossentropy", "hinge", "squared_hinge")
+
+
+def is_binary_loss(loss) -> bool:
+    """Whether `loss` compares each output unit with a probability (binary or
+    multi-label heads) rather than a class distribution."""
+    if isinstance(loss, _BINARY_LOSSES):
+        return True
+    return getattr(getattr(loss, "fn", None), "__name__", "") in _BINARY_FUNCTIONS
 
 
 def _sparse_to_dense_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
     """The loss to apply to one-hot mixed targets when the user's loss takes class ids."""
     if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
         config = loss.get_config()
-        validate_mixable_loss(config)
+        if config.get("ignore_class") is not None:
+            raise user_error(
+                ValueError,
+                "MixupLoss cannot mix targets for a SparseCategoricalCrossentropy with "
+                f"ignore_class={config['ignore_class']}: mixed targets have no ignored class.",
+            )
         return keras.losses.CategoricalCrossentropy(
             from_logits=config["from_logits"],
             reduction=config["reduction"],
@@ -30,13 +52,15 @@ class LayerFollower:
     """Binding to a `MixupLayer` by object or by name (for objects restored from a
     saved model, whose layers are deserialized before the compile configuration)."""
 
+    layer_name: str | None = None
+    _layer: MixupLayer | None = None
+
     def _follow(self, layer) -> None:
         validate_layer_reference(layer, isinstance(layer, MixupLayer))
         if isinstance(layer, MixupLayer):
             self.layer_name, self._layer = layer.name, layer
         else:
             self.layer_name, self._layer = layer, find_layer(layer)
-        register_follower(self)
         if self._layer is not None:
             self._layer.bind(self)
 
@@ -45,9 +69,10 @@ class LayerFollower:
         if self._layer is None:
             self._layer = find_layer(self.layer_name)
             if self._layer is None:
-                raise ValueError(
+                raise user_error(
+                    ValueError,
                     f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
-                    "no such layer exists in this process."
+                    "no such layer exists in this process.",
                 )
             self._layer.bind(self)
         return self._layer
@@ -60,18 +85,31 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
     In a training step, `y_true` and the sample weights are mixed with the lambda
     and permutation that the bound `MixupLayer` used for the inputs, then the
     wrapped loss is applied: the loss equals the wrapped loss on hand-mixed
-    `(x~, y~)`. Integer class ids are one-hot encoded to the width of the
-    predictions first, so a sparse loss is fine here; a sparse categorical
-    cross-entropy is applied as the equivalent categorical cross-entropy on the
-    mixed one-hot targets. Class ids outside `[0, num_classes)` raise an error in
-    training as in evaluation (inside `jit_compile=True` / `jax.jit`, where no
-    error can be raised, they make the loss NaN). In evaluation the wrapped loss
-    is applied to the targets unchanged. Works on every Keras backend.
+    `(x~, y~)`. Works on every Keras backend.
+
+    How targets are formed, by the wrapped loss and the predictions' width:
+
+    - Class distributions (categorical losses, outputs wider than one unit):
+      integer class ids are one-hot encoded to the width of the predictions
+      first, so a sparse loss is fine here; a sparse categorical cross-entropy is
+      applied as the equivalent categorical cross-entropy on the mixed one-hot
+      targets.
+    - Probabilities per unit (a one-unit output such as `Dense(1, "sigmoid")`, or
+      a binary loss: `BinaryCrossentropy`, `BinaryFocalCrossentropy`, hinge
+      losses; multi-label heads): labels are probabilities, integer 0/1 labels
+      are cast (not one-hot encoded), and mixed as `lam * y_i + (1 - lam) * y_j`.
+    - Floating targets (one-hot, soft, regression values) are mixed as they are.
+
+    Labels out of range (class ids outside `[0, width)`, binary labels outside
+    {0, 1}) raise where values are known (eager steps), as in evaluation; in
+    compiled steps (`jit_compile=True`, `jax.jit`, TensorFlow graphs), where no
+    assertion survives compilation, they make the loss NaN. In evaluation the
+    wrapped loss is applied to the targets unchanged.
 
     Args:
         loss: the loss to wrap: a name ("categorical_crossentropy",
-            "sparse_categorical_crossentropy", "mse", ...), a `keras.losses.Loss`,
-            or a function `(y_true, y_pred) -> per-example loss`.
+            "sparse_categorical_crossentropy", "binary_crossentropy", "mse", ...), a
+            `keras.losses.Loss`, or a function `(y_true, y_pred) -> per-example loss`.
         layer: the `MixupLayer` whose parameters to use (or its name).
         name: the loss's name (default `mixup_<wrapped loss name>`).
         **loss_kwargs: when `loss` is a name, arguments for its class, e.g.
@@ -79,9 +117,9 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
 
     Raises:
         TypeError: `layer` is not a MixupLayer or a name; extra arguments with a
-            loss that is not a name.
+            loss that is not a name; an unknown loss.
         ValueError: in a step, the layer has not run in the same traced function;
-            out-of-range class ids.
+            out-of-range labels (eager steps); a sparse loss with `ignore_class`.
 
     Examples:
         >>> mixup = MixupLayer(alpha=1.0)
@@ -99,7 +137,21 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
             dtype=getattr(self.loss, "dtype", None),
         )
         self._dense_loss = _sparse_to_dense_loss(self.loss)
+        self.binary = is_binary_loss(self.loss)
         self._follow(layer)
+
+    def integer_labels(self, width) -> str:
+        """What integer labels are for this loss and an output `width` wide:
+        0/1 probabilities for a binary loss, values for any other loss of a one-unit
+        output, class ids otherwise (see `labels.to_float_targets`)."""
+        if self.binary:
+            return "probabilities"
+        return "values" if width == 1 else "class_ids"
+
+    @property
+    def from_logits(self) -> bool:
+        """Whether the wrapped loss takes logits."""
+        return bool(getattr(self.loss, "from_logits", False))
 
     def get_config(self) -> dict:
         return {
@@ -118,7 +170,10 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
         layer = self.layer
         if layer.record is not None and layer.record.params is None:
             return self.loss(y_true, y_pred, sample_weight=sample_weight)
-        targets, sample_weight = layer.step_targets(y_true, y_pred.shape[-1], sample_weight)
+        width = y_pred.shape[-1]
+        targets, sample_weight = layer.step_targets(
+            y_true, width, integers=self.integer_labels(width), sample_weight=sample_weight
+        )
         return self._dense_loss(targets, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
@@ -169,4 +224,6 @@ def _resolve_loss(loss, loss_kwargs: dict) -> keras.losses.Loss:
         return keras.losses.SparseCategoricalCrossentropy()
     if callable(loss):
         return _FunctionLoss(loss)
-    raise unknown_loss(loss)
+    raise user_error(
+        TypeError, f"`loss` must be a loss name, a keras.losses.Loss or a function; got {loss!r}."
+    )

@@ -1,57 +1,61 @@
-"""MixupTransform: mixup as a `tf.data` transformation of batched elements."""
+"""MixupTransform: mixup as a transformation of batched elements, for tf.data,
+Grain and NumPy pipelines."""
 
 from __future__ import annotations
 
 import hashlib
 
-import tensorflow as tf
+import keras
+import numpy as np
 
-from keras_mixup.mixing import mix_batch
-from keras_mixup.ops import TENSORFLOW
-from keras_mixup.settings import MixConfig, MixingOptions, mix_settings, read
-from keras_mixup.structures import Batch
-from keras_mixup.validation import (
-    cutmix_image_size,
-    floating_dtype,
-    parse_element,
-    same_class_groups,
-    validate_label_smoothing,
-    validate_num_classes,
-    validate_pairing,
-    validate_seed,
-    validate_target_mode,
-    validated,
+from keras_mixup._src.ops import is_tensorflow_dataset, is_tensorflow_tensor
+from keras_mixup._src.seeds import HostSeeds, seed_from_generator
+from keras_mixup._src.spec import MixSpec, RuntimeSettings, RuntimeVariables, mix_element_now
+from keras_mixup._src.validation import floating_dtype, validate_seed
+
+_OWN_OPTIONS = (
+    "alpha",
+    "per_example",
+    "num_mixed",
+    "cutmix_alpha",
+    "switch_prob",
+    "prob",
+    "exact_cutmix_weight",
+    "num_classes",
+    "pairing",
+    "targets",
+    "label_smoothing",
 )
 
-# Mixed into the per-batch seeds of the `apply` form; any constant works, it only
-# separates keras_mixup's stream from other users of the same seed.
-_APPLY_SEED_SALT = 0x6D697875  # "mixu"
 
-
-def pack_element(batch: Batch, with_sample_weight: bool) -> tuple:
-    if with_sample_weight:
-        return batch.features, batch.labels, batch.sample_weight
-    return batch.features, batch.labels
-
-
-def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
+def checkpointable(dataset):
     """`dataset` with tf.data's external-state policy set to IGNORE, unless the
     user chose a policy: then `tf.train.Checkpoint(iterator=...)` can save it.
 
-    A mixup pipeline reads alpha from a variable (and the `map` form its seeds
-    from a generator): state outside the dataset, which tf.data refuses to
-    checkpoint by default. Ignoring it is right for alpha, which the training
-    code (or `AlphaScheduler`) sets again after a restore.
+    A mixup pipeline reads its run-time settings (alpha, ...) from variables, and
+    the `map` form its seeds from a generator: state outside the dataset, which
+    tf.data refuses to checkpoint by default. Ignoring it is right for the
+    settings, which the training code (or `AlphaScheduler`) sets again after a
+    restore; the `map` form's batches after a restore are mixed with fresh
+    parameters. (`dataset.apply(MixupTransform(...))` is checkpointable as it is,
+    and resumes bit-identically.)
+
+    Args:
+        dataset: a `tf.data.Dataset`.
+
+    Returns:
+        The same dataset with the policy set.
+
+    Raises:
+        ImportError: TensorFlow is not installed.
     """
-    if dataset.options().experimental_external_state_policy is not None:
-        return dataset
-    options = tf.data.Options()
-    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
-    return dataset.with_options(options)
+    from keras_mixup._src import tf_data
+
+    return tf_data.checkpointable(dataset)
 
 
-class MixupTransform(MixingOptions):
-    """Mixup (Zhang et al., 2018) and its family for batched `tf.data` pipelines.
+class MixupTransform(RuntimeSettings):
+    """Mixup (Zhang et al., 2018) and its family for batched input pipelines.
 
     Each batch is mixed with a shuffled copy of itself:
     `x~ = lam * x + (1 - lam) * x[perm]`, `y~ = lam * y + (1 - lam) * y[perm]`,
@@ -63,43 +67,51 @@ class MixupTransform(MixingOptions):
     2019), a per-batch (or per-example) switch between the two (`switch_prob`),
     and mixing only a share of the batches (`prob`).
 
-    Elements may be `(features, labels)` or `(features, labels, sample_weight)`;
-    features may be a tensor or any nest (dict, tuple) of tensors, all mixed with
-    the same weights and partners. Labels may be integer class ids (one-hot encoded
-    with `num_classes`; per-pixel ids `[B, H, W]` too), one-hot / soft / multi-hot
+    Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
+    Keras's preprocessing dict (`{"images": ..., "labels": ...}`); features may be
+    a tensor or any nest (dict, tuple) of tensors, all mixed with the same weights
+    and partners. Labels may be integer class ids (one-hot encoded with
+    `num_classes`; per-pixel ids `[B, H, W]` too), one-hot / soft / multi-hot
     targets, or regression targets of any rank; they come out as float32, so train
-    with a *categorical* loss (`CategoricalCrossentropy`, not the sparse one). Sample
-    weights are mixed like labels. Integer features (uint8 images) come out in
-    `dtype` (the Keras compute dtype by default); floating features keep their
-    dtype. The transform runs TensorFlow ops inside tf.data whatever the Keras
-    backend, so it feeds `model.fit` on JAX and PyTorch too.
+    with a *categorical* loss (`CategoricalCrossentropy`, not the sparse one).
+    Sample weights are mixed like labels. Integer features (uint8 images) come out
+    in `dtype` (the Keras compute dtype by default); floating features keep their
+    dtype.
 
-    Two ways to use it:
+    Where it runs:
 
-    - `dataset.batch(n).map(MixupTransform(...), num_parallel_calls=...)`: the
-      parameters come from a `tf.random.Generator` seeded by `seed`. With a
-      sequential map (no `num_parallel_calls`) the same pipeline built twice gives
-      bit-identical batches. With parallel calls, each epoch draws the same set of
+    - `dataset.batch(n).map(MixupTransform(...), num_parallel_calls=...)` (tf.data):
+      TensorFlow ops whatever the Keras backend, so it feeds `model.fit` on JAX and
+      PyTorch too. The parameters come from a `tf.random.Generator` seeded by
+      `seed`: with a sequential map the same pipeline built twice gives
+      bit-identical batches; with parallel calls, each epoch draws the same set of
       parameters, but which batch receives which may vary from run to run.
-    - `dataset.batch(n).apply(MixupTransform(...))`: every batch is paired with its
-      own stateless seed from `tf.data.Dataset.random(seed)`, so the output is
-      bit-identical across runs whatever the parallelism (it maps with
+    - `dataset.batch(n).apply(MixupTransform(...))` (tf.data): every batch is paired
+      with its own stateless seed from `tf.data.Dataset.random(seed)`, so the output
+      is bit-identical across runs whatever the parallelism (it maps with
       `num_parallel_calls=AUTOTUNE, deterministic=True`), each epoch draws fresh
       parameters, and a checkpointed iterator resumes with bit-identical batches.
       Use this form when runs must be reproducible.
+    - Grain: `dataset.batch(n).random_map(MixupTransform(...), seed=s)` draws from the
+      generator Grain gives each record (deterministic per seed and record index,
+      and resumable with Grain's checkpoints); `.map(transform)` uses the
+      transform's own host seeds.
+    - NumPy batches (a Python generator, a `keras.utils.PyDataset`, a PyTorch data
+      loader's collate function): `transform(x, y)` returns NumPy arrays. Neither
+      this nor Grain needs TensorFlow.
 
-    Checkpointing an iterator (`tf.train.Checkpoint(iterator=iter(dataset))`): the
-    `apply` form sets tf.data's external-state policy to IGNORE (unless the
+    Checkpointing a tf.data iterator (`tf.train.Checkpoint(iterator=iter(dataset))`):
+    the `apply` form sets tf.data's external-state policy to IGNORE (unless the
     dataset already has a policy), because the run-time settings (alpha, ...) live
     in variables outside the dataset; after a restore it resumes at the same batch
-    with the same parameters as the uninterrupted run. In the `map` form the seeds
-    come from a generator outside the dataset: wrap the mapped dataset in
-    `keras_mixup.checkpointable(dataset)` (or set the policy yourself); after a
-    restore it resumes at the same position in the data with fresh parameters (the
-    generator has run ahead of the iterator by the batches it prefetched). The
-    settings are not part of the iterator's state: batches already mixed when the
-    iterator was saved come back as they were, later ones use the values the run
-    sets (as `AlphaScheduler` does at every epoch start).
+    with the same parameters as the uninterrupted run. The `map` form reads those
+    variables and its seed generator from inside the map function, which tf.data
+    cannot save: wrap the mapped dataset in `keras_mixup.checkpointable(dataset)`
+    (or set the policy yourself); after a restore it resumes at the same position
+    in the data with fresh parameters. The settings are not part of the iterator's
+    state: batches already mixed when the iterator was saved come back as they
+    were, later ones use the values the run sets (as `AlphaScheduler` does at
+    every epoch start).
 
     A batch of size 1 has nothing to mix with and is returned unchanged (apart
     from the dtype conversions); the last partial batch of an epoch and odd batch
@@ -110,16 +122,18 @@ class MixupTransform(MixingOptions):
             Beta(alpha, alpha). 0 disables mixup (the paper's alpha -> 0 limit is
             ordinary training); 1 draws lambda uniformly; the paper uses 0.1 to 0.4
             on ImageNet, 1 on CIFAR and 8 or 32 against label noise.
-        num_classes: number of classes, required when labels are integer class ids;
-            one-hot labels must then have this width.
+        num_classes: number of classes, required when labels are integer class ids
+            (one-hot labels must then have this width); with several labels, an int
+            applies to the integer labels only, and a nest matching the labels
+            (`{"cls": 8, "box": None}`) gives each its own (None: not class ids).
         per_example: if True, draw independent parameters (lambda, box, switch and
             `prob` decisions) for every example instead of one set per batch.
         seed: int for reproducible runs, or None for fresh randomness.
         dtype: floating dtype for integer features (e.g. uint8 images); None means
             the Keras compute dtype at construction time (float32, or float16 /
             bfloat16 under a mixed-precision policy).
-        jit_compile: if True (default), draw and mix under XLA in one fused pass.
-            Set False to debug or where XLA is unavailable.
+        jit_compile: if True (default), draw and mix under XLA in one fused pass
+            (tf.data). Set False to debug or where XLA is unavailable.
         pairing: "random" (default): partners by a random permutation of the
             batch, the paper's mixup ("AC + RP"). "same_class": each example's
             partners are drawn among the examples of its own class in the batch
@@ -156,15 +170,17 @@ class MixupTransform(MixingOptions):
     next batches without rebuilding the pipeline.
 
     Returns (when called on a batch):
-        The mixed element, in the input's structure.
+        The mixed element, in the input's structure and kind of tensor.
 
     Raises:
         ValueError: invalid arguments (naming the argument); integer labels without
             `num_classes`; float labels whose class axis is not `num_classes` wide;
             an unbatched element; tensors whose batch sizes differ; an element that
-            is not `(features, labels[, sample_weight])`; with CutMix, a feature
-            that is not an image.
-        TypeError: a non-numeric feature; arguments of the wrong type.
+            is not one of the forms above; with CutMix, a feature that is not an
+            image.
+        TypeError: a non-numeric feature; ragged or sparse tensors (naming the
+            component and how to densify it); arguments of the wrong type.
+        ImportError: a tf.data use without TensorFlow installed.
 
     Examples:
         >>> import numpy as np
@@ -182,6 +198,9 @@ class MixupTransform(MixingOptions):
         >>> x, y = next(iter(dataset.apply(recipe)))
         >>> bool(np.all(y.numpy() >= 0.1 / 3 - 1e-6))
         True
+        >>> x, y = recipe(images[:4], labels[:4])  # NumPy in, NumPy out
+        >>> type(x).__name__, y.shape
+        ('ndarray', (4, 3))
 
     References:
         - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
@@ -194,7 +213,7 @@ class MixupTransform(MixingOptions):
         self,
         alpha: float = 1.0,
         *,
-        num_classes: int | None = None,
+        num_classes=None,
         per_example: bool = False,
         seed: int | None = None,
         dtype=None,
@@ -208,47 +227,44 @@ class MixupTransform(MixingOptions):
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
     ):
-        self.settings = mix_settings(alpha, cutmix_alpha, switch_prob, prob)
-        self.config = MixConfig.create(per_example, num_mixed, cutmix_alpha, exact_cutmix_weight)
+        self.runtime = RuntimeVariables(
+            MixSpec(
+                alpha=alpha,
+                num_classes=num_classes,
+                per_example=per_example,
+                pairing=pairing,
+                targets=targets,
+                label_smoothing=label_smoothing,
+                num_mixed=num_mixed,
+                cutmix_alpha=cutmix_alpha,
+                switch_prob=switch_prob,
+                prob=prob,
+                exact_cutmix_weight=exact_cutmix_weight,
+            )
+        )
         self.name = "MixupTransform"  # how error messages call this transform
-        self.num_classes = validate_num_classes(num_classes)
         self.seed = validate_seed(seed)
         self.dtype = floating_dtype(dtype)
         self.jit_compile = bool(jit_compile)
-        self.pairing = validate_pairing(pairing)
-        self.targets = validate_target_mode(targets)
-        self.label_smoothing = validate_label_smoothing(label_smoothing)
-        read(self.settings)  # the variables exist before any tf.data function is traced
-        with tf.device("/CPU:0"):
-            self._generator = (
-                tf.random.Generator.from_seed(self.seed)
-                if self.seed is not None
-                else tf.random.Generator.from_non_deterministic_state()
-            )
-        self._mix_with_seed = tf.function(
-            self._mix_with_seed_impl, jit_compile=self.jit_compile, reduce_retracing=True
-        )
+        self._host_seeds = HostSeeds(self.seed)
+        self._tf_data = None
 
     def get_config(self) -> dict:
         return {
-            **self.mixing_config(),
-            "num_classes": self.num_classes,
+            **self.spec.config(*_OWN_OPTIONS),
             "seed": self.seed,
             "dtype": self.dtype,
             "jit_compile": self.jit_compile,
-            "pairing": self.pairing,
-            "targets": self.targets,
-            "label_smoothing": self.label_smoothing,
         }
 
     def sharing_settings(self, **overrides) -> MixupTransform:
         """A transform with this one's config changed by `overrides`, whose run-time
         settings (alpha) are this one's: assigning one assigns both."""
         derived = MixupTransform(**{**self.get_config(), **overrides})
-        derived.settings = self.settings
+        derived.runtime = self.runtime
         return derived
 
-    def for_input_pipeline(self, input_context: tf.distribute.InputContext) -> MixupTransform:
+    def for_input_pipeline(self, input_context) -> MixupTransform:
         """The transform for one input pipeline of `strategy.distribute_datasets_from_function`.
 
         Every worker runs the same dataset function; with the same seed, all
@@ -257,8 +273,9 @@ class MixupTransform(MixingOptions):
         (reproducible, different per pipeline). With a single input pipeline
         (one worker) it returns `self`, so a run on one machine draws what it
         draws without a strategy. With `seed=None` every pipeline draws fresh
-        randomness anyway. The derived transform shares this one's alpha, so an
-        `AlphaScheduler` given this transform drives all of them.
+        randomness anyway. The derived transform shares this one's run-time
+        variables: an `AlphaScheduler` given this transform drives all of them
+        (in the same process).
 
         Example (mixing inside each replica's batch):
 
@@ -278,70 +295,36 @@ class MixupTransform(MixingOptions):
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"MixupTransform({args})"
 
-    @tf.autograph.experimental.do_not_convert
+    # ------------------------------------------------------------------ fronts
+
     def __call__(self, *element):
-        """Mixes one batched element (`dataset.map`), or maps a whole dataset
-        deterministically (`dataset.apply`)."""
-        if len(element) == 1 and isinstance(element[0], tf.data.Dataset):
-            return self._apply_to_dataset(element[0])
-        batch, with_sample_weight = parse_element(element, self.name)
-        seed = self._generator.make_seeds(1)[:, 0]
-        return pack_element(self.mix(batch, seed), with_sample_weight)
+        """Mixes one batched element (`dataset.map`, Grain's `map`, NumPy batches),
+        or maps a whole tf.data dataset deterministically (`dataset.apply`)."""
+        if len(element) == 1 and is_tensorflow_dataset(element[0]):
+            return self._tf_data_mixer().apply_to_dataset(element[0])
+        if len(element) == 2 and isinstance(element[1], np.random.Generator):
+            return self.random_map(*element)  # Grain's random_map calls fn(element, rng)
+        if is_tensorflow_tensor(keras.tree.flatten(element)[0]):
+            return self._tf_data_mixer().map_element(element)
+        return self._mix_now(element, self._host_seeds.next())
 
-    def mix(self, batch: Batch, seed) -> Batch:
-        """Validates `batch` and mixes it with parameters drawn from `seed` (two integers)."""
-        batch = validated(batch, self.name, self.num_classes)
-        if self.config.cutmix:
-            cutmix_image_size(batch.features, self.name)  # raises here, not inside XLA
-        return self._mix_with_seed(batch, seed)
+    def random_map(self, element, rng):
+        """Grain's random-map protocol: `dataset.random_map(transform, seed=s)` mixes
+        each batch with a seed from the generator Grain gives its record."""
+        return self._mix_now((element,), seed_from_generator(rng))
 
-    @tf.autograph.experimental.do_not_convert
-    def _mix_with_seed_impl(self, batch: Batch, seed) -> Batch:
-        values = read(self.settings)
+    def _mix_now(self, element: tuple, seed):
+        return mix_element_now(self.spec, element, seed, owner=self.name, feature_dtype=self.dtype)
 
-        def apply(params):
-            return mix_batch(
-                batch,
-                params,
-                num_classes=self.num_classes,
+    def _tf_data_mixer(self):
+        if self._tf_data is None:
+            from keras_mixup._src.tf_data import TFDataMixer
+
+            self._tf_data = TFDataMixer(
+                self,
+                owner=self.name,
+                seed=self.seed,
                 feature_dtype=self.dtype,
-                targets=self.targets,
-                label_smoothing=self.label_smoothing,
-                ops=TENSORFLOW,
+                jit_compile=self.jit_compile,
             )
-
-        def mix():
-            groups = (
-                same_class_groups(batch.labels, self.name) if self.pairing == "same_class" else None
-            )
-            size = TENSORFLOW.size(tf.convert_to_tensor(tf.nest.flatten(batch.labels)[0]))
-            params = self.config.draw(
-                seed, batch.features, size, values, self.name, TENSORFLOW, groups
-            )
-            return apply(params)
-
-        # The values are read at run time, so a schedule can switch mixing on and off.
-        return tf.cond(self.config.mixes(values), mix, lambda: apply(None))
-
-    def _apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
-        seeds = tf.data.Dataset.random(seed=self.seed, rerandomize_each_iteration=True)
-
-        @tf.autograph.experimental.do_not_convert
-        def mix_element(element, random_value):
-            batch, with_sample_weight = parse_element((element,), self.name)
-            # Both halves of the 64-bit random value; the salt separates the stream.
-            seed = tf.stack(
-                [
-                    tf.cast(random_value, tf.int32),
-                    tf.bitwise.bitwise_xor(
-                        tf.cast(tf.bitwise.right_shift(random_value, 32), tf.int32),
-                        _APPLY_SEED_SALT,
-                    ),
-                ]
-            )
-            return pack_element(self.mix(batch, seed), with_sample_weight)
-
-        mixed = tf.data.Dataset.zip(dataset, seeds).map(
-            mix_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-        return checkpointable(mixed)
+        return self._tf_data

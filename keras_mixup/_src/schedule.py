@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import keras
 
-from keras_mixup.settings import SCHEDULABLE
-from keras_mixup.validation import (
+from keras_mixup._src.spec import RUNTIME as SCHEDULABLE
+from keras_mixup._src.validation import (
     validate_alpha,
     validate_epoch_count,
     validate_schedule_end,

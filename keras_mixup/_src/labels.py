@@ -1,0 +1,218 @@
+"""The label rules, in one place: which labels are class ids and which are
+targets, how they become float targets that can be mixed, and their checks.
+
+- Integer labels are class ids. They need `num_classes` (an int, or a nest
+  matching the labels, `{"cls": 8, "box": None}`), and become one-hot rows:
+  `[B]` or `[B, 1]` gives `[B, num_classes]`, per-pixel ids `[B, H, W(, 1)]`
+  give `[B, H, W, num_classes]`.
+- Floating and boolean labels are targets (one-hot, soft, multi-hot, binary
+  probabilities, regression values of any rank), mixed as they are.
+- Binary heads (one sigmoid unit, or a binary loss): integer 0/1 labels are
+  probabilities, cast to float32, not one-hot encoded (`binary=True`).
+- Strings and other dtypes are errors; so are ragged and sparse labels
+  (`elements.py` names them).
+
+A single int `num_classes` applies to every integer label, and to a lone
+floating label (whose class axis must then be that wide); with several labels
+it does not constrain the floating ones (a regression target beside class ids),
+while a nest gives each label its own value (None: not class ids).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from keras_mixup._src.validation import user_error
+
+
+def is_integer(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint"))
+
+
+def is_floating(dtype: str) -> bool:
+    return dtype.startswith(("float", "bfloat"))
+
+
+def is_numeric(dtype: str) -> bool:
+    return is_integer(dtype) or is_floating(dtype)
+
+
+def path_name(role: str, path) -> str:
+    """`labels['cls']`, `features[0]`: how errors name a component of a nest."""
+    return role + "".join(f"[{part!r}]" for part in path)
+
+
+def leaves_with_names(role: str, structure) -> list:
+    """`(name, leaf)` for every leaf of `structure` (None: no leaves)."""
+    if structure is None:
+        return []
+    return [(path_name(role, path), leaf) for path, leaf in keras.tree.flatten_with_path(structure)]
+
+
+def num_classes_per_label(labels, num_classes, ops) -> list:
+    """`num_classes` for each leaf of `labels`, in `keras.tree.flatten` order.
+
+    Raises:
+        ValueError: a nest of `num_classes` whose structure does not match the labels.
+    """
+    leaves = keras.tree.flatten(labels)
+    if num_classes is None:
+        return [None] * len(leaves)
+    if isinstance(num_classes, int):
+        if len(leaves) == 1:
+            return [num_classes]
+        return [num_classes if is_integer(ops.dtype(leaf)) else None for leaf in leaves]
+    try:
+        keras.tree.assert_same_structure(labels, num_classes)
+    except (ValueError, TypeError):
+        raise user_error(
+            ValueError,
+            f"`num_classes` is a nest ({num_classes!r}), so it must have the structure of the "
+            f"labels, one entry per label (None for labels that are not class ids); the labels "
+            f"are {[name for name, _ in leaves_with_names('labels', labels)]}.",
+        ) from None
+    return keras.tree.flatten(num_classes)
+
+
+def check_label(labels, num_classes, *, name: str, ops) -> None:
+    """The static checks of one label tensor (dtype, `num_classes`, class-axis width).
+
+    Raises:
+        ValueError: integer labels without `num_classes`; floating labels whose
+            class axis has another static width than `num_classes`.
+        TypeError: labels that are neither numeric nor boolean.
+    """
+    dtype = ops.dtype(labels)
+    if is_integer(dtype):
+        if num_classes is None:
+            raise user_error(
+                ValueError,
+                f"`{name}` are integer class ids (dtype {dtype}, shape "
+                f"{ops.static_shape(labels)}), so mixup needs `num_classes` to one-hot encode "
+                "them before mixing; pass num_classes=<number of classes> (a nest such as "
+                "{'cls': 8, 'box': None} for several labels), or give float targets (for a "
+                "binary head with one sigmoid unit, float 0/1 labels).",
+            )
+        return
+    if not (is_floating(dtype) or dtype == "bool"):
+        raise user_error(
+            TypeError,
+            f"`{name}` must be integer class ids, or boolean / floating targets; got dtype {dtype}.",
+        )
+    shape = ops.static_shape(labels)
+    if num_classes is None or not shape or len(shape) < 2 or shape[-1] is None:
+        return
+    if shape[-1] != num_classes:
+        raise user_error(
+            ValueError,
+            f"`{name}` are floating targets with {shape[-1]} entries on their class (last) "
+            f"axis (shape {shape}), but num_classes={num_classes}. Pass num_classes={shape[-1]}, "
+            "give one-hot labels of width num_classes, or leave num_classes=None for float "
+            "targets (it is only needed to one-hot encode integer class ids).",
+        )
+
+
+def class_ids_in_range(labels, num_classes: int, *, ops):
+    """bool scalar: every integer label lies in `[0, num_classes)`."""
+    return ops.all((labels >= 0) & (labels < num_classes))
+
+
+def class_id_message(name: str, num_classes: int) -> str:
+    return (
+        f"`{name}` must be class ids in [0, num_classes={num_classes}), the width of the "
+        "targets; got an id outside that range."
+    )
+
+
+INTEGER_LABELS = ("class_ids", "probabilities", "values")
+
+
+def check_ids(labels, num_classes, *, name: str, integers: str = "class_ids", ops) -> None:
+    """Integer class ids outside `[0, num_classes)` and binary labels outside
+    {0, 1} raise where values are known (eager code) and by an assert op in a
+    TensorFlow graph; XLA-compiled code (`jit_compile=True`, `jax.jit`) gets NaN
+    targets instead (`to_float_targets`), because XLA drops assertions.
+
+    Raises:
+        ValueError: a label out of range.
+    """
+    if not is_integer(ops.dtype(labels)) or integers == "values":
+        return
+    if integers == "probabilities":
+        ops.check(
+            ops.all((labels >= 0) & (labels <= 1)),
+            f"`{name}` must be binary labels (0 or 1) for this binary / multi-label target; "
+            "got another value.",
+        )
+        return
+    ops.check(class_ids_in_range(labels, num_classes, ops=ops), class_id_message(name, num_classes))
+
+
+def to_float_targets(
+    labels, num_classes, *, name: str = "labels", integers: str = "class_ids", ops
+):
+    """Converts labels to float32 targets that can be mixed (see the module docstring).
+
+    `integers` says what integer labels are: "class_ids" (one-hot encoded to
+    `num_classes`), "probabilities" (binary / multi-label 0/1 labels, cast) or
+    "values" (regression values, cast). An id outside `[0, num_classes)`, or a
+    binary label outside {0, 1}, gives NaN targets, never a silent all-zero row:
+    the fronts raise an error for it wherever values can be checked; inside XLA
+    or `jax.jit` the NaN makes the loss NaN.
+
+    Raises:
+        as `check_label`.
+    """
+    labels = ops.convert(labels)
+    dtype = ops.dtype(labels)
+    if is_integer(dtype) and integers == "values":
+        return ops.cast(labels, "float32")
+    if is_integer(dtype) and integers == "probabilities":
+        valid = (labels >= 0) & (labels <= 1)
+        return ops.where(valid, ops.cast(labels, "float32"), float("nan"))
+    check_label(labels, num_classes, name=name, ops=ops)
+    if not is_integer(dtype):
+        return ops.cast(labels, "float32")
+    shape = ops.static_shape(labels)
+    if shape is not None and len(shape) >= 2 and shape[-1] == 1:
+        labels = ops.squeeze(labels, axis=-1)
+    in_range = (labels >= 0) & (labels < num_classes)
+    one_hot = ops.one_hot(labels, num_classes)
+    return ops.where(in_range[..., None], one_hot, float("nan"))
+
+
+def smooth_labels(targets, label_smoothing: float, *, ops):
+    """Szegedy et al.'s label smoothing over the last (class) axis:
+    `(1 - eps) * y + eps / num_classes` (eps / K for wrong classes, 1 - eps (K - 1) / K
+    for the right one, as in the paper's Table 5). Commutes with mixing."""
+    if not label_smoothing:
+        return targets
+    num_classes = ops.cast(ops.size(targets, -1), "float32")
+    return targets * (1.0 - label_smoothing) + label_smoothing / num_classes
+
+
+def same_class_groups(labels, owner: str, *, ops):
+    """Class ids `[batch_size]` of a classification batch, for same-class pairing.
+
+    Integer labels `[B]` or `[B, 1]` are the ids; one-hot / soft labels `[B, C]`
+    give their argmax.
+
+    Raises:
+        ValueError: labels that are not one class per example (nested labels,
+            regression targets of other ranks).
+    """
+    flat = keras.tree.flatten(labels)
+    tensor = ops.convert(flat[0])
+    rank, dtype = ops.rank(tensor), ops.dtype(tensor)
+    if len(flat) == 1 and is_integer(dtype):
+        if rank == 1 or (rank == 2 and ops.static_shape(tensor)[-1] == 1):
+            return ops.reshape(ops.cast(tensor, "int32"), [-1])
+    if len(flat) == 1 and rank == 2 and (is_floating(dtype) or dtype == "bool"):
+        return ops.argmax(ops.cast(tensor, "float32"), axis=-1)
+    shapes = [ops.static_shape(ops.convert(t)) for t in flat]
+    raise user_error(
+        ValueError,
+        f"{owner}(pairing='same_class') needs one class per example: integer labels of shape "
+        "[batch] or [batch, 1], or one-hot labels of shape [batch, num_classes]; got labels "
+        f"of shape(s) {shapes}.",
+    )

@@ -1,0 +1,443 @@
+"""MixupLayer: mixup inside a Keras model (targets mixed by `MixupLoss`), and in
+data pipelines (tf.data, Grain, `keras.layers.Pipeline`).
+
+A layer in a model only sees the inputs, but mixup must mix the targets with the
+same lambda and pairing (mixing inputs alone is the paper's "mix inputs only"
+ablation, which does not work). The mechanism:
+
+1. In a training step, `MixupLayer` draws `MixParams` (its `MixSpec`), mixes its
+   inputs and keeps the parameter tensors as its *record* of that step
+   (`layer.record`).
+2. `MixupLoss` (and `MixupAccuracy`), bound to the layer, read the record in the
+   same step and mix `y_true` and the sample weights with exactly those tensors
+   (`layer.step_targets`). Keras traces the forward pass, the loss and the metrics
+   into one function (one XLA cluster under `jit_compile=True`, one `jax.jit`
+   program on JAX), so the record is an ordinary tensor of that function: no
+   extra variables, no recomputation.
+3. In evaluation and prediction the layer is the identity and records "no
+   mixing", so the loss is the plain wrapped loss.
+
+Pipeline or model is decided by what the layer is given, as Keras's
+preprocessing layers decide which library to run on: a whole element (features
+*and* labels: `(x, y[, w])`, or Keras's dict with 'labels') is mixed as a data
+pipeline does it, every part together, in the element's own kind of tensor
+(TensorFlow ops in tf.data, NumPy in Grain); features alone are a model's inputs.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from keras_mixup._src import labels as label_rules
+from keras_mixup._src.elements import is_whole_element, parse_element
+from keras_mixup._src.mixing import blend_tensor, map_tensors
+from keras_mixup._src.ops import (
+    KERAS,
+    NUMPY,
+    in_grain_pipeline,
+    in_tensorflow_graph,
+    is_tensorflow_tensor,
+    is_traced,
+)
+from keras_mixup._src.sampling import fold_in
+from keras_mixup._src.seeds import HostSeeds
+from keras_mixup._src.spec import (
+    MixSpec,
+    RuntimeSettings,
+    RuntimeVariables,
+    mix_element_now,
+    params_for,
+)
+from keras_mixup._src.structures import MixParams, Parts
+from keras_mixup._src.validation import user_error, validate_seed
+
+_OWN_OPTIONS = (
+    "alpha",
+    "per_example",
+    "num_mixed",
+    "cutmix_alpha",
+    "switch_prob",
+    "prob",
+    "exact_cutmix_weight",
+    "num_classes",
+    "targets",
+)
+
+# The live layers by name, only to resolve the layer name in a saved MixupLoss /
+# MixupAccuracy configuration: Keras deserializes a model's layers before its
+# compile configuration, so the restored layer is found here by its name.
+_LAYERS_BY_NAME: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def find_layer(name: str) -> MixupLayer | None:
+    """The live `MixupLayer` called `name`, if any (see `_LAYERS_BY_NAME`)."""
+    return _LAYERS_BY_NAME.get(name)
+
+
+class StepRecord(NamedTuple):
+    """What a `MixupLayer` did in its last forward pass."""
+
+    params: MixParams | None  # None: the pass did not mix (inference)
+    graph: object  # the TensorFlow graph the tensors belong to (None: eager, JAX, torch)
+
+
+def _outermost_call() -> bool:
+    """Whether no other Keras layer or model is calling this one (a data pipeline,
+    or the user, calls it directly). Keras keeps the current call context in its
+    global state; where that cannot be read, the call counts as inside a model."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover - another Keras layout
+        return False
+    return global_state.get_global_attribute("current_call_ctx") is None
+
+
+def _current_graph():
+    if not in_tensorflow_graph():
+        return None
+    from keras_mixup._src.tf_ops import tf
+
+    return tf.compat.v1.get_default_graph()
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class MixupLayer(RuntimeSettings, keras.layers.Layer):
+    """Mixup (Zhang et al., 2018) and its family (k-way, CutMix) as a Keras layer.
+
+    In a model, with `training=True`, the layer replaces its input batch by
+    `lam * x + (1 - lam) * x[perm]` (`lam ~ Beta(alpha, alpha)`, `perm` a random
+    permutation of the batch) and the `MixupLoss` bound to it mixes the targets
+    with the same `lam` and `perm`. With `training=False` (evaluate, predict,
+    exported SavedModels) it is the identity, apart from casting its inputs to the
+    layer's compute dtype, which it does in both modes. The layer runs on every
+    Keras backend (TensorFlow, JAX, PyTorch) with the same sampler and mixing
+    code; the same seed draws the same parameters on each. Where the backend runs
+    eagerly (PyTorch, JAX without `jit`), the few parameters are drawn on the host
+    and moved once.
+
+    A model with several inputs needs one `MixupLayer` called on all of them
+    (`mixup([image, metadata])`): every input is mixed with the same lambda and
+    partners, which one loss can follow.
+
+    Placed after some layers of a model rather than at its input, the layer mixes
+    latent representations (feature maps) with the labels mixed by `MixupLoss`
+    as usual: the paper's "mix labels and latent representations" ablation
+    (Table 5, layers 1 to 5). Layers before it see the unmixed batch.
+
+    In a data pipeline, like Keras's preprocessing layers, the layer mixes whole
+    elements: `dataset.batch(n).map(layer)` on `(x, y)`, `(x, y, sample_weight)`
+    or Keras's dict (`{"images", "labels", ...}`), in tf.data (TensorFlow ops,
+    any backend), Grain and on NumPy batches, and inside
+    `keras.layers.Pipeline([...])`; labels come out as float32 targets, so use a
+    categorical loss. Given features alone outside a model, it raises an error
+    that says which element it expects.
+
+    `layer.alpha` lives in a non-trainable variable of the layer: assigning it
+    (directly or through `AlphaScheduler`) takes effect at the next training step
+    without retracing on TensorFlow and PyTorch; on JAX, whose trainer copies the
+    model's variables into the compiled step at the start of each epoch, an
+    assignment made during an epoch of `fit` takes effect at the next epoch.
+
+    Args:
+        alpha: mixup's Beta(alpha, alpha) concentration, finite and >= 0 (0: no
+            mixup).
+        num_classes: number of classes (or a nest per label), for integer labels in
+            a data pipeline. In a model `MixupLoss` takes the number of classes from
+            the predictions.
+        per_example: draw an independent lambda per example instead of one per batch.
+        inputs_only: if True, mixing inputs without a `MixupLoss` is allowed (the
+            inputs are mixed, the targets stay those of each sample). By default it
+            is an error.
+        targets: how the bound `MixupLoss` (and pipeline use) forms targets:
+            "mixed" (default, mixup) or "dominant" (the label of the sample with the
+            larger weight: the paper's "mix inputs only" ablation of Table 5).
+            For label smoothing, wrap a loss that smooths, e.g.
+            `MixupLoss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1), layer)`:
+            smoothing commutes with mixing.
+        seed: int for reproducible draws, or None. The same seed draws the same
+            parameters on every Keras backend.
+        num_mixed: how many examples mixup combines (>= 2; k >= 3: Dirichlet
+            weights over k examples, the paper's Section 2). Not with CutMix.
+        cutmix_alpha: CutMix's concentration (> 0 turns CutMix on, default 0): a
+            box of the partner's pixels of area `(1 - lambda) H W`, lambda ~
+            Beta(cutmix_alpha, cutmix_alpha); the inputs must be images
+            `[B, H, W(, C)]`. The loss gets the area-corrected weights.
+        switch_prob: with both alphas > 0, the probability of CutMix instead of
+            mixup for a batch (an example, with `per_example`).
+        prob: the probability that a batch (an example) is mixed at all.
+        exact_cutmix_weight: True (default): a cut example's target weight is
+            exactly the share of its pixels it keeps; False: the drawn lambda.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    The options mean what they mean for `MixupTransform`, which documents them in
+    full; `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are run-time settings
+    (layer variables) that `AlphaScheduler` can drive.
+
+    Call arguments:
+        inputs: a batch of features (tensor or nest of tensors) in a model; in a
+            data pipeline, the whole element (see above).
+        training: whether to mix. In a model Keras sets it; in a pipeline it
+            defaults to True.
+
+    Returns:
+        The mixed (or cast) inputs in a model; the mixed element in a pipeline.
+
+    Raises:
+        ValueError: invalid arguments; a training step with no `MixupLoss` bound
+            and `inputs_only=False`; in a pipeline, an element of another form.
+
+    Examples:
+        >>> mixup = MixupLayer(alpha=0.2, seed=0)
+        >>> model = keras.Sequential([keras.Input((8,)), mixup, keras.layers.Dense(3)])
+        >>> model.compile(optimizer="sgd",
+        ...               loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
+        ...               metrics=[MixupAccuracy(layer=mixup)])
+        >>> x, y = np.zeros((16, 8), "float32"), np.arange(16) % 3
+        >>> history = model.fit(x, y, epochs=1, verbose=0)
+        >>> sorted(history.history)
+        ['loss', 'mixup_accuracy']
+
+    References:
+        - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+          Minimization", ICLR 2018.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        num_classes=None,
+        per_example: bool = False,
+        inputs_only: bool = False,
+        targets: str = "mixed",
+        seed: int | None = None,
+        num_mixed: int = 2,
+        cutmix_alpha: float = 0.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        exact_cutmix_weight: bool = True,
+        **kwargs,
+    ):
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+        self.runtime = RuntimeVariables(
+            MixSpec(
+                alpha=alpha,
+                num_classes=num_classes,
+                per_example=per_example,
+                targets=targets,
+                num_mixed=num_mixed,
+                cutmix_alpha=cutmix_alpha,
+                switch_prob=switch_prob,
+                prob=prob,
+                exact_cutmix_weight=exact_cutmix_weight,
+            )
+        )
+        self.inputs_only = bool(inputs_only)
+        self.seed = validate_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.runtime.add_keras_variables(self, self.spec)
+        self.record: StepRecord | None = None
+        self._followers: weakref.WeakSet = weakref.WeakSet()
+        self._host_seeds = HostSeeds(self.seed)
+        self._tf_data = None
+        _LAYERS_BY_NAME[self.name] = self
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            **self.spec.config(*_OWN_OPTIONS),
+            "inputs_only": self.inputs_only,
+            "seed": self.seed,
+        }
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        # the loaded values, except where they equal the current ones in float32 (which
+        # keeps the exact Python values of the configuration)
+        changed = {
+            name: value
+            for name, value in self.runtime.keras_numpy().items()
+            if np.float32(getattr(self.spec, name)) != np.float32(value)
+        }
+        if changed:
+            self.runtime.set(**changed)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def bind(self, follower) -> None:
+        """Registers a `MixupLoss` / `MixupAccuracy` that follows this layer's mixing."""
+        self._followers.add(follower)
+
+    def bound_followers(self) -> list:
+        """The `MixupLoss` / `MixupAccuracy` objects bound to this layer (a method,
+        not a property: Keras's saving walks properties, and these point back here)."""
+        return list(self._followers)
+
+    @property
+    def owner(self) -> str:
+        return f"MixupLayer '{self.name}'"
+
+    # ------------------------------------------------------------------ dispatch
+
+    def __call__(self, *args, **kwargs):
+        if is_whole_element(args):
+            return self._mix_element(args, kwargs.get("training", True) is not False)
+        first = keras.tree.flatten(args[0])[0] if args else None
+        if (
+            kwargs.get("training") is None
+            and not isinstance(first, keras.KerasTensor)
+            and _outermost_call()
+            and (in_tensorflow_graph() or in_grain_pipeline())
+        ):
+            # Mapped over a data pipeline (no model around it) with no labels: a dict
+            # whose labels cannot be told from its features, or features alone.
+            parse_element(args, f"{self.owner} in a data pipeline")
+        return super().__call__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ in a model
+
+    def call(self, inputs, training=None):
+        dtype = self.compute_dtype
+        first = keras.tree.flatten(inputs)[0]
+        if not training:
+            self.record = StepRecord(None, _current_graph())
+            return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
+        self._check_bound()
+        params = self._step_params(inputs, first)
+        self.record = StepRecord(params, _current_graph())
+        return map_tensors(lambda t: blend_tensor(t, params, dtype=dtype, ops=KERAS), inputs)
+
+    def _step_params(self, inputs, first) -> MixParams:
+        """This step's parameters: drawn in the traced step where it is compiled,
+        else on the host (NumPy) and moved to the backend once."""
+        seed = self.seed_generator.next()
+        if keras.backend.backend() == "tensorflow":
+            from keras_mixup._src.tf_ops import tf
+
+            # Under a multi-replica tf.distribute strategy the seed generator's state
+            # is mirrored: each replica folds its id in to draw its own parameters.
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                seed = fold_in(seed, context.replica_id_in_sync_group, ops=KERAS)
+        parts = Parts(features=inputs)
+        if is_traced(first) or in_tensorflow_graph():
+            values = self.runtime.keras_values()
+            return self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS)
+        host_seed = keras.ops.convert_to_numpy(seed)
+        params = self.spec.draw(
+            host_seed,
+            parts,
+            self.spec.runtime_values(),
+            owner=self.owner,
+            ops=NUMPY,
+            data_ops=KERAS,
+        )
+        return params_for(params, KERAS)
+
+    def _check_bound(self) -> None:
+        if self.inputs_only or self._followers:
+            return
+        others = sorted(name for name, layer in list(_LAYERS_BY_NAME.items()) if layer._followers)
+        elsewhere = (
+            f" The MixupLoss / MixupAccuracy objects in this process follow the layer(s) "
+            f"{others}: bind the loss to the MixupLayer that is in this model."
+            if others
+            else ""
+        )
+        raise user_error(
+            ValueError,
+            f"{self.owner} is mixing the inputs of a training step, but no MixupLoss is bound "
+            "to it, so the targets would stay unmixed: that silently trains the paper's 'mix "
+            "inputs only' ablation, which does not work. Compile the model with "
+            "loss=keras_mixup.MixupLoss(<your loss>, layer=<this layer>), or pass "
+            f"inputs_only=True to MixupLayer to mix the inputs alone on purpose.{elsewhere} A "
+            "model with several inputs needs one MixupLayer called on all of them "
+            "(mixup([x1, x2]) mixes every input with the same lambda and partners), not one "
+            "layer per input. In a data pipeline, give the layer whole elements "
+            "((x, y) or Keras's dict with 'labels'), not features alone.",
+        )
+
+    def step_targets(
+        self, y_true, width: int, *, integers: str = "class_ids", sample_weight=None, name="y_true"
+    ):
+        """`y_true` (and `sample_weight`) mixed like the inputs of the current step.
+
+        Integer labels are class ids one-hot encoded to `width` (the width of the
+        predictions), or binary probabilities / values, cast (`integers`, see
+        `labels.to_float_targets`). Labels out of range raise where values are
+        known, and give NaN targets in traced steps (XLA drops assertions). Returns
+        float32 targets and weights; with no mixing in this step (inference), the
+        float targets unmixed.
+
+        Raises:
+            ValueError: the layer has not run yet, or ran in another traced function.
+        """
+        record = self.record
+        if record is None:
+            raise user_error(
+                ValueError,
+                f"A MixupLoss / MixupAccuracy follows {self.owner}, which has not run: the "
+                "layer must be part of the model whose loss and metrics these are. A model "
+                "with several inputs needs one MixupLayer called on all of them.",
+            )
+        stale = user_error(
+            ValueError,
+            f"MixupLoss must run in the same step (the same traced function) as the forward "
+            f"pass of {self.owner}; the layer's last mixing belongs to another function. "
+            "Compute the loss right after calling the model.",
+        )
+        if record.graph is not _current_graph():
+            raise stale
+        y_true = KERAS.convert(y_true)
+        label_rules.check_ids(y_true, width, name=name, integers=integers, ops=KERAS)
+        try:
+            return self.spec.mix_targets(
+                record.params,
+                y_true,
+                width=width,
+                integers=integers,
+                sample_weight=sample_weight,
+                name=name,
+                ops=KERAS,
+            )
+        except Exception as error:
+            if type(error).__name__ == "UnexpectedTracerError":  # JAX: a leaked record
+                raise stale from None
+            raise
+
+    # ------------------------------------------------------------------ in a pipeline
+
+    def _mix_element(self, args: tuple, training: bool):
+        """A whole element, mixed as a data pipeline mixes it, in its own kind of tensor."""
+        first = keras.tree.flatten(args)[0]
+        if is_tensorflow_tensor(first):
+            return self._tf_data_mixer().map_element(args, training)
+        return mix_element_now(
+            self.spec,
+            args,
+            self._host_seeds.next(),
+            owner=self.owner,
+            feature_dtype=self.compute_dtype,
+            floating_dtype=self.compute_dtype,
+            training=training,
+        )
+
+    def _tf_data_mixer(self):
+        if self._tf_data is None:
+            from keras_mixup._src.tf_data import TFDataMixer
+
+            self._tf_data = TFDataMixer(
+                self,
+                owner=self.owner,
+                seed=self.seed,
+                feature_dtype=self.compute_dtype,
+                floating_dtype=self.compute_dtype,
+                jit_compile=True,
+            )
+        return self._tf_data

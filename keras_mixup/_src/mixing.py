@@ -1,0 +1,271 @@
+"""Applying mixup parameters: pure arithmetic on tensors, no randomness.
+
+`blend` computes `w_own * t_i + w_partner * t_perm(i)` (and the k-way sum, and
+CutMix's paste) for one tensor; `mix_parts` applies one `MixParams` (or none:
+conversions only) to every part of an element (features of any nesting, labels,
+sample weights, per-pixel masks) after turning labels into float targets.
+Parameters come from `sampling.py`; injecting them by hand gives exact,
+replayable results (that is how the tests check values).
+
+Like `sampling.py`, everything here is written against the ops interface
+(`ops.py`), with the binding passed as the keyword argument `ops`.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from keras_mixup._src import labels as label_rules
+from keras_mixup._src.ops import ops_for
+from keras_mixup._src.structures import MixParams, Parts
+from keras_mixup._src.validation import user_error
+
+
+def map_tensors(fn, structure):
+    """`keras.tree.map_structure` that passes a missing component (None) through."""
+    return None if structure is None else keras.tree.map_structure(fn, structure)
+
+
+def box_mask(params: MixParams, tensor, *, ops):
+    """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W):
+    the pixels of each example that come from its partner under CutMix."""
+    rank = ops.rank(tensor)
+    if rank is None or rank < 3:
+        raise user_error(
+            ValueError,
+            f"CutMix cuts boxes out of images, but a tensor of this batch has shape "
+            f"{ops.static_shape(tensor)} (rank {rank}); CutMix needs every feature to be an "
+            "image [batch, height, width(, channels)]. Mix other features with mixup only "
+            "(cutmix_alpha=0), or drop them.",
+        )
+    top, left, bottom, right = (params.box[:, i] for i in range(4))
+    rows = ops.arange(ops.size(tensor, 1))[None, :]
+    cols = ops.arange(ops.size(tensor, 2))[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < right[:, None])
+    mask = in_rows[:, :, None] & in_cols[:, None, :] & params.cut[:, None, None]
+    for _ in range(rank - 3):  # channels and any further axes
+        mask = mask[..., None]
+    return mask
+
+
+def _weights(params: MixParams, dtype: str, *, ops) -> tuple:
+    """`(own, first partner, [further partners])` weights `[B]` in `dtype`."""
+    own = ops.cast(params.mix_weight, dtype)
+    count = 0 if params.more_weights is None else ops.static_shape(params.more_weights)[0]
+    more = [ops.cast(params.more_weights[j], dtype) for j in range(count)]
+    if params.partner_weight is not None:
+        partner = ops.cast(params.partner_weight, dtype)
+    else:
+        partner = 1.0 - own - sum(more)
+    return own, partner, more
+
+
+def _row_weights(params: MixParams, tensor, dtype: str, per_pixel: bool, *, ops) -> tuple:
+    """The weights of `_weights`, shaped to broadcast against `tensor`; with CutMix and
+    `per_pixel`, 1 / 0 outside / inside the box for cut examples."""
+    own, partner, more = _weights(params, dtype, ops=ops)
+    own, partner = ops.rows_like(own, tensor), ops.rows_like(partner, tensor)
+    more = [ops.rows_like(w, tensor) for w in more]
+    if params.box is not None and per_pixel:
+        mask = box_mask(params, tensor, ops=ops)
+        cut = ops.rows_like(params.cut, tensor)
+        one, zero = ops.cast(1.0, dtype), ops.cast(0.0, dtype)
+        own = ops.where(mask, zero, ops.where(cut, one, own))
+        partner = ops.where(mask, one, ops.where(cut, zero, partner))
+    return own, partner, more
+
+
+def _more_partners(params: MixParams, tensor, *, ops) -> list:
+    count = 0 if params.more_permutations is None else ops.static_shape(params.more_permutations)[0]
+    return [ops.take(tensor, params.more_permutations[j]) for j in range(count)]
+
+
+def is_floating_tensor(tensor, *, ops) -> bool:
+    return label_rules.is_floating(ops.dtype(tensor))
+
+
+def blend_tensor(tensor, params: MixParams, *, dtype=None, partner=None, per_pixel=True, ops):
+    """`blend` with every argument explicit (see there)."""
+    tensor = ops.convert(tensor)
+    input_dtype = ops.dtype(tensor)
+    if dtype is None:
+        dtype = input_dtype if label_rules.is_floating(input_dtype) else "float32"
+    dtype = keras.backend.standardize_dtype(dtype)
+    compute_dtype = "float64" if dtype == "float64" else "float32"
+    if partner is None:
+        partner = ops.take(tensor, params.permutation)
+    own, partner_weight, more = _row_weights(params, tensor, compute_dtype, per_pixel, ops=ops)
+    mixed = own * ops.cast(tensor, compute_dtype) + partner_weight * ops.cast(
+        partner, compute_dtype
+    )
+    for weight, rows in zip(more, _more_partners(params, tensor, ops=ops), strict=True):
+        mixed = mixed + weight * ops.cast(rows, compute_dtype)
+    return ops.cast(mixed, dtype)
+
+
+def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pixel=None):
+    """Mixes each row of `tensor` with its partner rows: `lam * t + (1 - lam) * t[perm]`.
+
+    With k-way parameters (`more_weights`) the row is the weighted sum of the k
+    rows; with CutMix parameters (`box`) the pixels inside an example's box are
+    its partner's (`per_pixel`, the default for features, which must then be
+    images `[B, H, W(, C)]`).
+
+    The arithmetic runs in float32 (float64 for float64 output) whatever the
+    input and output dtypes, so uint8 images and float16 / bfloat16 outputs are
+    mixed with exactly the weights their labels get; the result is cast to
+    `dtype` once. The partner rows are gathered in the input dtype (under XLA the
+    cast, gather and blend fuse into one pass over memory).
+
+    Args:
+        tensor: batched tensor, shape `[batch_size, ...]`, integer or floating.
+        params: `MixParams` for this batch.
+        dtype: output dtype (floating); defaults to the input dtype when it is
+            floating, float32 otherwise.
+        partner: optional tensor of partner rows, same shape as `tensor` (for
+            partners that do not come from the same batch, e.g. nearest neighbours
+            from the whole data set); `params.permutation` is then not used.
+        ops: the ops binding; None (default): the one for `tensor`'s kind.
+        per_pixel: with CutMix parameters, whether to cut the box out of `tensor`
+            (default True) or weight whole rows by `mix_weight` (per-example
+            targets).
+
+    Returns:
+        The mixed tensor, same shape as `tensor`, dtype `dtype`.
+
+    Raises:
+        ValueError: CutMix parameters with a tensor that is not an image (rank < 3).
+
+    Examples:
+        >>> x = tf.constant([[0.0, 0.0], [10.0, 20.0]])
+        >>> params = MixParams(mix_weight=tf.constant([0.75, 0.75]), permutation=tf.constant([1, 0]))
+        >>> blend(x, params).numpy().tolist()
+        [[2.5, 5.0], [7.5, 15.0]]
+    """
+    ops = ops or ops_for(tensor)
+    return blend_tensor(
+        tensor, params, dtype=dtype, partner=partner, per_pixel=per_pixel is not False, ops=ops
+    )
+
+
+def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False, ops):
+    """Row `i` of `tensor` where its own weight is the largest, else the row of the
+    partner with the largest weight (ties: the first).
+
+    The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
+    label of the sample that weighs more in the mixed input, not a mixture.
+    """
+    if partner is None:
+        partner = ops.take(tensor, params.permutation)
+    own, partner_weight, more = _row_weights(params, tensor, "float32", per_pixel, ops=ops)
+    candidates = [(own, tensor), (partner_weight, partner)]
+    candidates += list(zip(more, _more_partners(params, tensor, ops=ops), strict=True))
+    best_weight, best = candidates[0]
+    for weight, rows in candidates[1:]:
+        better = weight > best_weight
+        best_weight, best = ops.where(better, weight, best_weight), ops.where(better, rows, best)
+    return best
+
+
+def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None, ops):
+    """Targets of a mixed batch: blended (mode "mixed", the paper's mixup) or the
+    dominant example's (mode "dominant", the "mix inputs only" ablation), float32.
+
+    With CutMix, targets of rank >= 4 (`[B, H, W, C]`: per-pixel targets, such as
+    one-hot segmentation masks) are cut with the box pixel by pixel; targets of
+    lower rank get the example's weight, the share of its pixels it keeps.
+    """
+    per_pixel = params.box is not None and (ops.rank(tensor) or 0) >= 4
+    if mode == "dominant":
+        return select_dominant(tensor, params, partner=partner, per_pixel=per_pixel, ops=ops)
+    return blend_tensor(
+        tensor, params, dtype="float32", partner=partner, per_pixel=per_pixel, ops=ops
+    )
+
+
+def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str = "labels", ops):
+    """Float32 targets for every label of a nest (`labels.to_float_targets`, then
+    label smoothing), with `num_classes` resolved per label."""
+    if labels is None:
+        return None
+    per_label = iter(label_rules.num_classes_per_label(labels, num_classes, ops))
+    names = iter(name for name, _ in label_rules.leaves_with_names(role, labels))
+
+    def convert(tensor):
+        classes, name = next(per_label), next(names)
+        targets = label_rules.to_float_targets(tensor, classes, name=name, ops=ops)
+        return label_rules.smooth_labels(targets, label_smoothing, ops=ops)
+
+    return keras.tree.map_structure(convert, labels)
+
+
+def mix_parts(
+    parts: Parts,
+    params: MixParams | None,
+    *,
+    num_classes,
+    feature_dtype: str,
+    targets: str = "mixed",
+    label_smoothing: float = 0.0,
+    mask_classes=None,
+    partners: Parts | None = None,
+    ops,
+) -> Parts:
+    """Applies `params` to every part of an element; `params=None` only converts.
+
+    Features: each integer or floating tensor is blended; floating tensors keep
+    their dtype, integer tensors become `feature_dtype`. Labels: converted to
+    float32 targets (`targets_of`), then mixed by `mix_targets`. Sample weights
+    follow the labels (blended, or the dominant sample's). Segmentation masks are
+    per-pixel labels (`mask_classes` classes). With `params=None` (alpha = 0,
+    inference) the same conversions happen without mixing, so the output has the
+    same dtypes and shapes either way. Bounding boxes are not handled here
+    (`boxes.py`).
+
+    `partners`, if given, holds the partner rows (of the same structure) instead
+    of the rows of `parts` under `params.permutation`.
+    """
+    partners = partners or Parts(None)
+
+    def feature_dtype_of(tensor):
+        return ops.dtype(tensor) if is_floating_tensor(tensor, ops=ops) else feature_dtype
+
+    def to_float32(tensor):
+        return ops.cast(tensor, "float32")
+
+    labels = targets_of(parts.labels, num_classes, label_smoothing=label_smoothing, ops=ops)
+    masks = targets_of(parts.segmentation_masks, mask_classes, role="segmentation_masks", ops=ops)
+    weights = map_tensors(to_float32, parts.sample_weight)
+    if params is None:
+        features = map_tensors(lambda t: ops.cast(t, feature_dtype_of(t)), parts.features)
+        return parts._replace(
+            features=features, labels=labels, sample_weight=weights, segmentation_masks=masks
+        )
+
+    def mix_each(fn, structure, partner_structure):
+        """`fn(tensor, partner)` over a structure; partner None: taken from the batch."""
+        if structure is None:
+            return None
+        if partner_structure is None:
+            return keras.tree.map_structure(lambda t: fn(t, None), structure)
+        return keras.tree.map_structure(fn, structure, partner_structure)
+
+    def mix_target(tensor, partner):
+        return mix_targets(tensor, params, targets, partner=partner, ops=ops)
+
+    partner_labels = targets_of(
+        partners.labels, num_classes, label_smoothing=label_smoothing, ops=ops
+    )
+    return parts._replace(
+        features=mix_each(
+            lambda t, p: blend_tensor(t, params, dtype=feature_dtype_of(t), partner=p, ops=ops),
+            parts.features,
+            partners.features,
+        ),
+        labels=mix_each(mix_target, labels, partner_labels),
+        sample_weight=mix_each(
+            mix_target, weights, map_tensors(to_float32, partners.sample_weight)
+        ),
+        segmentation_masks=mix_each(mix_target, masks, None),
+    )

@@ -1,0 +1,394 @@
+"""The small ops interface that keras_mixup's one core is written against.
+
+`sampling` (drawing) and `mixing` (applying) call only the methods of an ops
+binding, never `tf.*`, `keras.ops.*` or `np.*` directly. Three bindings
+implement the interface; each method is one primitive, so the core cannot drift
+between them:
+
+- `NUMPY`: NumPy on the host. Grain pipelines, NumPy batches from generators,
+  `keras.utils.PyDataset`s and data loaders, and the draw of a model's mixing
+  parameters where the backend runs eagerly (a few hundred small integer ops
+  cost microseconds on the host, and one transfer moves the result).
+- `KERAS`: `keras.ops`, on the tensors of the Keras backend (TensorFlow, JAX or
+  PyTorch). `MixupLayer`, `MixupLoss` and `MixupAccuracy` use it inside a model.
+- `tensorflow_ops()`: TensorFlow ops, for tf.data graphs whatever
+  `KERAS_BACKEND` is (a tf.data graph can only hold TensorFlow ops). It lives
+  in `tf_ops.py`, which imports TensorFlow; nothing else here does.
+
+This is the role `keras/src/layers/preprocessing/data_layer.py` gives to Keras's
+dynamic backend, without importing Keras internals. Dtypes are passed as names
+("float32", "int32", ...), which every binding accepts.
+
+The `ops` convention (held by `tests/test_core.py`): every private function of
+the core that computes on tensors takes the binding as a **required keyword
+argument `ops`, with no default**, so a call that forgets it fails at once
+instead of running on the wrong library. The public functions
+(`keras_mixup.blend`, `sample_mix_params`, `sample_beta`) accept `ops=None`,
+resolve it once with `ops_for` (the binding for the kind of tensor given) and
+pass it on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import keras
+import numpy as np
+
+
+def is_tensorflow_tensor(x) -> bool:
+    """Whether `x` is a TensorFlow tensor or variable (without importing TensorFlow)."""
+    return type(x).__module__.startswith("tensorflow") and "tensorflow" in sys.modules
+
+
+def is_tensorflow_dataset(x) -> bool:
+    """Whether `x` is a `tf.data.Dataset` (without importing TensorFlow)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.data.Dataset)
+
+
+def in_grain_pipeline() -> bool:
+    """Whether the caller runs inside a Grain pipeline (a Grain dataset's frame is
+    on the stack), as Keras's preprocessing layers detect it."""
+    if "grain" not in sys.modules:
+        return False
+    frame = sys._getframe(1)
+    markers = (
+        os.path.join("grain", "_src", "python", "dataset"),
+        os.path.join("grain", "_src", "python", "data_loader"),
+    )
+    while frame is not None:
+        if any(marker in frame.f_code.co_filename for marker in markers):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def in_tensorflow_graph() -> bool:
+    """Whether TensorFlow is tracing a graph (a tf.data map function, a tf.function)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and not tf.executing_eagerly()
+
+
+def is_traced(x) -> bool:
+    """Whether `x` is a placeholder of a trace (a JAX tracer, a tensor of a
+    TensorFlow graph, a tensor under torch.compile) rather than a value."""
+    if is_tensorflow_tensor(x):
+        return in_tensorflow_graph()
+    module = type(x).__module__
+    if module.startswith("jax"):
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if module.startswith("torch"):
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
+class Binding:
+    """The methods every binding provides (documented once, here)."""
+
+    name: str
+    host: bool = False  # values are known on the host: control flow on them is free
+
+    # -- tensors, dtypes and shapes: convert, cast, dtype (a name), rank, static_shape
+    #    (a tuple with None where unknown, or None), size (a Python int when static, else
+    #    a scalar int32 tensor), arange, reshape, broadcast_to, concat, stack, squeeze,
+    #    rows_like (a [B] vector shaped to broadcast over the rows of a tensor).
+    # -- arithmetic: where, maximum, minimum, abs, sqrt, log, exp, cos, sin, sigmoid,
+    #    floor, logical_not, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
+    #    cumsum, sum, max, any, all, argsort (stable, int32), take (along an axis),
+    #    argmax (int32), one_hot.
+    # -- control flow and checks: cond, check (raise now, or an assert op in a graph).
+
+    def rows_like(self, weights, tensor):
+        rank = self.rank(tensor)
+        return self.reshape(weights, [-1] + [1] * (rank - 1))
+
+
+class NumPyOps(Binding):
+    """The ops interface bound to NumPy (host arrays)."""
+
+    name = "numpy"
+    host = True
+
+    @staticmethod
+    def convert(x, dtype=None):
+        if dtype is None:
+            return np.asarray(x)
+        return np.asarray(x, dtype=np.dtype(dtype))
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x).astype(np.dtype(dtype), copy=False)
+
+    @staticmethod
+    def dtype(x) -> str:
+        return keras.backend.standardize_dtype(np.asarray(x).dtype)
+
+    @staticmethod
+    def rank(x) -> int:
+        return np.ndim(x)
+
+    @staticmethod
+    def static_shape(x) -> tuple:
+        return tuple(np.shape(x))
+
+    @staticmethod
+    def size(x, axis: int = 0):
+        return np.shape(x)[axis]
+
+    @staticmethod
+    def arange(n, dtype="int32"):
+        return np.arange(n, dtype=np.dtype(dtype))
+
+    @staticmethod
+    def reshape(x, shape):
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def concat(tensors, axis: int = 0):
+        return np.concatenate(tensors, axis=axis)
+
+    @staticmethod
+    def stack(tensors, axis: int = 0):
+        return np.stack(tensors, axis=axis)
+
+    @staticmethod
+    def squeeze(x, axis: int):
+        return np.squeeze(x, axis=axis)
+
+    where = staticmethod(np.where)
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    abs = staticmethod(np.abs)
+    sqrt = staticmethod(np.sqrt)
+    log = staticmethod(np.log)
+    exp = staticmethod(np.exp)
+    cos = staticmethod(np.cos)
+    sin = staticmethod(np.sin)
+    floor = staticmethod(np.floor)
+    logical_not = staticmethod(np.logical_not)
+    bit_and = staticmethod(np.bitwise_and)
+    bit_or = staticmethod(np.bitwise_or)
+    bit_xor = staticmethod(np.bitwise_xor)
+
+    @staticmethod
+    def sigmoid(x):
+        x = np.asarray(x)
+        # exp(-|x|) never overflows; the two branches agree where both are finite
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype)
+
+    @staticmethod
+    def shift_left(x, bits: int):
+        return np.left_shift(x, np.asarray(bits, np.asarray(x).dtype))
+
+    @staticmethod
+    def shift_right(x, bits: int):
+        return np.right_shift(x, np.asarray(bits, np.asarray(x).dtype))
+
+    @staticmethod
+    def cumsum(x, axis: int = 0):
+        return np.cumsum(x, axis=axis, dtype=np.asarray(x).dtype)
+
+    @staticmethod
+    def sum(x, axis=None):
+        return np.sum(x, axis=axis, dtype=np.asarray(x).dtype)
+
+    @staticmethod
+    def max(x, axis=None):
+        return np.max(x, axis=axis)
+
+    @staticmethod
+    def any(x, axis=None):
+        return np.any(x, axis=axis)
+
+    @staticmethod
+    def all(x, axis=None):
+        return np.all(x, axis=axis)
+
+    @staticmethod
+    def argsort(x):
+        return np.argsort(x, kind="stable").astype(np.int32)
+
+    @staticmethod
+    def take(x, indices, axis: int = 0):
+        return np.take(x, indices, axis=axis)
+
+    @staticmethod
+    def argmax(x, axis: int = -1):
+        return np.argmax(x, axis=axis).astype(np.int32)
+
+    @staticmethod
+    def one_hot(ids, depth: int, dtype="float32"):
+        ids = np.asarray(ids)
+        return (ids[..., None] == np.arange(depth)).astype(np.dtype(dtype))
+
+    @staticmethod
+    def cond(pred, true_fn, false_fn):
+        return true_fn() if bool(pred) else false_fn()
+
+    @staticmethod
+    def check(condition, message: str) -> list:
+        if not bool(condition):
+            raise ValueError(message)
+        return []
+
+
+class KerasOps(Binding):
+    """The ops interface bound to `keras.ops`: TensorFlow, JAX or PyTorch tensors."""
+
+    name = "keras"
+
+    @staticmethod
+    def convert(x, dtype=None):
+        return keras.ops.convert_to_tensor(x, dtype=dtype)
+
+    @staticmethod
+    def cast(x, dtype):
+        return keras.ops.cast(x, dtype)
+
+    @staticmethod
+    def dtype(x) -> str:
+        return keras.backend.standardize_dtype(x.dtype)
+
+    @staticmethod
+    def rank(x) -> int | None:
+        return len(x.shape) if x.shape is not None else None
+
+    @staticmethod
+    def static_shape(x) -> tuple | None:
+        return None if x.shape is None else tuple(x.shape)
+
+    @staticmethod
+    def size(x, axis: int = 0):
+        static = x.shape[axis]
+        return static if static is not None else keras.ops.shape(x)[axis]
+
+    @staticmethod
+    def arange(n, dtype="int32"):
+        return keras.ops.arange(n, dtype=dtype)
+
+    reshape = staticmethod(keras.ops.reshape)
+    broadcast_to = staticmethod(keras.ops.broadcast_to)
+
+    @staticmethod
+    def concat(tensors, axis: int = 0):
+        return keras.ops.concatenate(tensors, axis=axis)
+
+    @staticmethod
+    def stack(tensors, axis: int = 0):
+        return keras.ops.stack(tensors, axis=axis)
+
+    @staticmethod
+    def squeeze(x, axis: int):
+        return keras.ops.squeeze(x, axis=axis)
+
+    where = staticmethod(keras.ops.where)
+    maximum = staticmethod(keras.ops.maximum)
+    minimum = staticmethod(keras.ops.minimum)
+    abs = staticmethod(keras.ops.abs)
+    sqrt = staticmethod(keras.ops.sqrt)
+    log = staticmethod(keras.ops.log)
+    exp = staticmethod(keras.ops.exp)
+    cos = staticmethod(keras.ops.cos)
+    sin = staticmethod(keras.ops.sin)
+    sigmoid = staticmethod(keras.ops.sigmoid)
+    floor = staticmethod(keras.ops.floor)
+    logical_not = staticmethod(keras.ops.logical_not)
+    bit_and = staticmethod(keras.ops.bitwise_and)
+    bit_or = staticmethod(keras.ops.bitwise_or)
+    bit_xor = staticmethod(keras.ops.bitwise_xor)
+
+    @staticmethod
+    def shift_left(x, bits: int):
+        return keras.ops.bitwise_left_shift(x, bits)
+
+    @staticmethod
+    def shift_right(x, bits: int):
+        return keras.ops.bitwise_right_shift(x, bits)
+
+    @staticmethod
+    def cumsum(x, axis: int = 0):
+        return keras.ops.cumsum(x, axis=axis)
+
+    @staticmethod
+    def sum(x, axis=None):
+        return keras.ops.sum(x, axis=axis)
+
+    @staticmethod
+    def max(x, axis=None):
+        return keras.ops.max(x, axis=axis)
+
+    @staticmethod
+    def any(x, axis=None):
+        return keras.ops.any(x, axis=axis)
+
+    @staticmethod
+    def all(x, axis=None):
+        return keras.ops.all(x, axis=axis)
+
+    @staticmethod
+    def argsort(x):
+        # Stable on every backend: jnp.argsort and torch.argsort(stable=True) are,
+        # and TensorFlow's top_k-based argsort lists equal keys in index order.
+        return keras.ops.cast(keras.ops.argsort(x), "int32")
+
+    @staticmethod
+    def take(x, indices, axis: int = 0):
+        return keras.ops.take(x, indices, axis=axis)
+
+    @staticmethod
+    def argmax(x, axis: int = -1):
+        return keras.ops.cast(keras.ops.argmax(x, axis=axis), "int32")
+
+    @staticmethod
+    def one_hot(ids, depth: int, dtype="float32"):
+        return keras.ops.one_hot(ids, depth, dtype=dtype)
+
+    @staticmethod
+    def cond(pred, true_fn, false_fn):
+        return keras.ops.cond(pred, true_fn, false_fn)
+
+    @staticmethod
+    def check(condition, message: str) -> list:
+        """Raises `ValueError(message)` where the value is known (eager TensorFlow,
+        PyTorch, JAX outside `jit`), returns an assert op in a TensorFlow graph, and
+        does nothing inside `jax.jit` / XLA (where callers make the result NaN)."""
+        if is_tensorflow_tensor(condition) or keras.backend.backend() == "tensorflow":
+            return tensorflow_ops().check(condition, message)
+        if is_traced(condition):
+            return []
+        if not bool(keras.ops.convert_to_numpy(condition)):
+            raise ValueError(message)
+        return []
+
+
+NUMPY = NumPyOps()
+KERAS = KerasOps()
+
+
+def tensorflow_ops():
+    """The TensorFlow binding (imports TensorFlow on first use)."""
+    from keras_mixup._src.tf_ops import TENSORFLOW
+
+    return TENSORFLOW
+
+
+def ops_for(x) -> Binding:
+    """The binding for tensors like `x`: TensorFlow for TensorFlow tensors and
+    variables, NumPy for NumPy arrays and Python numbers, `keras.ops` for the
+    rest (JAX arrays, torch tensors)."""
+    if is_tensorflow_tensor(x):
+        return tensorflow_ops()
+    if isinstance(x, (np.ndarray, np.generic, int, float, bool, list, tuple)):
+        return NUMPY
+    return KERAS

@@ -1,0 +1,351 @@
+"""`MixSpec`: the one description of a mixer, and the variables its fronts read.
+
+Every front (`MixupTransform`, `MixupLayer` and, through the layer, `MixupLoss`
+and `MixupAccuracy`; `NeighbourMixup`) holds a `MixSpec`: one frozen value with
+every option and the current run-time values, validated once, that gives its
+part of `get_config` and offers the three operations a front needs:
+
+- `draw(seed, parts, values)`: the parameters of a batch (`sampling.py`);
+- `apply(parts, params)`: those parameters applied to an element (`mixing.py`);
+- `mix_targets(params, y_true, ...)`: the targets of a loss or metric mixed the
+  way the layer mixed the inputs.
+
+Run-time values (`RUNTIME`: alpha, cutmix_alpha, switch_prob, prob) are also
+kept in variables (`RuntimeVariables`) that traced code reads, so that changing
+them needs no retrace: assigning `front.alpha` replaces the front's spec with a
+validated copy and assigns the variables.
+
+Adding an option: a field here (with its check in `__post_init__`), its use in
+`draw` / `apply` or the core, and the fronts' signatures and docstrings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import keras
+
+from keras_mixup._src import labels as label_rules
+from keras_mixup._src import mixing
+from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of, parse_element
+from keras_mixup._src.ops import NUMPY, ops_for
+from keras_mixup._src.sampling import draw_mix_params
+from keras_mixup._src.structures import MixParams, Parts
+from keras_mixup._src.validation import (
+    user_error,
+    validate_alpha,
+    validate_bool,
+    validate_label_smoothing,
+    validate_mix_family,
+    validate_num_classes,
+    validate_num_mixed,
+    validate_pairing,
+    validate_probability,
+    validate_target_mode,
+)
+
+RUNTIME = ("alpha", "cutmix_alpha", "switch_prob", "prob")
+RUNTIME_DOCS = {
+    "alpha": "mixup's alpha (Beta / Dirichlet concentration; 0: no mixup)",
+    "cutmix_alpha": "CutMix's alpha (0: no CutMix)",
+    "switch_prob": "the probability of CutMix instead of mixup when both alphas are > 0",
+    "prob": "the probability that a batch (an example, with per_example) is mixed at all",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class MixSpec:
+    """Every option of a mixer (see `MixupTransform` for their meaning).
+
+    `cutmix` is not an option: it records whether the CutMix code is part of the
+    traced computation, which is decided by `cutmix_alpha > 0` at construction
+    and kept by `replace`, so that a schedule can take `cutmix_alpha` to 0 and
+    back without retracing.
+    """
+
+    alpha: float = 1.0
+    cutmix_alpha: float = 0.0
+    switch_prob: float = 0.5
+    prob: float = 1.0
+    per_example: bool = False
+    num_mixed: int = 2
+    exact_cutmix_weight: bool = True
+    num_classes: Any = None
+    targets: str = "mixed"
+    pairing: str = "random"
+    label_smoothing: float = 0.0
+    cutmix: bool | None = None
+
+    def __post_init__(self):
+        def set_(name, value):
+            object.__setattr__(self, name, value)
+
+        set_("alpha", validate_alpha(self.alpha))
+        set_("cutmix_alpha", validate_alpha(self.cutmix_alpha, "cutmix_alpha"))
+        set_("switch_prob", validate_probability(self.switch_prob, "switch_prob"))
+        set_("prob", validate_probability(self.prob, "prob"))
+        set_("per_example", bool(self.per_example))
+        set_("num_mixed", validate_num_mixed(self.num_mixed))
+        set_("exact_cutmix_weight", validate_bool(self.exact_cutmix_weight, "exact_cutmix_weight"))
+        set_("num_classes", validate_num_classes(self.num_classes))
+        set_("targets", validate_target_mode(self.targets))
+        set_("pairing", validate_pairing(self.pairing))
+        set_("label_smoothing", validate_label_smoothing(self.label_smoothing))
+        if self.cutmix is None:
+            validate_mix_family(self.num_mixed, self.cutmix_alpha)
+            set_("cutmix", self.cutmix_alpha > 0)
+        elif self.cutmix_alpha > 0 and not self.cutmix:
+            raise user_error(
+                ValueError,
+                f"`cutmix_alpha` can only be scheduled on a mixer built with cutmix_alpha > 0 "
+                f"(the CutMix code is traced only then); got cutmix_alpha={self.cutmix_alpha!r} "
+                "for a mixer built with cutmix_alpha=0. Build it with the schedule's first "
+                "positive value and start the schedule at 0 if needed.",
+            )
+
+    def replace(self, **changes) -> MixSpec:
+        """A validated copy with `changes` (CutMix stays traced or not, as built)."""
+        return dataclasses.replace(self, **changes)
+
+    def config(self, *names: str) -> dict:
+        """The options `names` (default: all) as `get_config` entries."""
+        fields = [f.name for f in dataclasses.fields(self) if f.name != "cutmix"]
+        return {name: getattr(self, name) for name in names or fields}
+
+    def runtime_values(self) -> dict:
+        """The run-time values as Python floats (where no variable is needed)."""
+        return {name: getattr(self, name) for name in RUNTIME}
+
+    # ---------------------------------------------------------------- the operations
+
+    def active(self, values):
+        """Whether anything can be mixed with these run-time values (bool tensor)."""
+        active = values["alpha"] > 0
+        if self.cutmix:
+            active = active | (values["cutmix_alpha"] > 0)
+        return active & (values["prob"] > 0)
+
+    def draw(
+        self, seed, parts: Parts, values: dict, *, owner: str, ops, data_ops=None
+    ) -> MixParams:
+        """The parameters for a batch of these `parts`, drawn from `seed` (two
+        integers) with the run-time `values` (tensors or floats by name).
+
+        `ops` draws; `data_ops` (default `ops`) reads the parts' shapes and class
+        ids: a model running eagerly draws with the NumPy binding on the host from
+        the shapes of its backend tensors, and moves the few parameters once.
+        """
+        data_ops = data_ops or ops
+        groups = None
+        if self.pairing == "same_class":
+            groups = label_rules.same_class_groups(parts.labels, owner, ops=data_ops)
+        image_size = image_size_of(parts.features, owner, ops=data_ops) if self.cutmix else None
+        return draw_mix_params(
+            seed,
+            batch_size_of(parts, ops=data_ops),
+            values["alpha"],
+            per_example=self.per_example,
+            num_mixed=self.num_mixed,
+            cutmix_alpha=values["cutmix_alpha"] if self.cutmix else None,
+            switch_prob=values["switch_prob"],
+            prob=values["prob"],
+            image_size=image_size,
+            exact_area=self.exact_cutmix_weight,
+            groups=groups,
+            ops=ops,
+        )
+
+    def apply(
+        self, parts: Parts, params: MixParams | None, *, feature_dtype: str, partners=None, ops
+    ) -> Parts:
+        """`parts` mixed with `params` (None: converted only, not mixed)."""
+        return mixing.mix_parts(
+            parts,
+            params,
+            num_classes=self.num_classes,
+            feature_dtype=feature_dtype,
+            targets=self.targets,
+            label_smoothing=self.label_smoothing,
+            partners=partners,
+            ops=ops,
+        )
+
+    def mix(self, parts: Parts, seed, values: dict, *, owner: str, feature_dtype: str, ops):
+        """Draw and apply in one: `parts` mixed with parameters from `seed`, or only
+        converted when nothing can be mixed with these `values` (alpha 0, ...)."""
+
+        def mixed():
+            params = self.draw(seed, parts, values, owner=owner, ops=ops)
+            return self.apply(parts, params, feature_dtype=feature_dtype, ops=ops)
+
+        def converted():
+            return self.apply(parts, None, feature_dtype=feature_dtype, ops=ops)
+
+        return ops.cond(self.active(values), mixed, converted)
+
+    def mix_targets(
+        self, params: MixParams | None, y_true, *, width, integers: str, sample_weight, name, ops
+    ):
+        """`y_true` (and `sample_weight`) as float32 targets mixed like the inputs.
+
+        Integer labels are what `integers` says (`labels.to_float_targets`): class
+        ids one-hot encoded to `width` (the width of the predictions), binary
+        probabilities or values, cast. Floating targets are used as they are.
+        `params=None`: not mixed (inference).
+        """
+        y_true = ops.convert(y_true)
+        integer = label_rules.is_integer(ops.dtype(y_true))
+        targets = label_rules.to_float_targets(
+            y_true, width if integer else None, name=name, integers=integers, ops=ops
+        )
+        weights = None if sample_weight is None else ops.cast(ops.convert(sample_weight), "float32")
+        if params is None:
+            return targets, weights
+        targets = mixing.mix_targets(targets, params, self.targets, ops=ops)
+        if weights is not None:
+            weights = mixing.mix_targets(weights, params, self.targets, ops=ops)
+        return targets, weights
+
+
+class RuntimeVariables:
+    """A front's current `MixSpec` and the variables through which traced code
+    reads its run-time values: a float32 `tf.Variable` on the CPU per value for
+    tf.data graphs (made on first use), and for `MixupLayer` a Keras variable per
+    value, which the train step reads on every backend (on JAX it is part of the
+    state the trainer passes to the compiled step). Fronts that share one (a
+    transform and those `for_input_pipeline` derives from it) share the values."""
+
+    def __init__(self, spec: MixSpec):
+        self.spec = spec
+        self._tf = None
+        self._keras = None
+
+    def set(self, **changes) -> None:
+        """Validates `changes` (a new spec) and assigns them to every variable."""
+        self.spec = self.spec.replace(**changes)
+        for variables in (self._tf, self._keras):
+            for name, variable in (variables or {}).items():
+                variable.assign(getattr(self.spec, name))
+
+    def add_keras_variables(self, layer, spec: MixSpec) -> None:
+        self._keras = {}
+        for name in RUNTIME:
+            self._keras[name] = layer.add_weight(
+                name=name,
+                shape=(),
+                dtype="float32",
+                trainable=False,
+                autocast=False,  # float32 under mixed precision too
+                initializer="zeros",
+            )
+            self._keras[name].assign(getattr(spec, name))
+
+    def tf_variables(self, spec: MixSpec) -> dict:
+        """The tf.Variables, made on first use outside any function being traced."""
+        if self._tf is None:
+            from keras_mixup._src.tf_ops import tf
+
+            with tf.init_scope(), tf.device("/CPU:0"):
+                self._tf = {
+                    name: tf.Variable(
+                        getattr(spec, name), trainable=False, dtype=tf.float32, name=name
+                    )
+                    for name in RUNTIME
+                }
+        return self._tf
+
+    def keras_values(self) -> dict:
+        return {name: keras.ops.convert_to_tensor(v) for name, v in self._keras.items()}
+
+    def keras_numpy(self) -> dict:
+        """The Keras variables' values as Python floats (after loading weights)."""
+        return {name: float(keras.ops.convert_to_numpy(v.value)) for name, v in self._keras.items()}
+
+
+def runtime_property(name: str) -> property:
+    """A property of a front holding `spec` and `runtime` (RuntimeVariables): reads
+    the current value; assignment validates it and updates the variables."""
+
+    def get(self) -> float:
+        return getattr(self.spec, name)
+
+    def set_(self, value) -> None:
+        self.runtime.set(**{name: value})
+
+    doc = (
+        f"The current value of {RUNTIME_DOCS[name]}. Assigning it (e.g. through "
+        "`AlphaScheduler`) takes effect at the next batch or training step, without "
+        "retracing or rebuilding anything."
+    )
+    return property(get, set_, doc=doc)
+
+
+class RuntimeSettings:
+    """The run-time settings as properties, for fronts with `runtime`
+    (`RuntimeVariables`), whose `spec` is the front's spec."""
+
+    @property
+    def spec(self) -> MixSpec:
+        return self.runtime.spec
+
+    alpha = runtime_property("alpha")
+    cutmix_alpha = runtime_property("cutmix_alpha")
+    switch_prob = runtime_property("switch_prob")
+    prob = runtime_property("prob")
+
+    @property
+    def per_example(self) -> bool:
+        return self.spec.per_example
+
+    @property
+    def num_mixed(self) -> int:
+        return self.spec.num_mixed
+
+    @property
+    def num_classes(self):
+        return self.spec.num_classes
+
+    @property
+    def targets(self) -> str:
+        return self.spec.targets
+
+
+def params_for(params: MixParams, ops) -> MixParams:
+    """`params` (drawn on the host) as tensors of the binding `ops`."""
+    return MixParams(*(None if value is None else ops.convert(value) for value in params))
+
+
+def mix_element_now(
+    spec: MixSpec,
+    args: tuple,
+    seed,
+    *,
+    owner: str,
+    feature_dtype: str,
+    floating_dtype=None,
+    training: bool = True,
+):
+    """An element of NumPy arrays or backend tensors mixed now, in its own kind of
+    tensor (Grain, Python generators, `PyDataset`, eager calls): parsed, checked,
+    its parameters drawn on the host from `seed` (NumPy `[2]`), applied, packed."""
+    parts, pack = parse_element(args, owner)
+    data_ops = ops_for(keras.tree.flatten(parts.features)[0])
+    if floating_dtype is not None:
+        parts = parts._replace(
+            features=keras.tree.map_structure(
+                lambda t: (
+                    data_ops.cast(t, floating_dtype)
+                    if label_rules.is_floating(data_ops.dtype(t))
+                    else t
+                ),
+                parts.features,
+            )
+        )
+    check_parts(parts, owner, spec.num_classes, None, ops=data_ops)
+    params = None
+    values = spec.runtime_values()
+    if training and spec.active(values):
+        params = spec.draw(seed, parts, values, owner=owner, ops=NUMPY, data_ops=data_ops)
+        params = params_for(params, data_ops)
+    return pack(spec.apply(parts, params, feature_dtype=feature_dtype, ops=data_ops))

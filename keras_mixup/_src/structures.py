@@ -1,0 +1,65 @@
+"""The data structures the core passes around: an element's parts and the
+parameters of one mixed batch."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Parts(NamedTuple):
+    """The parts of a batched element that mixup treats differently (see
+    `elements.parse_element`). Any part may be None.
+
+    - `features`: a tensor or any nest of tensors (images, ...), blended.
+    - `labels`: a tensor or nest of class ids / targets, turned into float
+      targets and mixed with the same weights.
+    - `sample_weight`: a tensor or nest, mixed like the labels.
+    - `bounding_boxes`: `{"boxes": [B, N, 4], "labels": [B, N]}` (Keras's
+      format), concatenated or clipped (`boxes.py`).
+    - `segmentation_masks`: per-pixel labels `[B, H, W(, 1)]`, mixed like
+      per-pixel targets.
+    """
+
+    features: Any
+    labels: Any = None
+    sample_weight: Any = None
+    bounding_boxes: Any = None
+    segmentation_masks: Any = None
+
+
+class MixParams(NamedTuple):
+    """The random parameters of one mixed batch, drawn by `sample_mix_params`
+    and applied by `blend` (and the rest of the core).
+
+    The first two fields describe plain mixup; the others are None unless k-way
+    mixing or CutMix is in use, or the sampler filled them in.
+
+    Attributes:
+        mix_weight: float32 `[batch_size]`: the weight of each example itself in
+            its target (lambda). With one lambda per batch (the default) all entries
+            are equal. For an example mixed by CutMix it is the share of the image
+            the example keeps, `1 - (box area) / (H * W)`.
+        permutation: int32 `[batch_size]`: example `i` is mixed with example
+            `permutation[i]` of the same batch (its first partner).
+        more_weights: float32 `[k - 2, batch_size]` or None: with k-way mixing
+            (`num_mixed=k > 2`), the weights of the partners after the first.
+        more_permutations: int32 `[k - 2, batch_size]` or None: those partners.
+        box: int32 `[batch_size, 4]` or None: with CutMix, the rectangle
+            `(top, left, bottom, right)` (bottom and right exclusive, in pixels of
+            the images' H x W) whose pixels come from the partner.
+        cut: bool `[batch_size]` or None: with CutMix, whether the example is mixed
+            by its box (True) or blended with weight `mix_weight` (False).
+        partner_weight: float32 `[batch_size]` or None: the first partner's weight.
+            None means `1 - mix_weight - sum(more_weights)`. The sampler fills it
+            in so that a weight near 0 keeps its precision whichever example it
+            belongs to (`1 - lambda` for lambda within 6e-8 of 1 would round to 0
+            in float32, while lambda near 0 does not).
+    """
+
+    mix_weight: Any
+    permutation: Any
+    more_weights: Any = None
+    more_permutations: Any = None
+    box: Any = None
+    cut: Any = None
+    partner_weight: Any = None
