@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test pytest floor lint format docs docs-check bench reproduce install
+.PHONY: demo test pytest floor notf lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
 # The oldest Python that runs here (pyenv's 3.10 if installed), else python3.
@@ -27,13 +27,13 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[examples,dev,backends,docs]"
+	$(BIN)/python -m pip install -q -e ".[tensorflow,examples,dev,backends,docs]"
 	touch $@
 
 demo: $(STAMP)
 	$(BIN)/python examples/label_noise_demo.py
 
-test: lint pytest floor
+test: lint pytest floor notf
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
@@ -45,7 +45,21 @@ floor: $(FLOOR)/.installed-stamp
 $(FLOOR)/.installed-stamp: pyproject.toml
 	$(FLOOR_PYTHON) -m venv $(FLOOR)
 	$(FLOOR)/bin/python -m pip install -q --upgrade pip
-	$(FLOOR)/bin/python -m pip install -q -e . $(FLOOR_PINS) pytest hypothesis scipy scikit-learn
+	$(FLOOR)/bin/python -m pip install -q -e ".[tensorflow]" $(FLOOR_PINS) pytest hypothesis scipy scikit-learn
+	touch $@
+
+# A third environment without TensorFlow: keras, NumPy, JAX (CPU) and Grain only. The layer,
+# loss, metric, schedules, predictor, FGSM evaluator and the NumPy / Grain transform must work
+# there (TensorFlow is imported only by keras_mixup's tf.data front, on first use).
+NOTF := .venv-notf
+notf: $(NOTF)/.installed-stamp
+	KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow
+
+$(NOTF)/.installed-stamp: pyproject.toml
+	$(PYTHON) -m venv $(NOTF)
+	$(NOTF)/bin/python -m pip install -q --upgrade pip
+	$(NOTF)/bin/python -m pip install -q -e ".[dev]" "jax[cpu]"
+	$(NOTF)/bin/python -c "import importlib.util, sys; sys.exit('TensorFlow is installed in $(NOTF)' if importlib.util.find_spec('tensorflow') else 0)"
 	touch $@
 
 lint: $(STAMP)

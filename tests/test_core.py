@@ -2,6 +2,10 @@
 (one place draws randomness, no import cycles, no private names across modules)."""
 
 import ast
+import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -96,11 +100,17 @@ def test_blend_computes_in_float64_for_float64_outputs():
 
 
 def _modules():
-    return {path.stem: ast.parse(path.read_text()) for path in PACKAGE.glob("*.py")}
+    """Every module of the package by dotted name (`_src.sampling`, `adversarial`, ...)."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        found[name] = ast.parse(path.read_text())
+    return found
 
 
 def _imports(tree):
-    """(module, names) of every `from keras_mixup... import ...`, function-level included."""
+    """(module, names) of every keras_mixup import, function-level included; module is
+    the dotted name inside the package ("" for the package itself)."""
     found = []
     for node in ast.walk(tree):
         if (
@@ -108,26 +118,31 @@ def _imports(tree):
             and node.module
             and node.module.startswith("keras_mixup")
         ):
-            module = node.module.split(".")[1] if "." in node.module else None
+            module = node.module.removeprefix("keras_mixup").lstrip(".")
             found.append((module, [alias.name for alias in node.names]))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("keras_mixup."):
-                    found.append((alias.name.split(".")[1], []))
+                    found.append((alias.name.removeprefix("keras_mixup."), []))
     return found
+
+
+def _targets(module: str, names: list, modules: dict) -> set:
+    """The package modules an import statement depends on."""
+    targets = set()
+    for name in names or [None]:
+        candidate = f"{module}.{name}".lstrip(".") if name else module
+        targets.add(candidate if candidate in modules else module)
+    return targets - {""}
 
 
 def test_no_import_cycles_among_the_modules_late_imports_included():
     modules = _modules()
     graph = {
-        name: {
-            module or imported
-            for module, names in _imports(tree)
-            for imported in (names if module is None else [module])
-        }
-        - {"__init__"}
+        name: set().union(*[_targets(m, n, modules) for m, n in _imports(tree)] or [set()])
+        - {"__init__", "_src.__init__"}
         for name, tree in modules.items()
-        if name != "__init__"
+        if not name.endswith("__init__")
     }
     visiting, done = set(), set()
 
@@ -149,16 +164,120 @@ def test_no_import_cycles_among_the_modules_late_imports_included():
 def test_no_module_imports_another_modules_private_names():
     for name, tree in _modules().items():
         for module, names in _imports(tree):
-            private = [n for n in names if n.startswith("_")]
+            private = [n for n in names if n.startswith("_") and n != "_src"]
             assert not private, f"{name}.py imports {private} from keras_mixup.{module}"
 
 
 def test_randomness_is_drawn_only_in_sampling():
-    """Only sampling.py turns seeds into random values; the fronts only move seeds."""
+    """Only sampling.py turns seeds into random values; the fronts only move seeds
+    (seeds.py makes seeds; diagnostics.py draws evaluation pairs)."""
     drawing = ("stateless_uniform", "stateless_normal", "random.beta", "random.gamma",
                "random.uniform(", "random.normal(", "random.shuffle", "stateless_gamma")  # fmt: skip
-    for path in PACKAGE.glob("*.py"):
-        if path.stem in ("sampling", "diagnostics"):  # diagnostics: evaluation pairs
+    for path in PACKAGE.rglob("*.py"):
+        if path.stem in ("sampling", "diagnostics", "seeds"):
             continue
         text = path.read_text()
         assert not [d for d in drawing if d in text], path.name
+
+
+def test_tensorflow_is_imported_only_by_the_tf_data_front_and_its_binding():
+    allowed = {"_src.tf_ops", "_src.tf_data"}
+    for name, tree in _modules().items():
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            if any(m.split(".")[0] == "tensorflow" for m in modules):
+                assert name in allowed, f"{name}.py imports TensorFlow"
+
+
+# Public entry points: `ops=None` means "the binding for the tensor given", resolved once.
+PUBLIC_OPS_DEFAULT = {"blend", "sample_mix_params", "sample_beta", "sample_log_gamma"}
+
+
+def test_one_ops_convention_a_required_keyword_inside_the_core():
+    """Every private function of _src that takes `ops` takes it as a keyword-only
+    argument without default (see ops.py); the public entry points default to None."""
+    checked = 0
+    for name, tree in _modules().items():
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            arguments = node.args
+            positional = [a.arg for a in arguments.posonlyargs + arguments.args]
+            keyword_only = [a.arg for a in arguments.kwonlyargs]
+            if "ops" not in positional + keyword_only:
+                continue
+            checked += 1
+            where = f"{name}.{node.name}"
+            if node.name in PUBLIC_OPS_DEFAULT:
+                default = arguments.defaults[positional.index("ops") - len(positional)]
+                assert isinstance(default, ast.Constant) and default.value is None, where
+                continue
+            assert "ops" in keyword_only, f"{where}: `ops` must be keyword-only"
+            default = arguments.kw_defaults[keyword_only.index("ops")]
+            assert default is None, f"{where}: `ops` must have no default"
+    assert checked > 40, checked
+
+
+def test_the_public_surface_is_what_init_exports():
+    """keras_mixup's public names are its __all__ and the documented submodules';
+    every other module lives under keras_mixup._src."""
+    import keras_mixup
+
+    public_files = {p.stem for p in PACKAGE.glob("*.py")}
+    assert public_files == {"__init__", "adversarial", "diagnostics", "neighbours"}
+    exported = set(keras_mixup.__all__)
+    visible = {n for n in dir(keras_mixup) if not n.startswith("_")}
+    assert visible == exported, visible ^ exported
+    for module in ("adversarial", "diagnostics", "neighbours"):
+        tree = _modules()[module]
+        defined = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert not defined, f"{module}.py defines code; it re-exports from _src"
+        submodule = getattr(keras_mixup, module)
+        assert {n for n in dir(submodule) if not n.startswith("_")} == set(submodule.__all__)
+
+
+_WITHOUT_TENSORFLOW = """
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("TensorFlow is blocked in this test")
+
+sys.meta_path.insert(0, NoTensorFlow())
+import keras, numpy as np
+import keras_mixup
+layer = keras_mixup.MixupLayer(alpha=0.5, seed=0)
+model = keras.Sequential([keras.Input((4,)), layer, keras.layers.Dense(3)])
+model.compile("sgd", keras_mixup.MixupLoss("sparse_categorical_crossentropy", layer=layer,
+              from_logits=True), metrics=[keras_mixup.MixupAccuracy(layer=layer)])
+x, y = np.ones((8, 4), "float32"), np.arange(8) % 3
+assert np.isfinite(model.train_on_batch(x, y, return_dict=True)["loss"])
+features, targets = keras_mixup.MixupTransform(alpha=1.0, num_classes=3, seed=0)(x, y)
+assert targets.shape == (8, 3)
+try:
+    keras_mixup.checkpointable(None)
+except ImportError as error:
+    assert "pip install 'keras_mixup[tensorflow]'" in str(error), error
+else:
+    raise AssertionError("no ImportError")
+assert "tensorflow" not in sys.modules
+print("OK")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_import_and_train_on_jax_with_tensorflow_blocked():
+    """The quick version of `make notf` (an environment without TensorFlow)."""
+    process = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TENSORFLOW],
+        env={**os.environ, "KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0 and "OK" in process.stdout, process.stderr[-3000:]

@@ -1,5 +1,7 @@
 """MixupLayer and MixupLoss: targets mixed in the loss, identity at inference, saving, XLA."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -260,3 +262,27 @@ def test_tf_data_use_needs_num_classes_for_integer_labels():
     ).batch(4)
     with pytest.raises(ValueError, match="pass num_classes="):
         dataset.map(MixupLayer(alpha=1.0))
+
+
+def test_a_keras_file_saved_by_0_2_0_still_loads():
+    """tests/fixtures/mixup_layer_0.2.0.keras: saved by keras_mixup 0.2.0 (commit 28fd075)
+    after one epoch, with alpha then scheduled to 0.7 (kept in the layer's variable)."""
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    loaded = keras.models.load_model(fixtures / "mixup_layer_0.2.0.keras")
+    layer = loaded.layers[0]
+    assert isinstance(layer, MixupLayer) and layer.name == "mixup_v020"
+    assert (layer.alpha, layer.per_example, layer.cutmix_alpha, layer.switch_prob) == (
+        pytest.approx(0.7),
+        True,
+        1.0,
+        0.25,
+    )
+    assert isinstance(loaded.loss, MixupLoss) and loaded.loss.layer is layer
+    x = np.random.default_rng(0).random((8, 6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0),
+        np.load(fixtures / "mixup_layer_0.2.0_predictions.npy"),
+        rtol=1e-6,
+    )
+    history = loaded.fit(x, np.arange(8) % 3, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

@@ -216,7 +216,7 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
             continue
         named = label_rules.leaves_with_names(role, structure)
         per_label = (
-            label_rules.num_classes_per_label(structure, classes, ops)
+            label_rules.num_classes_per_label(structure, classes, ops=ops)
             if role in ("labels", "segmentation_masks")
             else [None] * len(named)
         )

@@ -49,7 +49,7 @@ def leaves_with_names(role: str, structure) -> list:
     return [(path_name(role, path), leaf) for path, leaf in keras.tree.flatten_with_path(structure)]
 
 
-def num_classes_per_label(labels, num_classes, ops) -> list:
+def num_classes_per_label(labels, num_classes, *, ops) -> list:
     """`num_classes` for each leaf of `labels`, in `keras.tree.flatten` order.
 
     Raises:

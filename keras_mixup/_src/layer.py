@@ -338,7 +338,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             ops=NUMPY,
             data_ops=KERAS,
         )
-        return params_for(params, KERAS)
+        return params_for(params, ops=KERAS)
 
     def _check_bound(self) -> None:
         if self.inputs_only or self._followers:

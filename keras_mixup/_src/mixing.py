@@ -189,7 +189,7 @@ def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str =
     label smoothing), with `num_classes` resolved per label."""
     if labels is None:
         return None
-    per_label = iter(label_rules.num_classes_per_label(labels, num_classes, ops))
+    per_label = iter(label_rules.num_classes_per_label(labels, num_classes, ops=ops))
     names = iter(name for name, _ in label_rules.leaves_with_names(role, labels))
 
     def convert(tensor):

@@ -311,7 +311,7 @@ class RuntimeSettings:
         return self.spec.targets
 
 
-def params_for(params: MixParams, ops) -> MixParams:
+def params_for(params: MixParams, *, ops) -> MixParams:
     """`params` (drawn on the host) as tensors of the binding `ops`."""
     return MixParams(*(None if value is None else ops.convert(value) for value in params))
 
@@ -347,5 +347,5 @@ def mix_element_now(
     values = spec.runtime_values()
     if training and spec.active(values):
         params = spec.draw(seed, parts, values, owner=owner, ops=NUMPY, data_ops=data_ops)
-        params = params_for(params, data_ops)
+        params = params_for(params, ops=data_ops)
     return pack(spec.apply(parts, params, feature_dtype=feature_dtype, ops=data_ops))

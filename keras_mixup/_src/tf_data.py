@@ -3,17 +3,15 @@ mapped over a tf.data dataset: element checks kept outside the compiled part,
 one compiled draw-and-apply per batch, and the two ways to seed it (the `map`
 form's generator, the `apply` form's stateless per-batch seeds).
 
-This module and `tf_ops.py` are the only ones that import TensorFlow (on first
-use of a tf.data front).
+It takes TensorFlow from `tf_ops.py`, the only module that imports it (on first
+use of a tf.data front, with an ImportError that says what to install).
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from keras_mixup._src.elements import check_parts, parse_element
 from keras_mixup._src.structures import Parts
-from keras_mixup._src.tf_ops import TENSORFLOW
+from keras_mixup._src.tf_ops import TENSORFLOW, tf
 
 # Mixed into the per-batch seeds of the `apply` form; any constant works, it only
 # separates keras_mixup's stream from other users of the same seed.

@@ -18,7 +18,7 @@ except ImportError as error:  # pragma: no cover - exercised in the no-TensorFlo
         "or mix inside the model with MixupLayer + MixupLoss."
     ) from error
 
-from keras_mixup._src.ops import Binding
+from keras_mixup._src.binding import Binding
 
 
 class TensorFlowOps(Binding):
