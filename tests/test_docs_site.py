@@ -25,6 +25,22 @@ def test_every_public_name_has_a_reference_page():
     assert set(keras_mixup.__all__) <= documented, set(keras_mixup.__all__) - documented
 
 
+def test_the_layering_figure_is_drawn_from_the_code_as_it_is():
+    """docs/design.md's picture (docs/figures/layering.png) and its edges
+    (layering.json) come from `python docs/layering.py`; rerun it when imports change."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import layering
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    committed = json.loads((ROOT / "docs" / "figures" / "layering.json").read_text())
+    assert [list(edge) for edge in layering.import_edges()] == committed, (
+        "the package's imports changed: run `python docs/layering.py` and commit the figure"
+    )
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     if shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None:

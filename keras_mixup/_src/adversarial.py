@@ -24,22 +24,9 @@ import numpy as np
 
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.gradients import compiled, value_and_input_gradient
+from keras_mixup._src.models import outputs_logits
 from keras_mixup._src.ops import KERAS
 from keras_mixup._src.validation import validate_attack, validate_choice
-
-
-def outputs_logits(model) -> bool:
-    """Whether `model` outputs logits (True) or probabilities (False).
-
-    Probabilities when the last layer is a `Softmax` layer or has a softmax or
-    sigmoid activation; logits otherwise.
-    """
-    last = model.layers[-1] if getattr(model, "layers", None) else model
-    if isinstance(last, keras.layers.Softmax):
-        return False
-    activation = getattr(last, "activation", None)
-    name = getattr(activation, "__name__", "")
-    return name not in ("softmax", "sigmoid")
 
 
 def _targets(y, num_classes):

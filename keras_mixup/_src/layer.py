@@ -53,7 +53,7 @@ from keras_mixup._src.spec import (
     params_for,
 )
 from keras_mixup._src.structures import MixParams, Parts
-from keras_mixup._src.validation import user_error, validate_seed
+from keras_mixup._src.validation import user_error, validate_layer_reference, validate_seed
 
 _OWN_OPTIONS = (
     "alpha",
@@ -441,3 +441,33 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 jit_compile=True,
             )
         return self._tf_data
+
+
+class LayerFollower:
+    """Binding to a `MixupLayer` by object or by name (for objects restored from a
+    saved model, whose layers are deserialized before the compile configuration)."""
+
+    layer_name: str | None = None
+    _layer: MixupLayer | None = None
+
+    def _follow(self, layer) -> None:
+        validate_layer_reference(layer, isinstance(layer, MixupLayer))
+        if isinstance(layer, MixupLayer):
+            self.layer_name, self._layer = layer.name, layer
+        else:
+            self.layer_name, self._layer = layer, find_layer(layer)
+        if self._layer is not None:
+            self._layer.bind(self)
+
+    @property
+    def layer(self) -> MixupLayer:
+        if self._layer is None:
+            self._layer = find_layer(self.layer_name)
+            if self._layer is None:
+                raise user_error(
+                    ValueError,
+                    f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
+                    "no such layer exists in this process.",
+                )
+            self._layer.bind(self)
+        return self._layer

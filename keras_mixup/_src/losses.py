@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from keras_mixup._src.layer import MixupLayer, find_layer
-from keras_mixup._src.validation import (
-    user_error,
-    validate_layer_reference,
-    validate_loss_arguments,
-)
+from keras_mixup._src.layer import LayerFollower
+from keras_mixup._src.validation import user_error, validate_loss_arguments
 
 # Losses whose targets are probabilities per output unit: integer 0/1 labels are
 # cast, not one-hot encoded (keras.losses.BinaryCrossentropy takes them as they are).
@@ -46,36 +42,6 @@ def _sparse_to_dense_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
             axis=config.get("axis", -1),
         )
     return loss
-
-
-class LayerFollower:
-    """Binding to a `MixupLayer` by object or by name (for objects restored from a
-    saved model, whose layers are deserialized before the compile configuration)."""
-
-    layer_name: str | None = None
-    _layer: MixupLayer | None = None
-
-    def _follow(self, layer) -> None:
-        validate_layer_reference(layer, isinstance(layer, MixupLayer))
-        if isinstance(layer, MixupLayer):
-            self.layer_name, self._layer = layer.name, layer
-        else:
-            self.layer_name, self._layer = layer, find_layer(layer)
-        if self._layer is not None:
-            self._layer.bind(self)
-
-    @property
-    def layer(self) -> MixupLayer:
-        if self._layer is None:
-            self._layer = find_layer(self.layer_name)
-            if self._layer is None:
-                raise user_error(
-                    ValueError,
-                    f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
-                    "no such layer exists in this process.",
-                )
-            self._layer.bind(self)
-        return self._layer
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")

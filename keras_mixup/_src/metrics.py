@@ -7,7 +7,7 @@ import math
 import keras
 
 from keras_mixup._src import labels as label_rules
-from keras_mixup._src.losses import LayerFollower
+from keras_mixup._src.layer import LayerFollower
 from keras_mixup._src.ops import KERAS
 from keras_mixup._src.validation import user_error, validate_probability
 

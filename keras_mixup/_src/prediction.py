@@ -33,6 +33,7 @@ import math
 import keras
 import numpy as np
 
+from keras_mixup._src.models import last_activation
 from keras_mixup._src.validation import user_error, validate_alpha
 
 OUTPUT_MODES = ("logits", "softmax", "linear", "auto")
@@ -182,16 +183,6 @@ class ExpandFromMean(keras.layers.Layer):
         }
 
 
-def _ends_in_softmax(model) -> bool:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    if isinstance(last, keras.layers.Softmax):
-        return True
-    activation = getattr(last, "activation", None)
-    return (
-        activation is keras.activations.softmax or getattr(activation, "__name__", "") == "softmax"
-    )
-
-
 def mixup_aware_predictor(
     model: keras.Model,
     *,
@@ -267,7 +258,7 @@ def mixup_aware_predictor(
             ValueError, f"`output` must be one of {OUTPUT_MODES}; got output={output!r}."
         )
     if output == "auto":
-        if not _ends_in_softmax(model):
+        if last_activation(model) != "softmax":
             raise user_error(
                 ValueError,
                 "mixup_aware_predictor(output='auto') maps the outputs of models that end in a "
