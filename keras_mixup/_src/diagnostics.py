@@ -12,8 +12,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_mixup._src.models import outputs_logits
 from keras_mixup._src.gradients import compiled, value_and_input_gradient
+from keras_mixup._src.models import outputs_logits
 from keras_mixup._src.validation import validate_pairs_pool, validate_probabilities
 
 
