@@ -123,7 +123,7 @@ for name, transform in (("ERM", plain), ("mixup + CutMix recipe", recipe)):
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[keras_mixup.MixupAccuracy()],
     )
-    model.fit(train_dataset(transform), epochs=EPOCHS, verbose=2)
+    model.fit(train_dataset(transform), epochs=EPOCHS, verbose=2, shuffle=False)
     predicted = model.predict(x_test, verbose=0).argmax(axis=1)
     results[name] = {"test_error_percent": 100 * float(np.mean(predicted != y_test))}
 

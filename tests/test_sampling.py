@@ -174,3 +174,38 @@ def test_log_gamma_follows_gamma(alpha):
     """The gamma sampler itself, including the log-space boost for alpha < 1."""
     draws = np.exp(sample_log_gamma(tf.constant([3, 9]), [3000], alpha).numpy().astype(np.float64))
     assert stats.kstest(draws, stats.gamma(alpha).cdf).pvalue > P_MIN
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_numpy_binding_lambdas_follow_beta_and_equal_tensorflows(alpha):
+    """The host binding (NumPy batches, Grain, eager models' draws) is the same sampler."""
+    seed = np.array([7, int(alpha * 100)], np.int32)
+    on_host = sample_mix_params(seed, 20_000, alpha, per_example=True)
+    assert isinstance(on_host.mix_weight, np.ndarray)
+    assert float32_ks_pvalue(on_host.mix_weight, alpha) > P_MIN
+    in_tf = sample_mix_params(tf.constant(seed), 200, alpha, per_example=True)
+    head = sample_mix_params(seed, 200, alpha, per_example=True)
+    np.testing.assert_array_equal(head.permutation, in_tf.permutation.numpy())
+    np.testing.assert_allclose(
+        head.mix_weight, in_tf.mix_weight.numpy(), rtol=2e-6 / min(alpha, 1.0), atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("binding", ["numpy", "tensorflow"])
+def test_the_two_weights_of_a_pair_are_symmetric_near_zero_and_one(binding):
+    """At alpha = 0.05 about a fifth of the lambdas lie within 6e-8 of 1, where float32
+    rounds lambda to 1.0; the partner's weight is computed directly (not as 1 - lambda, which
+    would be exactly 0 and leave those batches unmixed), so both examples' weights keep their
+    precision near 0 and have the same distribution."""
+    seed = np.array([3, 5], np.int32)
+    params = sample_mix_params(
+        seed if binding == "numpy" else tf.constant(seed), 40_000, 0.05, per_example=True
+    )
+    own, partner = (np.asarray(w, np.float64) for w in (params.mix_weight, params.partner_weight))
+    near_one = own == 1.0
+    assert 0.15 < near_one.mean() < 0.25, near_one.mean()
+    assert np.all(partner[near_one] < 6e-8)
+    assert (partner[near_one] > 0).mean() > 0.97  # exactly 0 only below float32's subnormals
+    assert abs((own == 1.0).mean() - (partner == 1.0).mean()) < 0.01
+    assert stats.ks_2samp(own, partner).pvalue > P_MIN
+    np.testing.assert_allclose(own + partner, 1.0, atol=1.2e-7)

@@ -22,6 +22,10 @@ def run_tutorial(name: str, folder: Path) -> str:
         timeout=900,
     )
     assert process.returncode == 0, (process.stdout + process.stderr)[-4000:]
+    # a clean run prints no warning of ours or Keras's (XLA's dropped assertions, the
+    # `shuffle=True ... will be ignored` of model.fit on a tf.data dataset)
+    for alarming in ("Ignoring Assert", "will be ignored", "UserWarning"):
+        assert alarming not in process.stderr, (alarming, process.stderr[-3000:])
     return process.stdout
 
 
@@ -31,6 +35,10 @@ def test_tf_data_tutorial_mixes_the_mixup_run_only(tmp_path):
     assert summary["erm_max_target"] == 1.0  # ERM: one-hot targets
     assert summary["mixup_min_row_max"] < 1.0  # mixup: mixed targets
     assert set(summary["results"]) == {"ERM", "mixup alpha=0.4"}
+    # the headline numbers: far below chance (90 % with 10 classes) after the smoke run's
+    # 6 epochs (measured here: ERM 33 %, mixup 42 %; 30 epochs go lower)
+    for name, result in summary["results"].items():
+        assert result["test_error_percent"] < 60, (name, result)
 
 
 def test_in_model_tutorial_mixes_in_training_only(tmp_path):
@@ -71,5 +79,5 @@ def test_cutmix_recipe_targets_and_figure(tmp_path):
 def test_tutorials_are_short_and_have_a_title(path):
     text = path.read_text()
     assert text.startswith('"""\nTitle: '), path.name
-    assert len(text.splitlines()) <= 160, len(text.splitlines())
+    assert len(text.splitlines()) <= 180, len(text.splitlines())  # keras.io: about 150-200
     assert "argparse" not in text and "sys.path" not in text

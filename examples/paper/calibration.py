@@ -101,7 +101,7 @@ def train(name, alpha, data, initial, args, seed) -> keras.Model:
         .apply(MixupTransform(alpha, num_classes=num_classes, seed=seed))
     )
     epochs = args.epochs if name == "digits" else args.tabular_epochs
-    model.fit(dataset, epochs=epochs, verbose=0)
+    model.fit(dataset, epochs=epochs, verbose=0, shuffle=False)  # the pipeline shuffles
     return model
 
 

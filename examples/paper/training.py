@@ -231,7 +231,13 @@ def fit_small_cnn(
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = model.fit(train_ds, validation_data=validation_data, epochs=epochs, verbose=verbose)
+    history = model.fit(
+        train_ds,
+        validation_data=validation_data,
+        epochs=epochs,
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles
+    )
     return model, history
 
 

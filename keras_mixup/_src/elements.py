@@ -63,6 +63,8 @@ def _keras_dict(element: dict, owner: str) -> tuple[Parts, Callable]:
             f"unknown key(s) {unknown} beside them. Drop them before mixing, or map the element "
             "to a tuple (features, labels), where features may be a dict of any keys.",
         )
+    for key in ("images", "labels", "segmentation_masks"):
+        check_dense(element.get(key), f"element[{key!r}]", owner)
     if len(element) == 1:
         raise user_error(
             ValueError,
@@ -101,10 +103,13 @@ def parse_element(args: tuple, owner: str) -> tuple[Parts, Callable[[Parts], obj
         ValueError: an element of another form (a dict whose labels cannot be told
             from its features, features alone, a dict with keys Keras's format does
             not have), with advice naming its keys.
+        TypeError: a ragged or sparse component (`check_dense`).
     """
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     if len(args) in (2, 3):
+        for role, part in zip(("features", "labels", "sample_weight"), args, strict=False):
+            check_dense(part, role, owner)
         with_weights = len(args) == 3
         parts = Parts(*args) if with_weights else Parts(args[0], args[1])
 
@@ -208,8 +213,6 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
         ("sample_weight", parts.sample_weight, None),
         ("segmentation_masks", parts.segmentation_masks, mask_classes),
     ]
-    for role, structure, _ in roles:
-        check_dense(structure, role, owner)
     leaves, checks = [], []
     for role, structure, classes in roles:
         if structure is None:
