@@ -119,3 +119,31 @@ def test_layer_under_jax_data_parallel_on_two_cpu_devices():
         "jax",
         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_fuzzed_layer_contract_on_each_backend(backend):
+    """tests/test_fuzz.py's layer property (inputs and targets mixed with the recorded
+    parameters, for generated elements) under the other Keras backends."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    root = SCRIPTS.parents[1]
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_fuzz.py",
+            "-k",
+            "layer",
+        ],
+        cwd=root,
+        env={**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 0 and "1 passed" in process.stdout, process.stdout[-4000:]

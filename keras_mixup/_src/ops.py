@@ -108,7 +108,11 @@ class NumPyOps(Binding):
 
     @staticmethod
     def dtype(x) -> str:
-        return keras.backend.standardize_dtype(np.asarray(x).dtype)
+        dtype = np.asarray(x).dtype
+        try:
+            return keras.backend.standardize_dtype(dtype)
+        except ValueError:  # strings, objects: named as NumPy names them, for the errors
+            return dtype.name
 
     @staticmethod
     def rank(x) -> int:
