@@ -111,13 +111,13 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
     np.testing.assert_allclose(draws["layer_seed3_lambda"], params.mix_weight.numpy(), rtol=2e-6)
 
 
-def test_layer_under_jax_data_parallel_on_two_cpu_devices():
+def test_layer_mixes_per_device_shard_under_jax_data_parallel_on_eight_cpu_devices():
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed")
     _run(
         "jax_data_parallel.py",
         "jax",
-        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
     )
 
 

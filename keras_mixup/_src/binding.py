@@ -15,9 +15,20 @@ class Binding:
     #    rows_like (a [B] vector shaped to broadcast over the rows of a tensor).
     # -- arithmetic: where, maximum, minimum, abs, sqrt, log, exp, cos, sin, sigmoid,
     #    floor, logical_not, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
-    #    cumsum, sum, max, any, all, argsort (stable, int32), take (along an axis),
+    #    rotate_left (32-bit), cumsum, sum, max, any, all, argsort (stable, int32), take,
+    #    take_along_axis,
     #    argmax (int32), one_hot.
     # -- control flow and checks: cond, check (raise now, or an assert op in a graph).
+
+    def rotate_left(self, x, bits: int):
+        """32-bit rotation of an int32 tensor (a shift right made logical by a mask)."""
+        low = self.bit_and(self.shift_right(x, 32 - bits), (1 << bits) - 1)
+        return self.bit_or(self.shift_left(x, bits), low)
+
+    def weighted_pair(self, x, own, x_partner, partner):
+        """`own * x + partner * x_partner` (the blend's one pass): both weights explicit,
+        so a weight near 0 keeps its precision whichever row it belongs to."""
+        return own * x + partner * x_partner
 
     def rows_like(self, weights, tensor):
         rank = self.rank(tensor)

@@ -65,6 +65,7 @@ _OWN_OPTIONS = (
     "exact_cutmix_weight",
     "num_classes",
     "targets",
+    "mix_across_devices",
 )
 
 # The live layers by name, only to resolve the layer name in a saved MixupLoss /
@@ -83,6 +84,7 @@ class StepRecord(NamedTuple):
 
     params: MixParams | None  # None: the pass did not mix (inference)
     graph: object  # the TensorFlow graph the tensors belong to (None: eager, JAX, torch)
+    shards: int = 1  # partners from the example's own shard of the batch (keras.distribution)
 
 
 def _outermost_call() -> bool:
@@ -171,6 +173,12 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         prob: the probability that a batch (an example) is mixed at all.
         exact_cutmix_weight: True (default): a cut example's target weight is
             exactly the share of its pixels it keeps; False: the drawn lambda.
+        mix_across_devices: under a `keras.distribution` (`DataParallel`, or the data
+            axis of `ModelParallel`), the layer mixes each device's shard of the batch
+            apart by default: partners from the same shard, parameters drawn per shard,
+            no collective on the inputs (as each replica does under tf.distribute).
+            True: partners from the whole global batch, which gathers every input onto
+            every device in each step.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     The options mean what they mean for `MixupTransform`, which documents them in
@@ -220,6 +228,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
+        mix_across_devices: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
@@ -235,6 +244,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
+                mix_across_devices=mix_across_devices,
             )
         )
         self.inputs_only = bool(inputs_only)
@@ -309,11 +319,41 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             self.record = StepRecord(None, _current_graph())
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         self._check_bound()
-        params = self._step_params(inputs, first)
-        self.record = StepRecord(params, _current_graph())
-        return map_tensors(lambda t: blend_tensor(t, params, dtype=dtype, ops=KERAS), inputs)
+        shards = self._shards(first)
+        params = self._step_params(inputs, first, shards)
+        self.record = StepRecord(params, _current_graph(), shards)
+        return map_tensors(
+            lambda t: blend_tensor(t, params, dtype=dtype, shards=shards, ops=KERAS), inputs
+        )
 
-    def _step_params(self, inputs, first) -> MixParams:
+    def _shards(self, first) -> int:
+        """How many shards of the batch to mix apart: the devices on the batch axis of
+        a `keras.distribution` (DataParallel, or ModelParallel's data axis), unless
+        `mix_across_devices=True` or the batch does not split evenly (then 1: the
+        global batch, whose partners come from every device)."""
+        distribution = keras.distribution.distribution()
+        if distribution is None or self.spec.mix_across_devices:
+            return 1
+        mesh = getattr(distribution, "device_mesh", None)
+        axis = getattr(distribution, "batch_dim_name", None)
+        if mesh is None or axis not in tuple(mesh.axis_names):
+            return 1
+        shards = int(mesh.shape[tuple(mesh.axis_names).index(axis)])
+        batch = first.shape[0]
+        return shards if batch is not None and shards > 1 and batch % shards == 0 else 1
+
+    def _replicated(self, params: MixParams) -> MixParams:
+        """Under a keras.distribution, the (small) parameters on every device: each
+        device then reads its shard's part locally, with no collective."""
+        mesh = keras.distribution.distribution().device_mesh
+
+        def replicate(value):
+            layout = keras.distribution.TensorLayout([None] * len(value.shape), mesh)
+            return keras.distribution.distribute_tensor(value, layout)
+
+        return MixParams(*(None if v is None else replicate(v) for v in params))
+
+    def _step_params(self, inputs, first, shards: int = 1) -> MixParams:
         """This step's parameters: drawn in the traced step where it is compiled,
         else on the host (NumPy) and moved to the backend once."""
         seed = self.seed_generator.next()
@@ -328,7 +368,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         parts = Parts(features=inputs)
         if is_traced(first) or in_tensorflow_graph():
             values = self.runtime.keras_values()
-            return self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS)
+            params = self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS, shards=shards)
+            return self._replicated(params) if shards > 1 else params
         host_seed = keras.ops.convert_to_numpy(seed)
         params = self.spec.draw(
             host_seed,
@@ -337,6 +378,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             owner=self.owner,
             ops=NUMPY,
             data_ops=KERAS,
+            shards=shards,
         )
         return params_for(params, ops=KERAS)
 
@@ -404,6 +446,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 integers=integers,
                 sample_weight=sample_weight,
                 name=name,
+                shards=record.shards,
                 ops=KERAS,
             )
         except Exception as error:

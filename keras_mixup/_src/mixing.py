@@ -76,17 +76,37 @@ def _row_weights(params: MixParams, tensor, dtype: str, per_pixel: bool, *, ops)
     return own, partner, more
 
 
-def _more_partners(params: MixParams, tensor, *, ops) -> list:
+def partner_rows(tensor, permutation, *, shards: int = 1, ops):
+    """`tensor[permutation]`. With `shards` > 1 the permutation maps every row into its
+    own shard (a device's part of the batch), and the gather is done shard by shard
+    (`[shards, n, ...]` rows, a batched gather along the second axis), so that a
+    data-parallel step moves no rows between devices."""
+    if shards == 1:
+        return ops.take(tensor, permutation)
+    shape = ops.static_shape(tensor)
+    rows = shape[0] // shards
+    local = ops.reshape(permutation % rows, [shards, rows] + [1] * (len(shape) - 1))
+    by_shard = ops.reshape(tensor, [shards, rows, *shape[1:]])
+    gathered = ops.take_along_axis(by_shard, ops.broadcast_to(local, [shards, rows, *shape[1:]]), 1)
+    return ops.reshape(gathered, shape)
+
+
+def _more_partners(params: MixParams, tensor, shards: int, *, ops) -> list:
     count = 0 if params.more_permutations is None else ops.static_shape(params.more_permutations)[0]
-    return [ops.take(tensor, params.more_permutations[j]) for j in range(count)]
+    return [
+        partner_rows(tensor, params.more_permutations[j], shards=shards, ops=ops)
+        for j in range(count)
+    ]
 
 
 def is_floating_tensor(tensor, *, ops) -> bool:
     return label_rules.is_floating(ops.dtype(tensor))
 
 
-def blend_tensor(tensor, params: MixParams, *, dtype=None, partner=None, per_pixel=True, ops):
-    """`blend` with every argument explicit (see there)."""
+def blend_tensor(
+    tensor, params: MixParams, *, dtype=None, partner=None, per_pixel=True, shards=1, ops
+):
+    """`blend` with every argument explicit (see there); `shards`: see `partner_rows`."""
     tensor = ops.convert(tensor)
     input_dtype = ops.dtype(tensor)
     if dtype is None:
@@ -94,12 +114,12 @@ def blend_tensor(tensor, params: MixParams, *, dtype=None, partner=None, per_pix
     dtype = keras.backend.standardize_dtype(dtype)
     compute_dtype = "float64" if dtype == "float64" else "float32"
     if partner is None:
-        partner = ops.take(tensor, params.permutation)
+        partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
     own, partner_weight, more = _row_weights(params, tensor, compute_dtype, per_pixel, ops=ops)
-    mixed = own * ops.cast(tensor, compute_dtype) + partner_weight * ops.cast(
-        partner, compute_dtype
+    mixed = ops.weighted_pair(
+        ops.cast(tensor, compute_dtype), own, ops.cast(partner, compute_dtype), partner_weight
     )
-    for weight, rows in zip(more, _more_partners(params, tensor, ops=ops), strict=True):
+    for weight, rows in zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True):
         mixed = mixed + weight * ops.cast(rows, compute_dtype)
     return ops.cast(mixed, dtype)
 
@@ -149,7 +169,7 @@ def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pix
     )
 
 
-def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False, ops):
+def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False, shards=1, ops):
     """Row `i` of `tensor` where its own weight is the largest, else the row of the
     partner with the largest weight (ties: the first).
 
@@ -157,10 +177,10 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     label of the sample that weighs more in the mixed input, not a mixture.
     """
     if partner is None:
-        partner = ops.take(tensor, params.permutation)
+        partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
     own, partner_weight, more = _row_weights(params, tensor, "float32", per_pixel, ops=ops)
     candidates = [(own, tensor), (partner_weight, partner)]
-    candidates += list(zip(more, _more_partners(params, tensor, ops=ops), strict=True))
+    candidates += list(zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True))
     best_weight, best = candidates[0]
     for weight, rows in candidates[1:]:
         better = weight > best_weight
@@ -168,7 +188,7 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     return best
 
 
-def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None, ops):
+def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None, shards=1, ops):
     """Targets of a mixed batch: blended (mode "mixed", the paper's mixup) or the
     dominant example's (mode "dominant", the "mix inputs only" ablation), float32.
 
@@ -178,9 +198,17 @@ def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None,
     """
     per_pixel = params.box is not None and (ops.rank(tensor) or 0) >= 4
     if mode == "dominant":
-        return select_dominant(tensor, params, partner=partner, per_pixel=per_pixel, ops=ops)
+        return select_dominant(
+            tensor, params, partner=partner, per_pixel=per_pixel, shards=shards, ops=ops
+        )
     return blend_tensor(
-        tensor, params, dtype="float32", partner=partner, per_pixel=per_pixel, ops=ops
+        tensor,
+        params,
+        dtype="float32",
+        partner=partner,
+        per_pixel=per_pixel,
+        shards=shards,
+        ops=ops,
     )
 
 

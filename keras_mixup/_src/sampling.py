@@ -64,11 +64,6 @@ WORDS_PER_GAMMA = ROUNDS * WORDS_PER_ROUND + 1  # and one uniform for the alpha 
 _FLOAT32_TINY = 1.1754944e-38  # smallest normal float32
 
 
-def _rotate_left(x, bits: int, *, ops):
-    low = ops.bit_and(ops.shift_right(x, 32 - bits), (1 << bits) - 1)  # logical shift
-    return ops.bit_or(ops.shift_left(x, bits), low)
-
-
 def threefry2x32(key, counter_low, counter_high, *, ops):
     """Threefry-2x32-20 of the counters `(counter_low, counter_high)` under `key`.
 
@@ -82,7 +77,7 @@ def threefry2x32(key, counter_low, counter_high, *, ops):
     for block in range(5):
         for bits in _ROTATIONS[block % 2]:
             x0 = x0 + x1
-            x1 = ops.bit_xor(_rotate_left(x1, bits, ops=ops), x0)
+            x1 = ops.bit_xor(ops.rotate_left(x1, bits), x0)
         x0 = x0 + keys[(block + 1) % 3]
         x1 = x1 + keys[(block + 2) % 3] + (block + 1)
     return x0, x1
@@ -176,6 +171,47 @@ def _first_accepted(accept, log_v, *, ops):
     return ops.sum(ops.where(first, log_v, 0.0), axis=0)
 
 
+def gamma_requests(stream: int, num_variates, *, ops) -> list:
+    """The `stream_words` requests of `num_variates` Gamma variates on `stream`: every
+    round's proposals at once where the binding compiles or runs on a device, the first
+    round only on the host (later rounds are drawn when needed), and the boost words."""
+    per_round = WORDS_PER_ROUND * num_variates
+    rounds = 1 if ops.host else ROUNDS
+    return [(stream, 0, rounds * per_round), (stream, ROUNDS * per_round, num_variates)]
+
+
+def log_gamma_from_words(seed, stream: int, words: list, num_variates, alpha, *, ops):
+    """log(G), G ~ Gamma(alpha, 1), for `num_variates` variates (float32 `[num_variates]`),
+    from the words of `gamma_requests` (see `log_gamma`)."""
+    boosted = alpha < 1.0
+    shape_param = ops.where(boosted, alpha + 1.0, alpha)
+    d = shape_param - 1.0 / 3.0
+    c = 1.0 / ops.sqrt(9.0 * d)
+    proposal_words, boost_words = words
+    rounds = ops.reshape(
+        unit_uniforms(proposal_words, ops=ops), [-1, WORDS_PER_ROUND * num_variates]
+    )
+    proposals = [
+        _propose(rounds[r], num_variates, d, c, ops=ops) for r in range(1 if ops.host else ROUNDS)
+    ]
+    accept = ops.concat([a for a, _ in proposals])
+    log_v = ops.concat([v for _, v in proposals])
+    if ops.host:  # on the host: a further round only while a variate is pending (p < 6.3e-6)
+        per_round = WORDS_PER_ROUND * num_variates
+        for round_index in range(1, ROUNDS):
+            if ops.all(ops.any(accept, axis=0)):
+                break
+            (more,) = stream_words(seed, [(stream, round_index * per_round, per_round)], ops=ops)
+            more_accept, more_log_v = _propose(
+                unit_uniforms(more, ops=ops), num_variates, d, c, ops=ops
+            )
+            accept = ops.concat([accept, more_accept])
+            log_v = ops.concat([log_v, more_log_v])
+    log_g = ops.log(d) + _first_accepted(accept, log_v, ops=ops)
+    boost = ops.log(unit_uniforms(boost_words, ops=ops)) / ops.where(boosted, alpha, 1.0)
+    return ops.where(boosted, log_g + boost, log_g)
+
+
 def log_gamma(seed, stream: int, num_variates, alpha, *, ops):
     """log(G), G ~ Gamma(alpha, 1), for `num_variates` variates (float32 `[num_variates]`).
 
@@ -189,37 +225,8 @@ def log_gamma(seed, stream: int, num_variates, alpha, *, ops):
         - Marsaglia & Tsang, "A simple method for generating gamma variables",
           ACM TOMS 26(3), 2000.
     """
-    boosted = alpha < 1.0
-    shape_param = ops.where(boosted, alpha + 1.0, alpha)
-    d = shape_param - 1.0 / 3.0
-    c = 1.0 / ops.sqrt(9.0 * d)
-    per_round = WORDS_PER_ROUND * num_variates
-    boost_start = ROUNDS * per_round
-    if ops.host:  # on the host: stop at the first round that accepts all
-        first_round, boost_words = stream_words(
-            seed, [(stream, 0, per_round), (stream, boost_start, num_variates)], ops=ops
-        )
-        accept, log_v = _propose(unit_uniforms(first_round, ops=ops), num_variates, d, c, ops=ops)
-        for round_index in range(1, ROUNDS):
-            if ops.all(ops.any(accept, axis=0)):
-                break
-            (words,) = stream_words(seed, [(stream, round_index * per_round, per_round)], ops=ops)
-            more_accept, more_log_v = _propose(
-                unit_uniforms(words, ops=ops), num_variates, d, c, ops=ops
-            )
-            accept = ops.concat([accept, more_accept])
-            log_v = ops.concat([log_v, more_log_v])
-    else:  # compiled or on a device: every round at once, no loop
-        words, boost_words = stream_words(
-            seed, [(stream, 0, boost_start), (stream, boost_start, num_variates)], ops=ops
-        )
-        rounds = ops.reshape(unit_uniforms(words, ops=ops), [ROUNDS, -1])
-        proposals = [_propose(rounds[r], num_variates, d, c, ops=ops) for r in range(ROUNDS)]
-        accept = ops.concat([a for a, _ in proposals])
-        log_v = ops.concat([v for _, v in proposals])
-    log_g = ops.log(d) + _first_accepted(accept, log_v, ops=ops)
-    boost = ops.log(unit_uniforms(boost_words, ops=ops)) / ops.where(boosted, alpha, 1.0)
-    return ops.where(boosted, log_g + boost, log_g)
+    words = stream_words(seed, gamma_requests(stream, num_variates, ops=ops), ops=ops)
+    return log_gamma_from_words(seed, stream, words, num_variates, alpha, ops=ops)
 
 
 def _as_alpha(alpha, *, ops):
@@ -348,29 +355,44 @@ def draw_mix_params(
     image_size,
     exact_area: bool,
     groups,
+    shards: int = 1,
     ops,
 ) -> MixParams:
     """The sampler behind `sample_mix_params` (see there); every argument explicit.
+
+    `shards` > 1 splits the batch into that many equal, consecutive shards (the
+    devices of a data-parallel step): partners come from the example's own shard,
+    and each shard draws its own weights, box and decisions (with `per_example`,
+    each example does).
 
     Words per purpose come from their own streams (`STREAMS`) in one Threefry call,
     except the rare extra rejection rounds on the host binding.
     """
     num_partners = num_mixed - 1
-    num_weights = batch_size if per_example else 1
+    num_weights = batch_size if per_example else shards
+    shard_of_row = None
+    if shards > 1:
+        if groups is not None:
+            raise user_error(ValueError, "same-class partners are not drawn per shard")
+        shard_of_row = ops.arange(batch_size) // (batch_size // shards)
+        groups = shard_of_row
     cutmix = cutmix_alpha is not None
     if cutmix and image_size is None:
         raise user_error(
             ValueError, "sample_mix_params: `image_size` is needed with `cutmix_alpha`."
         )
     keys_per_partner = batch_size if groups is None else 2 * batch_size
+    mixup_variates = num_mixed * num_weights
     requests = [(STREAMS["permutation"] + p, 0, keys_per_partner) for p in range(num_partners)]
     requests.append((STREAMS["prob"], 0, num_weights))
+    requests += gamma_requests(STREAMS["mixup_gamma"], mixup_variates, ops=ops)
     if cutmix:
         requests += [
             (STREAMS["switch"], 0, num_weights),
             (STREAMS["box_centre"], 0, 2 * num_weights),
         ]
-    words = stream_words(seed, requests, ops=ops)
+        requests += gamma_requests(STREAMS["cutmix_gamma"], 2 * num_weights, ops=ops)
+    words = stream_words(seed, requests, ops=ops)  # every word of the batch in one call
     permutations = []
     for keys in words[:num_partners]:
         if groups is None:
@@ -379,38 +401,49 @@ def draw_mix_params(
             permutations.append(
                 _permutation_within_groups(keys[:batch_size], keys[batch_size:], groups, ops=ops)
             )
+    prob_words, mixup_words = words[num_partners], words[num_partners + 1 : num_partners + 3]
     alpha = _as_alpha(alpha, ops=ops)
-    mixup_gammas = log_gamma(
+    mixup_gammas = log_gamma_from_words(
         seed,
         STREAMS["mixup_gamma"],
-        num_mixed * num_weights,
+        mixup_words,
+        mixup_variates,
         ops.where(alpha > 0, alpha, 1.0),
         ops=ops,
     )
     weights = dirichlet_weights(mixup_gammas, num_mixed, alpha, ops=ops)
-    applied = unit_uniforms(words[num_partners], ops=ops) <= prob  # u in (0, 1]: prob 1 always
+    applied = unit_uniforms(prob_words, ops=ops) <= prob  # u in (0, 1]: prob 1 always
     applied = applied & (ops.convert(batch_size) > 1)  # a batch of one has no partner
     own = ops.where(applied, weights[0], 1.0)
     partner = ops.where(applied, weights[1], 0.0)
     more_weights = ops.where(applied, weights[2:], 0.0) if num_mixed > 2 else None
     box = cut = None
     if cutmix:
+        switch_words, centre_words = words[num_partners + 3], words[num_partners + 4]
         cutmix_alpha = _as_alpha(cutmix_alpha, ops=ops)
-        cut_gammas = log_gamma(
+        cut_gammas = log_gamma_from_words(
             seed,
             STREAMS["cutmix_gamma"],
+            words[num_partners + 5 :],
             2 * num_weights,
             ops.where(cutmix_alpha > 0, cutmix_alpha, 1.0),
             ops=ops,
         )
         cut_lam = dirichlet_weights(cut_gammas, 2, cutmix_alpha, ops=ops)[0]
-        switch_words, centre_words = words[num_partners + 1], words[num_partners + 2]
         box, area = _cutmix_boxes(cut_lam, ops.reshape(centre_words, [2, -1]), image_size, ops=ops)
         switch = unit_uniforms(switch_words, ops=ops) <= switch_prob
         use_cutmix = ops.where((alpha > 0) & (cutmix_alpha > 0), switch, cutmix_alpha > 0)
         cut = applied & use_cutmix
         own = ops.where(cut, 1.0 - area if exact_area else cut_lam, own)
         partner = ops.where(cut, area if exact_area else 1.0 - cut_lam, partner)
+    if shard_of_row is not None and not per_example:  # each shard's draw to its rows
+        own, partner, cut = (
+            None if v is None else ops.take(v, shard_of_row) for v in (own, partner, cut)
+        )
+        box = None if box is None else ops.take(box, shard_of_row)
+        more_weights = (
+            None if more_weights is None else ops.take(more_weights, shard_of_row, axis=1)
+        )
     shape = [batch_size]
     return MixParams(
         mix_weight=ops.broadcast_to(own, shape),

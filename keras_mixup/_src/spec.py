@@ -75,6 +75,7 @@ class MixSpec:
     targets: str = "mixed"
     pairing: str = "random"
     label_smoothing: float = 0.0
+    mix_across_devices: bool = False
     cutmix: bool | None = None
 
     def __post_init__(self):
@@ -92,6 +93,7 @@ class MixSpec:
         set_("targets", validate_target_mode(self.targets))
         set_("pairing", validate_pairing(self.pairing))
         set_("label_smoothing", validate_label_smoothing(self.label_smoothing))
+        set_("mix_across_devices", validate_bool(self.mix_across_devices, "mix_across_devices"))
         if self.cutmix is None:
             validate_mix_family(self.num_mixed, self.cutmix_alpha)
             set_("cutmix", self.cutmix_alpha > 0)
@@ -127,7 +129,7 @@ class MixSpec:
         return active & (values["prob"] > 0)
 
     def draw(
-        self, seed, parts: Parts, values: dict, *, owner: str, ops, data_ops=None
+        self, seed, parts: Parts, values: dict, *, owner: str, ops, data_ops=None, shards=1
     ) -> MixParams:
         """The parameters for a batch of these `parts`, drawn from `seed` (two
         integers) with the run-time `values` (tensors or floats by name).
@@ -135,6 +137,8 @@ class MixSpec:
         `ops` draws; `data_ops` (default `ops`) reads the parts' shapes and class
         ids: a model running eagerly draws with the NumPy binding on the host from
         the shapes of its backend tensors, and moves the few parameters once.
+        `shards` > 1: partners and parameters per shard of the batch
+        (`sampling.draw_mix_params`).
         """
         data_ops = data_ops or ops
         groups = None
@@ -153,6 +157,7 @@ class MixSpec:
             image_size=image_size,
             exact_area=self.exact_cutmix_weight,
             groups=groups,
+            shards=shards,
             ops=ops,
         )
 
@@ -185,7 +190,16 @@ class MixSpec:
         return ops.cond(self.active(values), mixed, converted)
 
     def mix_targets(
-        self, params: MixParams | None, y_true, *, width, integers: str, sample_weight, name, ops
+        self,
+        params: MixParams | None,
+        y_true,
+        *,
+        width,
+        integers: str,
+        sample_weight,
+        name,
+        shards=1,
+        ops,
     ):
         """`y_true` (and `sample_weight`) as float32 targets mixed like the inputs.
 
@@ -202,9 +216,9 @@ class MixSpec:
         weights = None if sample_weight is None else ops.cast(ops.convert(sample_weight), "float32")
         if params is None:
             return targets, weights
-        targets = mixing.mix_targets(targets, params, self.targets, ops=ops)
+        targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
         if weights is not None:
-            weights = mixing.mix_targets(weights, params, self.targets, ops=ops)
+            weights = mixing.mix_targets(weights, params, self.targets, shards=shards, ops=ops)
         return targets, weights
 
 

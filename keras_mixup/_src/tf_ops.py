@@ -136,6 +136,10 @@ class TensorFlowOps(Binding):
         return tf.gather(x, indices, axis=axis)
 
     @staticmethod
+    def take_along_axis(x, indices, axis: int):
+        return tf.experimental.numpy.take_along_axis(x, indices, axis=axis)
+
+    @staticmethod
     def argmax(x, axis: int = -1):
         return tf.argmax(x, axis=axis, output_type=tf.int32)
 
