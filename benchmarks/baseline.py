@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(commit: str):
-    """The `transform` and `layer` modules of keras_mixup at `commit` (a namespace)."""
+    """keras_mixup at `commit` as a package with the names the benchmarks use
+    (`MixupTransform`, `MixupLayer`, `MixupLoss`) and `commit`."""
     sha = subprocess.run(
         ["git", "rev-parse", "--short", commit],
         cwd=ROOT,
@@ -53,6 +54,16 @@ def load(commit: str):
         spec.loader.exec_module(package)
     package = sys.modules[name]
     package.commit = sha
-    package.transform = importlib.import_module(f"{name}.transform")
-    package.layer = importlib.import_module(f"{name}.layer")
+
+    def module(stem):  # keras_mixup/_src/<stem>.py since 0.3, keras_mixup/<stem>.py before
+        for path in (f"{name}._src.{stem}", f"{name}.{stem}"):
+            if importlib.util.find_spec(path) is not None:
+                return importlib.import_module(path)
+        return None
+
+    transform, layer, losses = module("transform"), module("layer"), module("losses")
+    # the public names the benchmarks use (the package's __init__ is left empty)
+    package.MixupTransform = transform.MixupTransform
+    package.MixupLayer = layer.MixupLayer
+    package.MixupLoss = (losses or layer).MixupLoss
     return package

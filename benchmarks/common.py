@@ -11,10 +11,47 @@ from pathlib import Path
 
 import numpy as np
 
+# Set by `python -m benchmarks --baseline COMMIT [COMMIT ...]`: keras_mixup at those
+# commits (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
+BASELINES: list = []
+
+
+def device_name() -> str:
+    """The accelerator the Keras backend runs on, or the CPU's model."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            return f"{device.platform.upper()}: {device.device_kind} x{len(jax.devices())}"
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return ", ".join(d.name for d in gpus)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU: {cpu}"
+
 
 def environment() -> dict:
+    """Versions, device and commit; TensorFlow, JAX and PyTorch where installed."""
+    import importlib.metadata
+
     import keras
-    import tensorflow as tf
 
     try:
         commit = subprocess.run(
@@ -33,19 +70,19 @@ def environment() -> dict:
         commit += "-dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    gpus = tf.config.list_physical_devices("GPU")
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    versions = {}
+    for package in ("tensorflow", "jax", "torch", "timm", "torchvision"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
     return {
-        "tensorflow": tf.__version__,
+        **versions,
         "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
         "numpy": np.__version__,
         "python": platform.python_version(),
-        "device": ", ".join(d.name for d in gpus) if gpus else f"CPU: {cpu}",
+        "device": device_name(),
         "cpu_count": os.cpu_count(),
         "commit": commit,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

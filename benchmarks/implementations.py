@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 import keras_mixup
+from benchmarks import common
 
 ALPHA = 0.2
 
@@ -96,11 +97,6 @@ def family_candidates(num_classes: int) -> dict:
     }
 
 
-# Set by `python -m benchmarks --baseline COMMIT [COMMIT ...]`: keras_mixup at those
-# commits (benchmarks.baseline.load), timed beside the working tree's in the same rounds.
-BASELINES: list = []
-
-
 def keras_mixup_transform(num_classes: int, jit_compile: bool, package=keras_mixup):
     return package.MixupTransform(
         alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile
@@ -116,7 +112,7 @@ def candidates(num_classes: int) -> dict:
         "keras_mixup (graph)": keras_mixup_transform(num_classes, jit_compile=False),
         "keras_mixup (XLA)": keras_mixup_transform(num_classes, jit_compile=True),
     }
-    for baseline in BASELINES:
+    for baseline in common.BASELINES:
         found[f"keras_mixup@{baseline.commit} (XLA)"] = keras_mixup_transform(
             num_classes, jit_compile=True, package=baseline
         )
@@ -134,7 +130,7 @@ def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     found = candidates(num_classes) | (family_candidates(num_classes) if family else {})
     stages = {name: mapped(fn) for name, fn in found.items()}
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
-    for baseline in BASELINES:
+    for baseline in common.BASELINES:
         stages[f"keras_mixup@{baseline.commit} (XLA, apply form)"] = keras_mixup_transform(
             num_classes, jit_compile=True, package=baseline
         )

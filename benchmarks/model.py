@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 import keras_mixup
-from benchmarks import implementations
+from benchmarks import common
 from benchmarks.common import interleaved_medians, print_table
 
 
@@ -49,7 +49,7 @@ def run(quick: bool) -> dict:
             "without MixupLayer": small_cnn(False, jit_compile),
             "with MixupLayer + MixupLoss": small_cnn(True, jit_compile),
         }
-        for baseline in implementations.BASELINES:
+        for baseline in common.BASELINES:
             models[f"with MixupLayer@{baseline.commit}"] = small_cnn(True, jit_compile, baseline)
         timings = interleaved_medians(
             {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},

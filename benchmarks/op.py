@@ -1,17 +1,28 @@
-"""Op level: one mixup call on a batch already in memory, against one read+write pass (the copy limit)."""
+"""Op level: one mixup call on a batch already in memory, against one read+write pass (the copy limit).
+
+On the TensorFlow backend: the tf.data map functions of benchmarks/implementations.py as
+TensorFlow functions. On JAX and PyTorch: benchmarks/op_backend.py (no TensorFlow needed).
+"""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from benchmarks.common import interleaved_medians, print_table
-from benchmarks.implementations import candidates
 
 SHAPES = {"cifar": ((128, 32, 32, 3), 10), "imagenet": ((64, 224, 224, 3), 1000)}
 
 
 def run(quick: bool) -> dict:
+    if keras.backend.backend() != "tensorflow":
+        from benchmarks import op_backend
+
+        return op_backend.run(quick)
+    import tensorflow as tf
+
+    from benchmarks.implementations import candidates
+
     rng = np.random.default_rng(0)
     rounds, seconds = (1, 0.1) if quick else (7, 0.5)
     results = []

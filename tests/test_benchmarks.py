@@ -42,16 +42,18 @@ def test_quick_benchmark_run_writes_json_and_plot(tmp_path):
     assert "Pipeline throughput" in completed.stdout
 
 
-def test_baseline_loader_imports_an_earlier_commit_beside_the_working_tree():
-    """`--baseline COMMIT`: keras_mixup as of a commit, renamed, importable next to ours."""
+def test_baseline_loader_imports_earlier_commits_beside_the_working_tree():
+    """`--baseline COMMIT`: keras_mixup as of a commit, renamed, importable next to ours;
+    both layouts (keras_mixup/_src since 0.3, keras_mixup/*.py in 0.2.0 at 28fd075)."""
     import numpy as np
     import tensorflow as tf
 
     from benchmarks import baseline
 
-    old = baseline.load("HEAD")
-    assert old.__name__.startswith("keras_mixup_") and old.commit
-    transform = old.transform.MixupTransform(0.2, num_classes=3, seed=0)
-    _, targets = transform(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0]))
-    np.testing.assert_allclose(targets.numpy().sum(axis=1), 1.0, rtol=1e-6)
-    assert hasattr(old.layer, "MixupLayer")
+    for commit in ("HEAD", "28fd075"):
+        old = baseline.load(commit)
+        assert old.__name__.startswith("keras_mixup_") and old.commit
+        transform = old.MixupTransform(0.2, num_classes=3, seed=0)
+        _, targets = transform(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0]))
+        np.testing.assert_allclose(targets.numpy().sum(axis=1), 1.0, rtol=1e-6)
+        assert old.MixupLayer.__name__ == "MixupLayer" and old.MixupLoss.__name__ == "MixupLoss"
