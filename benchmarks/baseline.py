@@ -57,8 +57,10 @@ def load(commit: str):
 
     def module(stem):  # keras_mixup/_src/<stem>.py since 0.3, keras_mixup/<stem>.py before
         for path in (f"{name}._src.{stem}", f"{name}.{stem}"):
-            if importlib.util.find_spec(path) is not None:
+            try:
                 return importlib.import_module(path)
+            except ModuleNotFoundError:
+                continue
         return None
 
     transform, layer, losses = module("transform"), module("layer"), module("losses")

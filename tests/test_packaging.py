@@ -53,8 +53,8 @@ def test_wheel_installs_in_a_fresh_environment_and_imports(distributions, tmp_pa
     run(sys.executable, "-m", "venv", str(venv))
     python = venv / "bin" / "python"
     run(
-        str(python), "-m", "pip", "install", "-q", str(wheel), timeout=1500
-    )  # deps from pip's cache
+        str(python), "-m", "pip", "install", "-q", f"{wheel}[tensorflow]", timeout=1500
+    )  # deps from pip's cache; tf.data needs the tensorflow extra
     out = run(str(python), "-c", "import keras_mixup, tensorflow as tf; "
               "x, y = keras_mixup.MixupTransform(0.2, num_classes=3, seed=0)(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0])); "
               "print(keras_mixup.__version__, keras_mixup.__file__, '%dx%d' % tuple(y.shape))", cwd=tmp_path)  # fmt: skip

@@ -11,7 +11,7 @@ class Binding:
 
     # -- tensors, dtypes and shapes: convert, cast, dtype (a name), rank, static_shape
     #    (a tuple with None where unknown, or None), size (a Python int when static, else
-    #    a scalar int32 tensor), arange, reshape, broadcast_to, concat, stack, squeeze,
+    #    a scalar int32 tensor), arange, reshape, broadcast_to, concat, stack, squeeze, transpose,
     #    rows_like (a [B] vector shaped to broadcast over the rows of a tensor).
     # -- arithmetic: where, maximum, minimum, abs, sqrt, log, exp, cos, sin, sigmoid,
     #    floor, logical_not, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),

@@ -65,6 +65,9 @@ def _keras_dict(element: dict, owner: str) -> tuple[Parts, Callable]:
         )
     for key in ("images", "labels", "segmentation_masks"):
         check_dense(element.get(key), f"element[{key!r}]", owner)
+    boxes = element.get("bounding_boxes")
+    if boxes is not None:
+        boxes = _dense_boxes(boxes, owner)
     if len(element) == 1:
         raise user_error(
             ValueError,
@@ -74,7 +77,7 @@ def _keras_dict(element: dict, owner: str) -> tuple[Parts, Callable]:
     parts = Parts(
         features=element["images"],
         labels=element.get("labels"),
-        bounding_boxes=element.get("bounding_boxes"),
+        bounding_boxes=boxes,
         segmentation_masks=element.get("segmentation_masks"),
     )
     order = list(element)
@@ -89,6 +92,22 @@ def _keras_dict(element: dict, owner: str) -> tuple[Parts, Callable]:
         return {key: values[key] for key in order}
 
     return parts, pack
+
+
+def _dense_boxes(boxes, owner: str) -> dict:
+    """Keras's boxes dict with ragged boxes and labels padded as Keras pads them (-1)."""
+    if not isinstance(boxes, dict) or not {"boxes", "labels"} <= set(boxes):
+        raise user_error(
+            ValueError,
+            f"{owner}: element['bounding_boxes'] must be Keras's dict {{'boxes': [B, N, 4], "
+            f"'labels': [B, N]}}; got {type(boxes).__name__}"
+            + (f" with keys {sorted(boxes)}" if isinstance(boxes, dict) else "")
+            + ".",
+        )
+    return {
+        key: value.to_tensor(default_value=-1) if _not_dense(value) == "ragged" else value
+        for key, value in boxes.items()
+    }
 
 
 def parse_element(args: tuple, owner: str) -> tuple[Parts, Callable[[Parts], object]]:
@@ -272,8 +291,9 @@ def batch_size_of(parts: Parts, *, ops):
     return ops.size(ops.convert(first), 0)
 
 
-def image_size_of(features, owner: str, *, ops) -> tuple:
-    """`(H, W)` of the images of a CutMix batch (ints, or scalar tensors when unknown).
+def image_size_of(features, owner: str, *, channels_first: bool = False, ops) -> tuple:
+    """`(H, W)` of the images of a CutMix batch (ints, or scalar tensors when unknown);
+    `channels_first`: images `[B, C, H, W]`.
 
     Raises:
         ValueError: a feature of rank < 3 (CutMix needs every feature to be an
@@ -291,7 +311,7 @@ def image_size_of(features, owner: str, *, ops) -> tuple:
                 "width(, channels)] (rank >= 3). Mix other features with mixup only "
                 "(cutmix_alpha=0), or drop them.",
             )
-        sizes.append(shape[1:3])
+        sizes.append(shape[2:4] if channels_first else shape[1:3])
     known = {size for size in sizes if None not in size}
     if len(known) > 1:
         raise user_error(
@@ -299,4 +319,5 @@ def image_size_of(features, owner: str, *, ops) -> tuple:
             f"{owner}: CutMix cuts the same box out of every image of an example, but the "
             f"features have different heights and widths {sorted(known)}.",
         )
-    return ops.size(leaves[0], 1), ops.size(leaves[0], 2)
+    first = 2 if channels_first else 1
+    return ops.size(leaves[0], first), ops.size(leaves[0], first + 1)

@@ -66,6 +66,9 @@ _OWN_OPTIONS = (
     "num_classes",
     "targets",
     "mix_across_devices",
+    "bounding_box_format",
+    "min_box_visibility",
+    "data_format",
 )
 
 # The live layers by name, only to resolve the layer name in a saved MixupLoss /
@@ -87,15 +90,27 @@ class StepRecord(NamedTuple):
     shards: int = 1  # partners from the example's own shard of the batch (keras.distribution)
 
 
-def _outermost_call() -> bool:
-    """Whether no other Keras layer or model is calling this one (a data pipeline,
-    or the user, calls it directly). Keras keeps the current call context in its
-    global state; where that cannot be read, the call counts as inside a model."""
+def _keras_state(name: str, default):
+    """An attribute of Keras's global state (the current call context, the symbolic
+    scope of shape inference), or `default` where this Keras keeps it elsewhere."""
     try:
         from keras.src.backend.common import global_state
     except ImportError:  # pragma: no cover - another Keras layout
-        return False
-    return global_state.get_global_attribute("current_call_ctx") is None
+        return default
+    return global_state.get_global_attribute(name)
+
+
+def _outermost_call() -> bool:
+    """Whether no other Keras layer or model is calling this one (a data pipeline,
+    or the user, calls it directly); where Keras's state cannot be read, the call
+    counts as inside a model."""
+    return _keras_state("current_call_ctx", default=True) is None
+
+
+def _shape_inference() -> bool:
+    """Whether Keras is tracing the layer only for its output's shape and dtype
+    (`keras.SymbolicScope`, e.g. a `keras.layers.Pipeline` in a model being built)."""
+    return _keras_state("symbolic_scope", default=None) is not None
 
 
 def _current_graph():
@@ -179,6 +194,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             no collective on the inputs (as each replica does under tf.distribute).
             True: partners from the whole global batch, which gathers every input onto
             every device in each step.
+        bounding_box_format, min_box_visibility, data_format: as for
+            `MixupTransform` (boxes of Keras's element dict in a data pipeline; the
+            image layout for CutMix).
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     The options mean what they mean for `MixupTransform`, which documents them in
@@ -229,6 +247,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
         mix_across_devices: bool = False,
+        bounding_box_format: str | None = None,
+        min_box_visibility: float = 0.1,
+        data_format: str | None = None,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
@@ -245,6 +266,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
                 mix_across_devices=mix_across_devices,
+                bounding_box_format=bounding_box_format,
+                min_box_visibility=min_box_visibility,
+                data_format=data_format,
             )
         )
         self.inputs_only = bool(inputs_only)
@@ -315,6 +339,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
     def call(self, inputs, training=None):
         dtype = self.compute_dtype
         first = keras.tree.flatten(inputs)[0]
+        if _shape_inference():  # shapes only: nothing to draw, nothing to record
+            return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         if not training:
             self.record = StepRecord(None, _current_graph())
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
@@ -322,8 +348,12 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         shards = self._shards(first)
         params = self._step_params(inputs, first, shards)
         self.record = StepRecord(params, _current_graph(), shards)
+        channels_first = self.spec.channels_first
         return map_tensors(
-            lambda t: blend_tensor(t, params, dtype=dtype, shards=shards, ops=KERAS), inputs
+            lambda t: blend_tensor(
+                t, params, dtype=dtype, shards=shards, channels_first=channels_first, ops=KERAS
+            ),
+            inputs,
         )
 
     def _shards(self, first) -> int:

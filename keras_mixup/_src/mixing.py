@@ -26,11 +26,12 @@ def map_tensors(fn, structure):
     return None if structure is None else keras.tree.map_structure(fn, structure)
 
 
-def box_mask(params: MixParams, tensor, *, ops):
-    """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W):
-    the pixels of each example that come from its partner under CutMix."""
+def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
+    """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W), or
+    `[B, 1, H, W]` for channels-first images: the pixels of each example that come from
+    its partner under CutMix."""
     rank = ops.rank(tensor)
-    if rank is None or rank < 3:
+    if rank is None or rank < 3 or (channels_first and rank != 4):
         raise user_error(
             ValueError,
             f"CutMix cuts boxes out of images, but a tensor of this batch has shape "
@@ -39,11 +40,14 @@ def box_mask(params: MixParams, tensor, *, ops):
             "(cutmix_alpha=0), or drop them.",
         )
     top, left, bottom, right = (params.box[:, i] for i in range(4))
-    rows = ops.arange(ops.size(tensor, 1))[None, :]
-    cols = ops.arange(ops.size(tensor, 2))[None, :]
+    first = 2 if channels_first else 1  # the height axis
+    rows = ops.arange(ops.size(tensor, first))[None, :]
+    cols = ops.arange(ops.size(tensor, first + 1))[None, :]
     in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])
     in_cols = (cols >= left[:, None]) & (cols < right[:, None])
     mask = in_rows[:, :, None] & in_cols[:, None, :] & params.cut[:, None, None]
+    if channels_first:
+        return mask[:, None]
     for _ in range(rank - 3):  # channels and any further axes
         mask = mask[..., None]
     return mask
@@ -61,14 +65,16 @@ def _weights(params: MixParams, dtype: str, *, ops) -> tuple:
     return own, partner, more
 
 
-def _row_weights(params: MixParams, tensor, dtype: str, per_pixel: bool, *, ops) -> tuple:
+def _row_weights(
+    params: MixParams, tensor, dtype: str, per_pixel: bool, *, channels_first=False, ops
+) -> tuple:
     """The weights of `_weights`, shaped to broadcast against `tensor`; with CutMix and
     `per_pixel`, 1 / 0 outside / inside the box for cut examples."""
     own, partner, more = _weights(params, dtype, ops=ops)
     own, partner = ops.rows_like(own, tensor), ops.rows_like(partner, tensor)
     more = [ops.rows_like(w, tensor) for w in more]
     if params.box is not None and per_pixel:
-        mask = box_mask(params, tensor, ops=ops)
+        mask = box_mask(params, tensor, channels_first=channels_first, ops=ops)
         cut = ops.rows_like(params.cut, tensor)
         one, zero = ops.cast(1.0, dtype), ops.cast(0.0, dtype)
         own = ops.where(mask, zero, ops.where(cut, one, own))
@@ -104,9 +110,18 @@ def is_floating_tensor(tensor, *, ops) -> bool:
 
 
 def blend_tensor(
-    tensor, params: MixParams, *, dtype=None, partner=None, per_pixel=True, shards=1, ops
+    tensor,
+    params: MixParams,
+    *,
+    dtype=None,
+    partner=None,
+    per_pixel=True,
+    shards=1,
+    channels_first=False,
+    ops,
 ):
-    """`blend` with every argument explicit (see there); `shards`: see `partner_rows`."""
+    """`blend` with every argument explicit (see there); `shards`: see `partner_rows`;
+    `channels_first`: images `[B, C, H, W]` for CutMix's box."""
     tensor = ops.convert(tensor)
     input_dtype = ops.dtype(tensor)
     if dtype is None:
@@ -115,7 +130,9 @@ def blend_tensor(
     compute_dtype = "float64" if dtype == "float64" else "float32"
     if partner is None:
         partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
-    own, partner_weight, more = _row_weights(params, tensor, compute_dtype, per_pixel, ops=ops)
+    own, partner_weight, more = _row_weights(
+        params, tensor, compute_dtype, per_pixel, channels_first=channels_first, ops=ops
+    )
     mixed = ops.weighted_pair(
         ops.cast(tensor, compute_dtype), own, ops.cast(partner, compute_dtype), partner_weight
     )
@@ -228,6 +245,11 @@ def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str =
     return keras.tree.map_structure(convert, labels)
 
 
+def _channels_last(masks, channels_first: bool, *, ops):
+    """Segmentation masks `[B, 1, H, W]` (channels first) as `[B, H, W, 1]`."""
+    return ops.transpose(masks, [0, 2, 3, 1]) if channels_first else masks
+
+
 def mix_parts(
     parts: Parts,
     params: MixParams | None,
@@ -238,6 +260,8 @@ def mix_parts(
     label_smoothing: float = 0.0,
     mask_classes=None,
     partners: Parts | None = None,
+    shards: int = 1,
+    channels_first: bool = False,
     ops,
 ) -> Parts:
     """Applies `params` to every part of an element; `params=None` only converts.
@@ -246,10 +270,12 @@ def mix_parts(
     their dtype, integer tensors become `feature_dtype`. Labels: converted to
     float32 targets (`targets_of`), then mixed by `mix_targets`. Sample weights
     follow the labels (blended, or the dominant sample's). Segmentation masks are
-    per-pixel labels (`mask_classes` classes). With `params=None` (alpha = 0,
-    inference) the same conversions happen without mixing, so the output has the
-    same dtypes and shapes either way. Bounding boxes are not handled here
-    (`boxes.py`).
+    per-pixel labels with `mask_classes` classes: float32 one-hot `[B, H, W, K]`
+    (`[B, K, H, W]` for channels-first masks `[B, 1, H, W]`), cut pixel by pixel
+    under CutMix and mixed with the image's weights under mixup. With `params=None`
+    (alpha = 0, inference) the same conversions happen without mixing, so the
+    output has the same dtypes and shapes either way. Bounding boxes are not
+    handled here (`boxes.py`).
 
     `partners`, if given, holds the partner rows (of the same structure) instead
     of the rows of `parts` under `params.permutation`.
@@ -263,12 +289,28 @@ def mix_parts(
         return ops.cast(tensor, "float32")
 
     labels = targets_of(parts.labels, num_classes, label_smoothing=label_smoothing, ops=ops)
-    masks = targets_of(parts.segmentation_masks, mask_classes, role="segmentation_masks", ops=ops)
+    masks = None
+    if parts.segmentation_masks is not None:
+        masks = targets_of(
+            _channels_last(ops.convert(parts.segmentation_masks), channels_first, ops=ops),
+            mask_classes,
+            role="segmentation_masks",
+            ops=ops,
+        )
     weights = map_tensors(to_float32, parts.sample_weight)
+
+    def masks_out(values):
+        if values is None or not channels_first:
+            return values
+        return ops.transpose(values, [0, 3, 1, 2])
+
     if params is None:
         features = map_tensors(lambda t: ops.cast(t, feature_dtype_of(t)), parts.features)
         return parts._replace(
-            features=features, labels=labels, sample_weight=weights, segmentation_masks=masks
+            features=features,
+            labels=labels,
+            sample_weight=weights,
+            segmentation_masks=masks_out(masks),
         )
 
     def mix_each(fn, structure, partner_structure):
@@ -280,20 +322,27 @@ def mix_parts(
         return keras.tree.map_structure(fn, structure, partner_structure)
 
     def mix_target(tensor, partner):
-        return mix_targets(tensor, params, targets, partner=partner, ops=ops)
+        return mix_targets(tensor, params, targets, partner=partner, shards=shards, ops=ops)
+
+    def blend_feature(tensor, partner):
+        return blend_tensor(
+            tensor,
+            params,
+            dtype=feature_dtype_of(tensor),
+            partner=partner,
+            shards=shards,
+            channels_first=channels_first,
+            ops=ops,
+        )
 
     partner_labels = targets_of(
         partners.labels, num_classes, label_smoothing=label_smoothing, ops=ops
     )
     return parts._replace(
-        features=mix_each(
-            lambda t, p: blend_tensor(t, params, dtype=feature_dtype_of(t), partner=p, ops=ops),
-            parts.features,
-            partners.features,
-        ),
+        features=mix_each(blend_feature, parts.features, partners.features),
         labels=mix_each(mix_target, labels, partner_labels),
         sample_weight=mix_each(
             mix_target, weights, map_tensors(to_float32, partners.sample_weight)
         ),
-        segmentation_masks=mix_each(mix_target, masks, None),
+        segmentation_masks=masks_out(mix_each(mix_target, masks, None)),
     )

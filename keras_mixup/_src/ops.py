@@ -148,6 +148,10 @@ class NumPyOps(Binding):
     def squeeze(x, axis: int):
         return np.squeeze(x, axis=axis)
 
+    @staticmethod
+    def transpose(x, axes):
+        return np.transpose(x, axes)
+
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
@@ -291,6 +295,10 @@ class KerasOps(Binding):
     @staticmethod
     def squeeze(x, axis: int):
         return keras.ops.squeeze(x, axis=axis)
+
+    @staticmethod
+    def transpose(x, axes):
+        return keras.ops.transpose(x, axes)
 
     where = staticmethod(keras.ops.where)
     maximum = staticmethod(keras.ops.maximum)

@@ -26,8 +26,8 @@ from typing import Any
 
 import keras
 
+from keras_mixup._src import boxes, mixing
 from keras_mixup._src import labels as label_rules
-from keras_mixup._src import mixing
 from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of, parse_element
 from keras_mixup._src.ops import NUMPY, ops_for
 from keras_mixup._src.sampling import draw_mix_params
@@ -36,6 +36,7 @@ from keras_mixup._src.validation import (
     user_error,
     validate_alpha,
     validate_bool,
+    validate_data_format,
     validate_label_smoothing,
     validate_mix_family,
     validate_num_classes,
@@ -76,6 +77,9 @@ class MixSpec:
     pairing: str = "random"
     label_smoothing: float = 0.0
     mix_across_devices: bool = False
+    bounding_box_format: str | None = None
+    min_box_visibility: float = 0.1
+    data_format: str | None = None
     cutmix: bool | None = None
 
     def __post_init__(self):
@@ -94,6 +98,12 @@ class MixSpec:
         set_("pairing", validate_pairing(self.pairing))
         set_("label_smoothing", validate_label_smoothing(self.label_smoothing))
         set_("mix_across_devices", validate_bool(self.mix_across_devices, "mix_across_devices"))
+        set_("bounding_box_format", boxes.validate_format(self.bounding_box_format))
+        set_(
+            "min_box_visibility",
+            validate_probability(self.min_box_visibility, "min_box_visibility"),
+        )
+        set_("data_format", validate_data_format(self.data_format))
         if self.cutmix is None:
             validate_mix_family(self.num_mixed, self.cutmix_alpha)
             set_("cutmix", self.cutmix_alpha > 0)
@@ -121,6 +131,38 @@ class MixSpec:
 
     # ---------------------------------------------------------------- the operations
 
+    @property
+    def channels_first(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def classes_for(self, parts: Parts) -> tuple:
+        """`num_classes` for the labels and for the segmentation masks of an element:
+        `{"labels": K, "segmentation_masks": M}` gives each its own with Keras's dict; a
+        single int applies to both (to integer ones among several labels)."""
+        classes = self.num_classes
+        if (
+            parts.segmentation_masks is not None
+            and isinstance(classes, dict)
+            and set(classes) <= {"labels", "segmentation_masks"}
+        ):
+            return classes.get("labels"), classes.get("segmentation_masks")
+        return classes, classes if isinstance(classes, int) else None
+
+    def image_size(self, parts: Parts, owner: str, *, ops) -> tuple:
+        return image_size_of(parts.features, owner, channels_first=self.channels_first, ops=ops)
+
+    def check(self, parts: Parts, owner: str, *, ops) -> list:
+        """`elements.check_parts` with this spec's classes, and the boxes' format."""
+        if parts.bounding_boxes is not None and self.bounding_box_format is None:
+            raise user_error(
+                ValueError,
+                f"{owner} got an element with 'bounding_boxes' but no `bounding_box_format`; "
+                f"pass the format of its boxes, one of {boxes.FORMATS} (e.g. "
+                "bounding_box_format='xyxy'), as for Keras's preprocessing layers.",
+            )
+        label_classes, mask_classes = self.classes_for(parts)
+        return check_parts(parts, owner, label_classes, mask_classes, ops=ops)
+
     def active(self, values):
         """Whether anything can be mixed with these run-time values (bool tensor)."""
         active = values["alpha"] > 0
@@ -144,7 +186,7 @@ class MixSpec:
         groups = None
         if self.pairing == "same_class":
             groups = label_rules.same_class_groups(parts.labels, owner, ops=data_ops)
-        image_size = image_size_of(parts.features, owner, ops=data_ops) if self.cutmix else None
+        image_size = self.image_size(parts, owner, ops=data_ops) if self.cutmix else None
         return draw_mix_params(
             seed,
             batch_size_of(parts, ops=data_ops),
@@ -162,19 +204,48 @@ class MixSpec:
         )
 
     def apply(
-        self, parts: Parts, params: MixParams | None, *, feature_dtype: str, partners=None, ops
+        self,
+        parts: Parts,
+        params: MixParams | None,
+        *,
+        feature_dtype: str,
+        partners=None,
+        shards: int = 1,
+        boxes_as_mixed: bool = True,
+        ops,
     ) -> Parts:
-        """`parts` mixed with `params` (None: converted only, not mixed)."""
-        return mixing.mix_parts(
+        """`parts` mixed with `params` (None: converted only, not mixed). Bounding boxes
+        come out in the mixed shape `[B, k N, 4]` also when not mixed, unless
+        `boxes_as_mixed=False` (inference: the boxes as they are)."""
+        label_classes, mask_classes = self.classes_for(parts)
+        mixed = mixing.mix_parts(
             parts,
             params,
-            num_classes=self.num_classes,
+            num_classes=label_classes,
+            mask_classes=mask_classes,
             feature_dtype=feature_dtype,
             targets=self.targets,
             label_smoothing=self.label_smoothing,
             partners=partners,
+            shards=shards,
+            channels_first=self.channels_first,
             ops=ops,
         )
+        if parts.bounding_boxes is None or (params is None and not boxes_as_mixed):
+            return mixed
+        if params is None:
+            mixed_boxes = boxes.unmixed_boxes(parts.bounding_boxes, self.num_mixed, ops=ops)
+        else:
+            mixed_boxes = boxes.mix_boxes(
+                parts.bounding_boxes,
+                params,
+                bounding_box_format=self.bounding_box_format,
+                image_size=self.image_size(parts, "bounding boxes", ops=ops),
+                min_box_visibility=self.min_box_visibility,
+                partner_rows=lambda t, p: mixing.partner_rows(t, p, shards=shards, ops=ops),
+                ops=ops,
+            )
+        return mixed._replace(bounding_boxes=mixed_boxes)
 
     def mix(self, parts: Parts, seed, values: dict, *, owner: str, feature_dtype: str, ops):
         """Draw and apply in one: `parts` mixed with parameters from `seed`, or only
@@ -356,10 +427,13 @@ def mix_element_now(
                 parts.features,
             )
         )
-    check_parts(parts, owner, spec.num_classes, None, ops=data_ops)
+    spec.check(parts, owner, ops=data_ops)
     params = None
     values = spec.runtime_values()
     if training and spec.active(values):
         params = spec.draw(seed, parts, values, owner=owner, ops=NUMPY, data_ops=data_ops)
         params = params_for(params, ops=data_ops)
-    return pack(spec.apply(parts, params, feature_dtype=feature_dtype, ops=data_ops))
+    mixed = spec.apply(
+        parts, params, feature_dtype=feature_dtype, boxes_as_mixed=training, ops=data_ops
+    )
+    return pack(mixed)

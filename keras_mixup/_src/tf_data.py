@@ -9,7 +9,7 @@ use of a tf.data front, with an ImportError that says what to install).
 
 from __future__ import annotations
 
-from keras_mixup._src.elements import check_parts, parse_element
+from keras_mixup._src.elements import parse_element
 from keras_mixup._src.structures import Parts
 from keras_mixup._src.tf_ops import TENSORFLOW, tf
 
@@ -80,8 +80,7 @@ class TFDataMixer:
                     parts.features,
                 )
             )
-        spec = self.front.spec
-        checks = check_parts(parts, self.owner, spec.num_classes, None, ops=TENSORFLOW)
+        checks = self.front.spec.check(parts, self.owner, ops=TENSORFLOW)
         if not checks:
             return parts
         with tf.control_dependencies(checks):
@@ -92,7 +91,11 @@ class TFDataMixer:
     def convert(self, parts: Parts) -> Parts:
         """The element converted as for mixing, not mixed (`training=False`)."""
         return self.front.spec.apply(
-            self._prepared(parts), None, feature_dtype=self.feature_dtype, ops=TENSORFLOW
+            self._prepared(parts),
+            None,
+            feature_dtype=self.feature_dtype,
+            boxes_as_mixed=False,
+            ops=TENSORFLOW,
         )
 
     def mix(self, parts: Parts, seed) -> Parts:

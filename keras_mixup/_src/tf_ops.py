@@ -76,6 +76,10 @@ class TensorFlowOps(Binding):
     def squeeze(x, axis: int):
         return tf.squeeze(x, axis)
 
+    @staticmethod
+    def transpose(x, axes):
+        return tf.transpose(x, axes)
+
     def rows_like(self, weights, tensor):
         rank = tensor.shape.rank
         if rank is not None:

@@ -25,6 +25,9 @@ _OWN_OPTIONS = (
     "pairing",
     "targets",
     "label_smoothing",
+    "bounding_box_format",
+    "min_box_visibility",
+    "data_format",
 )
 
 
@@ -164,6 +167,21 @@ class MixupTransform(RuntimeSettings):
             target weight `1 - (clipped box area) / (H W)`, exactly the share of its
             pixels it keeps (timm's `correct_lam=True`); if False, the drawn lambda,
             which overstates it when the box was clipped at the image border.
+        bounding_box_format: the format of the boxes of Keras's element dict
+            (`element["bounding_boxes"] = {"boxes": [B, N, 4], "labels": [B, N]}`, padded
+            with label -1, dense or ragged), as Keras names it: "xyxy", "yxyx", "xywh",
+            "center_xywh", "center_yxhw", or their "rel_" (relative) forms. Under mixup
+            the mixed image carries the boxes of every source image (`[B, k N, 4]`,
+            labels `[B, k N]`, aligned); under CutMix the partner's boxes are clipped to
+            the pasted region and the example's own boxes lose what it covers. The
+            output adds `bounding_boxes["mix_weights"]` `[B, k N]`, the weight of each
+            box's source image (Bag of Freebies' per-box loss weights).
+        min_box_visibility: under CutMix, a box keeping less than this share of its
+            area (default 0.1, as YOLOv5's `box_candidates`: a tenth of an object is
+            about the least a detector can be asked to find) becomes padding.
+        data_format: "channels_last" (`[B, H, W, C]`) or "channels_first"
+            (`[B, C, H, W]`) images, for CutMix's box and the boxes; None:
+            `keras.config.image_data_format()`.
 
     `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are read from variables at
     run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
@@ -226,6 +244,9 @@ class MixupTransform(RuntimeSettings):
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
+        bounding_box_format: str | None = None,
+        min_box_visibility: float = 0.1,
+        data_format: str | None = None,
     ):
         self.runtime = RuntimeVariables(
             MixSpec(
@@ -240,6 +261,9 @@ class MixupTransform(RuntimeSettings):
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
+                bounding_box_format=bounding_box_format,
+                min_box_visibility=min_box_visibility,
+                data_format=data_format,
             )
         )
         self.name = "MixupTransform"  # how error messages call this transform

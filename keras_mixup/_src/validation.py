@@ -181,6 +181,18 @@ def validate_label_smoothing(label_smoothing) -> float:
     return float(label_smoothing)
 
 
+def validate_data_format(data_format) -> str:
+    """Keras's `data_format`; None means `keras.config.image_data_format()`."""
+    if data_format is None:
+        data_format = keras.config.image_data_format()
+    return validate_choice(
+        data_format,
+        "data_format",
+        ("channels_last", "channels_first"),
+        " (images [B, H, W, C] or [B, C, H, W])",
+    )
+
+
 def floating_dtype(dtype) -> str:
     """The name of a floating dtype; None means the Keras compute dtype now."""
     if dtype is None:

@@ -1,0 +1,226 @@
+"""Bounding boxes under mixup and CutMix, in Keras's format: `{"boxes": [B, N, 4],
+"labels": [B, N]}`, padded with label -1 (boxes of padding are ignored), in one of
+Keras's `bounding_box_format`s.
+
+- mixup (and k-way mixup): the mixed image shows every source image, so it carries the
+  boxes of every source: own boxes, then the first partner's, then the next partners',
+  concatenated along the box axis (`[B, k N, 4]`, `[B, k N]`), coordinates untouched
+  (as YOLOX and keras-cv's MixUp do). A source whose weight is 0 (an example left unmixed
+  by `prob`, alpha 0) is not in the image: its boxes become padding.
+- CutMix: the pasted region shows the partner, so the partner's boxes are clipped to the
+  region, and the example's own boxes lose what the region covers (a box is shrunk when
+  the region covers it across its full width or height from one side; otherwise the
+  visible part is not a rectangle and the box keeps its extent). A box whose visible area
+  is less than `min_box_visibility` of its area becomes padding. The output keeps the
+  fixed shape `[B, 2 N, 4]`, so the box path compiles under XLA.
+- `"mix_weights"` `[B, k N]` (added to the boxes dict): the weight of each box's source
+  image in the mixed image (its mixing weight; for CutMix, the share of the image it
+  keeps), 0 for padding: the per-box loss weights of Bag of Freebies for detection
+  (Zhang et al., 2019).
+
+Geometry in pixels: pixel `p` covers `[p, p + 1)`, so CutMix's region `(top, left,
+bottom, right)` covers `y in [top, bottom)`, `x in [left, right)`; relative formats are
+scaled by the image's height and width first, and back after.
+
+References:
+    - Zhang, He, Zhang, Xie, Li & Li, "Bag of Freebies for Training Object Detection
+      Neural Networks", arXiv 1902.04103, 2019 (mixup weights per box).
+    - Ge, Liu, Wang, Li & Sun, "YOLOX: Exceeding YOLO Series in 2021" (mixup for detection).
+    - Jocher et al., YOLOv5 `box_candidates` (boxes under 10 % of their area dropped).
+"""
+
+from __future__ import annotations
+
+from keras_mixup._src.structures import MixParams
+from keras_mixup._src.validation import user_error
+
+FORMATS = (
+    "xyxy",
+    "yxyx",
+    "xywh",
+    "center_xywh",
+    "center_yxhw",
+    "rel_xyxy",
+    "rel_yxyx",
+    "rel_xywh",
+    "rel_center_xywh",
+)
+PADDING = -1
+
+
+def validate_format(bounding_box_format) -> str | None:
+    if bounding_box_format is None or bounding_box_format in FORMATS:
+        return bounding_box_format
+    raise user_error(
+        ValueError,
+        f"`bounding_box_format` must be one of {FORMATS} (Keras's names) or None; got "
+        f"bounding_box_format={bounding_box_format!r}.",
+    )
+
+
+def to_corners(boxes, bounding_box_format: str, height, width, *, ops) -> list:
+    """`[y1, x1, y2, x2]` in pixels (float32, each `[..., N]`) of boxes in a format."""
+    boxes = ops.cast(boxes, "float32")
+    a, b, c, d = (boxes[..., i] for i in range(4))
+    fmt = bounding_box_format
+    relative = fmt.startswith("rel_")
+    fmt = fmt.removeprefix("rel_")
+    if fmt == "xyxy":
+        y1, x1, y2, x2 = b, a, d, c
+    elif fmt == "yxyx":
+        y1, x1, y2, x2 = a, b, c, d
+    elif fmt == "xywh":
+        y1, x1, y2, x2 = b, a, b + d, a + c
+    elif fmt == "center_xywh":
+        y1, x1, y2, x2 = b - d / 2, a - c / 2, b + d / 2, a + c / 2
+    else:  # center_yxhw
+        y1, x1, y2, x2 = a - c / 2, b - d / 2, a + c / 2, b + d / 2
+    if relative:
+        h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+        y1, x1, y2, x2 = y1 * h, x1 * w, y2 * h, x2 * w
+    return [y1, x1, y2, x2]
+
+
+def from_corners(corners: list, bounding_box_format: str, height, width, *, ops):
+    """The inverse of `to_corners`: boxes `[..., N, 4]` in the format."""
+    y1, x1, y2, x2 = corners
+    fmt = bounding_box_format
+    if fmt.startswith("rel_"):
+        h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+        y1, x1, y2, x2 = y1 / h, x1 / w, y2 / h, x2 / w
+        fmt = fmt.removeprefix("rel_")
+    if fmt == "xyxy":
+        values = [x1, y1, x2, y2]
+    elif fmt == "yxyx":
+        values = [y1, x1, y2, x2]
+    elif fmt == "xywh":
+        values = [x1, y1, x2 - x1, y2 - y1]
+    elif fmt == "center_xywh":
+        values = [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]
+    else:  # center_yxhw
+        values = [(y1 + y2) / 2, (x1 + x2) / 2, y2 - y1, x2 - x1]
+    return ops.stack(values, axis=-1)
+
+
+def _area(corners, *, ops):
+    y1, x1, y2, x2 = corners
+    return ops.maximum(y2 - y1, 0.0) * ops.maximum(x2 - x1, 0.0)
+
+
+def _cut(params: MixParams, *, ops) -> list:
+    """The CutMix region of each example, `[y1, x1, y2, x2]` in pixels, each `[B, 1]`."""
+    box = ops.cast(params.box, "float32")
+    return [box[:, i][:, None] for i in range(4)]
+
+
+def _partner_in_region(corners, region, *, ops):
+    """Partner boxes clipped to the pasted region; their visible share."""
+    y1, x1, y2, x2 = corners
+    top, left, bottom, right = region
+    clipped = [
+        ops.minimum(ops.maximum(y1, top), bottom),
+        ops.minimum(ops.maximum(x1, left), right),
+        ops.maximum(ops.minimum(y2, bottom), top),
+        ops.maximum(ops.minimum(x2, right), left),
+    ]
+    return clipped, _area(clipped, ops=ops)
+
+
+def _own_outside_region(corners, region, *, ops):
+    """Own boxes minus the pasted region: shrunk where the region covers a box across
+    its full width or height from one side; the visible area either way."""
+    y1, x1, y2, x2 = corners
+    top, left, bottom, right = region
+    overlap, _ = _partner_in_region(corners, region, ops=ops)
+    visible = _area(corners, ops=ops) - _area(overlap, ops=ops)
+    across_width = (left <= x1) & (right >= x2)
+    across_height = (top <= y1) & (bottom >= y2)
+    from_top = across_width & (top <= y1) & (bottom > y1)
+    from_bottom = across_width & (bottom >= y2) & (top < y2)
+    from_left = across_height & (left <= x1) & (right > x1)
+    from_right = across_height & (right >= x2) & (left < x2)
+    shrunk = [
+        ops.where(from_top, ops.minimum(bottom, y2), y1),
+        ops.where(from_left, ops.minimum(right, x2), x1),
+        ops.where(from_bottom, ops.maximum(top, y1), y2),
+        ops.where(from_right, ops.maximum(left, x1), x2),
+    ]
+    return shrunk, visible
+
+
+def mix_boxes(
+    bounding_boxes: dict,
+    params: MixParams,
+    *,
+    bounding_box_format: str,
+    image_size,
+    min_box_visibility: float,
+    partner_rows,
+    ops,
+) -> dict:
+    """Keras's boxes dict of a batch mixed with `params` (see the module docstring).
+
+    `partner_rows(tensor, permutation)` gathers partner rows (the mixing core's, so
+    that per-shard gathers stay on their device).
+    """
+    boxes = ops.cast(ops.convert(bounding_boxes["boxes"]), "float32")
+    labels = ops.convert(bounding_boxes["labels"])
+    height, width = image_size
+    own_w = ops.cast(params.mix_weight, "float32")
+    if params.partner_weight is not None:
+        partner_w = ops.cast(params.partner_weight, "float32")
+    else:
+        more_sum = 0.0 if params.more_weights is None else ops.sum(params.more_weights, axis=0)
+        partner_w = 1.0 - own_w - more_sum
+    count = 0 if params.more_permutations is None else ops.static_shape(params.more_permutations)[0]
+    sources = [(boxes, labels, own_w, None), (None, None, partner_w, params.permutation)]
+    sources += [
+        (None, None, ops.cast(params.more_weights[j], "float32"), params.more_permutations[j])
+        for j in range(count)
+    ]
+    out_boxes, out_labels, out_weights = [], [], []
+    for index, (source_boxes, source_labels, weight, permutation) in enumerate(sources):
+        if permutation is not None:
+            source_boxes = partner_rows(boxes, permutation)
+            source_labels = partner_rows(labels, permutation)
+        corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
+        keep = (source_labels != PADDING) & (weight[:, None] > 0.0)
+        if params.box is not None:  # CutMix rows: clip to (partner) or cut out of (own) the region
+            region = _cut(params, ops=ops)
+            area = _area(corners, ops=ops)
+            if index == 0:
+                cut_corners, visible = _own_outside_region(corners, region, ops=ops)
+            else:
+                cut_corners, visible = _partner_in_region(corners, region, ops=ops)
+            is_cut = params.cut[:, None]
+            corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
+            enough = visible >= min_box_visibility * area
+            keep = keep & ops.where(is_cut, enough & (visible > 0.0), True)
+        mixed = from_corners(corners, bounding_box_format, height, width, ops=ops)
+        out_boxes.append(ops.where(keep[..., None], mixed, float(PADDING)))
+        out_labels.append(
+            ops.where(keep, source_labels, ops.cast(PADDING, ops.dtype(source_labels)))
+        )
+        out_weights.append(ops.where(keep, weight[:, None] + 0.0 * corners[0], 0.0))
+    return {
+        **{k: v for k, v in bounding_boxes.items() if k not in ("boxes", "labels", "mix_weights")},
+        "boxes": ops.concat(out_boxes, axis=1),
+        "labels": ops.concat(out_labels, axis=1),
+        "mix_weights": ops.concat(out_weights, axis=1),
+    }
+
+
+def unmixed_boxes(bounding_boxes: dict, num_mixed: int, *, ops) -> dict:
+    """The boxes of an unmixed batch in the mixed shape (`[B, k N]`, the partners' part
+    padding), so that a pipeline's output has one shape whether or not it mixed."""
+    boxes = ops.cast(ops.convert(bounding_boxes["boxes"]), "float32")
+    labels = ops.convert(bounding_boxes["labels"])
+    padding_boxes = boxes * 0.0 + float(PADDING)
+    padding_labels = labels * 0 + PADDING
+    weights = ops.where(labels != PADDING, 1.0, 0.0) + 0.0 * boxes[..., 0]
+    return {
+        **{k: v for k, v in bounding_boxes.items() if k not in ("boxes", "labels", "mix_weights")},
+        "boxes": ops.concat([boxes] + [padding_boxes] * (num_mixed - 1), axis=1),
+        "labels": ops.concat([labels] + [padding_labels] * (num_mixed - 1), axis=1),
+        "mix_weights": ops.concat([weights] + [weights * 0.0] * (num_mixed - 1), axis=1),
+    }
