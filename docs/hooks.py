@@ -16,7 +16,15 @@ from pathlib import Path
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
-TUTORIALS = ("mixup_tf_data", "mixup_in_model", "cutmix_recipe", "label_noise_demo")
+TUTORIALS = (
+    "mixup_tf_data",
+    "mixup_in_model",
+    "cutmix_recipe",
+    "label_noise_demo",
+    "keras_pipeline",
+    "detection_mixup",
+    "grain_jax",
+)
 LINK = re.compile(r"\[(?P<label>[^\]]+)\]\((?P<target>(?!https?://|#)[^)\s]+)\)")
 
 

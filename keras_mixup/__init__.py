@@ -9,6 +9,7 @@
 - `AlphaScheduler` / `alpha_schedule`: alpha that changes during training (warm-up,
   mixup off for the last epochs), for both the transform and the layer.
 - `checkpointable`: lets `tf.train.Checkpoint` save a mapped pipeline's iterator.
+- `plot_batch`: a grid of mixed images with their target weights, boxes and masks.
 - `mixup_aware_predictor`, `theta_bar`, `input_mean`: the test-time transformation of
   Carratino et al. (2020) for models trained with mixup.
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
@@ -25,6 +26,7 @@ from keras_mixup._src.layer import MixupLayer
 from keras_mixup._src.losses import MixupLoss
 from keras_mixup._src.metrics import MixupAccuracy
 from keras_mixup._src.mixing import blend
+from keras_mixup._src.plotting import plot_batch
 from keras_mixup._src.prediction import input_mean, mixup_aware_predictor, theta_bar
 from keras_mixup._src.sampling import sample_beta, sample_mix_params
 from keras_mixup._src.schedule import AlphaScheduler, alpha_schedule
@@ -49,6 +51,7 @@ __all__ = [
     "nearest_neighbours",
     "neighbours",
     "blend",
+    "plot_batch",
     "input_mean",
     "mixup_aware_predictor",
     "sample_beta",

@@ -12,11 +12,11 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run_tutorial(name: str, folder: Path) -> str:
+def run_tutorial(name: str, folder: Path, **env) -> str:
     process = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         cwd=folder,
-        env={**os.environ, "KERAS_MIXUP_SMOKE_TEST": "1", "CUDA_VISIBLE_DEVICES": ""},
+        env={**os.environ, "KERAS_MIXUP_SMOKE_TEST": "1", "CUDA_VISIBLE_DEVICES": "", **env},
         capture_output=True,
         text=True,
         timeout=900,
@@ -69,6 +69,36 @@ def test_cutmix_recipe_targets_and_figure(tmp_path):
     assert summary["targets_sum_to_one"] is True
     assert summary["smallest_target"] >= 0.01 - 1e-6  # label smoothing 0.1 over 10 classes
     assert (tmp_path / "runs/tutorial_cutmix_recipe/mixed_batch.png").stat().st_size > 5_000
+
+
+def test_keras_pipeline_tutorial_swaps_the_layer_and_trains_far_below_chance(tmp_path):
+    printed = run_tutorial("keras_pipeline.py", tmp_path)
+    errors = json.loads((tmp_path / "runs/tutorial_keras_pipeline/results.json").read_text())
+    errors = errors["test_error_percent"]
+    assert set(errors) == {"keras.layers.MixUp", "keras_mixup", "keras_mixup in the model"}
+    for name in ("keras_mixup", "keras_mixup in the model"):
+        assert errors[name] < 20, errors  # chance: 90 %; 7.4 and 7.8 % measured after 6 epochs
+    assert "keras_mixup with class ids: targets of shape (64, 10)" in printed
+
+
+def test_detection_tutorial_keeps_every_box_on_its_object(tmp_path):
+    run_tutorial("detection_mixup.py", tmp_path)
+    folder = tmp_path / "runs/tutorial_detection"
+    summary = json.loads((folder / "results.json").read_text())
+    for name in ("mixup", "CutMix"):
+        assert summary[name]["boxes_on_their_objects_percent"] == 100.0, summary
+        assert summary[name]["with_wrong_labels_percent"] < 50, summary  # the check has power
+        assert summary[name]["boxes_kept"] > 100
+        assert (folder / f"{name.lower()}.png").stat().st_size > 10_000
+
+
+def test_grain_tutorial_trains_a_jax_model_far_below_chance(tmp_path):
+    pytest.importorskip("grain")
+    pytest.importorskip("jax")
+    run_tutorial("grain_jax.py", tmp_path, KERAS_BACKEND="jax")
+    summary = json.loads((tmp_path / "runs/tutorial_grain_jax/results.json").read_text())
+    assert summary["backend"] == "jax"
+    assert summary["test_error_percent"] < 20  # chance: 90 %; 3.2 % measured after 8 epochs
 
 
 @pytest.mark.parametrize(

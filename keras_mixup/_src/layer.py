@@ -280,6 +280,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self._host_seeds = HostSeeds(self.seed)
         self._tf_data = None
         _LAYERS_BY_NAME[self.name] = self
+        # every variable exists now (nothing depends on the input shape): a Pipeline or
+        # model holding the layer need not build it
+        self.built = True
 
     def get_config(self) -> dict:
         return {
@@ -339,9 +342,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
     def call(self, inputs, training=None):
         dtype = self.compute_dtype
         first = keras.tree.flatten(inputs)[0]
-        if _shape_inference():  # shapes only: nothing to draw, nothing to record
-            return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
-        if not training:
+        if not training or _shape_inference():  # shape inference: nothing to draw
             self.record = StepRecord(None, _current_graph())
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         self._check_bound()

@@ -382,6 +382,63 @@ def save_and_load():
     print(f"{BACKEND}: saved and loaded (.keras)")
 
 
+def pipelines_grain_and_keras_dicts():
+    """keras.layers.Pipeline with MixupLayer in tf.data (Keras's dict) and inside a model
+    (MixupLoss follows the layer in the pipeline); the layer and the transform over Grain."""
+    images = rng.random((B, 6, 6, 3)).astype("float32")
+    element = {
+        "images": images,
+        "labels": np.eye(CLASSES, dtype="float32")[y[:B]],
+        "bounding_boxes": {
+            "boxes": np.tile(np.array([[0, 0, 2, 2]], "float32"), (B, 1, 1)),
+            "labels": np.zeros((B, 1), "int32"),
+        },
+    }
+    # Keras 3.15's own RandomFlip fails on boxes in tf.data under JAX and PyTorch (its box
+    # path calls the backend's ops on TensorFlow tensors), so the pipeline flips the dict
+    # without boxes here, and MixupLayer mixes the boxes alone.
+    with_boxes = BACKEND == "tensorflow"
+    flip = keras.layers.RandomFlip(
+        "horizontal", bounding_box_format="xyxy" if with_boxes else None, seed=0
+    )
+    pipeline = keras.layers.Pipeline(
+        [flip, MixupLayer(alpha=1.0, bounding_box_format="xyxy", seed=0)]
+    )
+    flipped = element if with_boxes else {k: element[k] for k in ("images", "labels")}
+    out = next(iter(tf.data.Dataset.from_tensors(flipped).map(pipeline)))
+    assert not np.allclose(out["labels"].numpy(), element["labels"])
+    alone = MixupLayer(alpha=1.0, bounding_box_format="xyxy", seed=0)
+    out = next(iter(tf.data.Dataset.from_tensors(element).map(alone)))
+    assert out["bounding_boxes"]["boxes"].shape == (B, 2, 4), out["bounding_boxes"]["boxes"].shape
+    mixup = MixupLayer(alpha=1.0, seed=0)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), keras.layers.Pipeline([keras.layers.RandomFlip(seed=0), mixup]),
+         keras.layers.Flatten(), keras.layers.Dense(CLASSES)]
+    )  # fmt: skip
+    model.compile(
+        "sgd", MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True)
+    )
+    assert np.isfinite(float(model.train_on_batch(images, y[:B])))
+    assert mixup.record.params is not None
+    import grain
+
+    records = [(images[i], y[i]) for i in range(B)]
+    for stage in (
+        MixupLayer(alpha=1.0, num_classes=CLASSES, seed=0),
+        MixupTransform(alpha=1.0, num_classes=CLASSES),
+    ):
+        dataset = grain.MapDataset.source(records).batch(B)
+        dataset = (
+            dataset.map(stage)
+            if isinstance(stage, MixupLayer)
+            else dataset.random_map(stage, seed=1)
+        )
+        features, targets = dataset[0]
+        assert isinstance(features, np.ndarray) and targets.shape == (B, CLASSES)
+    print(f"{BACKEND}: Pipeline in tf.data and in a model; the layer and the transform over Grain")
+
+
 def mixup_aware_predictor_runs_and_saves():
     from keras_mixup import mixup_aware_predictor
 
@@ -419,6 +476,7 @@ if BACKEND in ("jax", "tensorflow"):
     fit_with_schedule(jit_compile=BACKEND == "tensorflow")
 out_of_range_class_ids()
 layer_and_transform_in_tf_data()
+pipelines_grain_and_keras_dicts()
 mixup_aware_predictor_runs_and_saves()
 np.savez(os.path.join(OUT, "draws.npz"), **draws)
 print("ALL OK")

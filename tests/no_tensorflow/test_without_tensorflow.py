@@ -139,3 +139,36 @@ def test_predictor_and_adversarial_evaluator_on_jax():
 
 def test_environment_says_which_backend():
     assert os.environ.get("KERAS_BACKEND") == "jax"
+
+
+def test_a_jax_model_trains_from_a_grain_pipeline_with_mixup():
+    """Grain: the JAX user's input pipeline, which model.fit takes; mixing with the
+    transform's random_map (deterministic per seed and record) and no TensorFlow."""
+    import grain
+
+    records = [(X[i], Y[i]) for i in range(len(X))]
+    transform = MixupTransform(alpha=0.4, num_classes=CLASSES)
+    dataset = (
+        grain.MapDataset.source(records)
+        .shuffle(seed=0)
+        .batch(B)
+        .random_map(transform, seed=1)
+        .to_iter_dataset()
+    )
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((FEATURES,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(CLASSES),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[MixupAccuracy()],
+    )
+    history = model.fit(dataset, epochs=3, verbose=0)
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    assert "tensorflow" not in sys.modules
