@@ -97,6 +97,35 @@ def family_candidates(num_classes: int) -> dict:
     }
 
 
+def layout_candidates(num_classes: int) -> dict:
+    """keras_mixup on Keras's element dict (issue 23): the same mixing as the tuple row, on
+    `{"images", "labels"}`, and with 100 boxes per image (`[B, 100, 4]`, "xyxy")."""
+    plain = keras_mixup.MixupTransform(alpha=ALPHA, num_classes=num_classes, seed=0)
+    with_boxes = keras_mixup.MixupTransform(
+        alpha=ALPHA, num_classes=num_classes, seed=0, bounding_box_format="xyxy"
+    )
+
+    def as_dict(x, y):
+        return {"images": x, "labels": y}
+
+    def with_100_boxes(x, y):
+        batch = tf.shape(x)[0]
+        corners = (
+            tf.constant([[2.0, 2.0, 20.0, 20.0]])
+            + tf.cast(tf.range(100), tf.float32)[:, None] * 0.1
+        )
+        boxes = {
+            "boxes": tf.broadcast_to(corners, [batch, 100, 4]),
+            "labels": tf.zeros([batch, 100], tf.int32),
+        }
+        return {"images": x, "labels": y, "bounding_boxes": boxes}
+
+    return {
+        "keras_mixup (XLA), Keras dict": lambda x, y: plain(as_dict(x, y)),
+        "keras_mixup (XLA), Keras dict + 100 boxes": lambda x, y: with_boxes(with_100_boxes(x, y)),
+    }
+
+
 def keras_mixup_transform(num_classes: int, jit_compile: bool, package=keras_mixup):
     return package.MixupTransform(
         alpha=ALPHA, num_classes=num_classes, seed=0, jit_compile=jit_compile
@@ -127,7 +156,9 @@ def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     def mapped(fn):
         return lambda dataset: dataset.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
-    found = candidates(num_classes) | (family_candidates(num_classes) if family else {})
+    found = candidates(num_classes)
+    if family:
+        found |= family_candidates(num_classes) | layout_candidates(num_classes)
     stages = {name: mapped(fn) for name, fn in found.items()}
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
     for baseline in common.BASELINES:

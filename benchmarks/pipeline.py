@@ -36,6 +36,25 @@ def make_pipeline(images, labels, batch, stage, augment: bool):
     return stage(dataset.batch(batch)).prefetch(PREFETCH_BATCHES)
 
 
+def grain_pipeline(images, labels, batch: int, num_classes: int):
+    """The same NumPy source through Grain (no TensorFlow in the loop): batch, then
+    `random_map(MixupTransform(...))` (NumPy), endless; None when Grain is missing."""
+    try:
+        import grain
+    except ImportError:
+        return None
+    from keras_mixup import MixupTransform
+
+    transform = MixupTransform(alpha=0.2, num_classes=num_classes)
+    records = grain.MapDataset.range(len(images)).map(lambda i: (images[i], labels[i]))
+    dataset = records.repeat().batch(batch).random_map(transform, seed=0)
+    return iter(
+        dataset.to_iter_dataset(
+            grain.ReadOptions(num_threads=2, prefetch_buffer_size=PREFETCH_BATCHES)
+        )
+    )
+
+
 def drain(iterator, batches: int = DRAIN_BATCHES) -> None:
     """Takes the batches buffered while the pipeline was idle, so timing sees steady state."""
     for _ in range(batches):
@@ -70,6 +89,10 @@ def run(quick: bool) -> dict:
                 shape["classes"], family=dtype == "uint8" and not augment and not quick
             ).items()
         }
+        if dtype == "uint8" and not augment and not quick:
+            grain_iterator = grain_pipeline(images, labels, shape["batch"], shape["classes"])
+            if grain_iterator is not None:
+                pipelines["keras_mixup on Grain (NumPy, random_map)"] = grain_iterator
         base_name = "no mixup (cast + one-hot)"
         # Keras's own layer for the same job: MixUp for mixup rows, CutMix for CutMix rows.
         timings = interleaved_medians(
