@@ -22,13 +22,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_mixup._src.labels import is_integer
+from keras_mixup._src.labels import check_label
+from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.sampling import sample_neighbour_choice
 from keras_mixup._src.spec import MixSpec
 from keras_mixup._src.structures import Parts
 from keras_mixup._src.validation import (
     floating_dtype,
-    user_error,
     validate_neighbour_count,
     validate_neighbour_table,
     validate_same_length,
@@ -164,12 +164,7 @@ class NeighbourMixup:
         neighbours = np.asarray(neighbours)
         validate_same_length("example", features=features, labels=labels, neighbours=neighbours)
         validate_neighbour_table(neighbours, len(features))
-        if is_integer(str(labels.dtype)) and self.spec.num_classes is None:
-            raise user_error(
-                ValueError,
-                "`labels` are integer class ids, so NeighbourMixup needs `num_classes` to "
-                "one-hot encode them before mixing.",
-            )
+        check_label(labels, self.spec.num_classes, name="labels", ops=NUMPY)  # the label rules
         self.size = len(features)
         self._arrays = (features, labels, neighbours.astype(np.int32))
         self._variables = None
