@@ -141,7 +141,7 @@ def test_segmentation_masks_are_cut_pixel_by_pixel():
 def test_cutmix_rejects_features_that_are_not_images_and_mismatched_sizes():
     transform = MixupTransform(cutmix_alpha=1.0, num_classes=3)
     with pytest.raises(
-        ValueError, match=r"a feature has shape \(4, 5\); CutMix needs every feature to be an image"
+        ValueError, match=r"a feature has shape \(4, 5\); every feature must then be an image"
     ):
         transform(tf.zeros((4, 5)), tf.constant([0, 1, 2, 0]))
     with pytest.raises(ValueError, match=r"different heights and widths \[\(6, 6\), \(8, 8\)\]"):

@@ -351,3 +351,29 @@ def test_grain_map_of_the_layer_on_numpy_batches():
     layer = MixupLayer(alpha=1.0, num_classes=3, seed=0)
     x, y = grain.MapDataset.source(records).batch(4).map(layer)[0]
     assert isinstance(x, np.ndarray) and y.shape == (4, 3)
+
+
+def test_review_fixes_smoothing_extra_box_keys_and_a_scheduled_cutmix_round_trip(tmp_path):
+    # label smoothing touches class targets only, not a regression target beside them
+    transform = MixupTransform(alpha=0.0, num_classes={"cls": 3, "box": None}, label_smoothing=0.3)
+    _, y = transform(
+        np.zeros((4, 2), "float32"), {"cls": np.arange(4) % 3, "box": np.ones((4, 4), "float32")}
+    )
+    np.testing.assert_allclose(y["box"], 1.0)
+    np.testing.assert_allclose(y["cls"].min(), 0.1, rtol=1e-6)
+    # unknown per-box keys would fall out of alignment: an error naming them
+    element = dict_element()
+    element["bounding_boxes"]["scores"] = np.ones((B, 2), "float32")
+    with pytest.raises(ValueError, match=r"\['scores'\] beside 'boxes' and 'labels'"):
+        MixupTransform(bounding_box_format="xyxy")(element)
+    # a layer saved with cutmix_alpha scheduled to 0 still traces CutMix after loading
+    layer = MixupLayer(alpha=0.5, cutmix_alpha=1.0, seed=0, name="scheduled_cutmix")
+    model = keras.Sequential(
+        [keras.Input((H, W, 3)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    model.compile("sgd", MixupLoss("categorical_crossentropy", layer=layer, from_logits=True))
+    layer.cutmix_alpha = 0.0
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras").layers[0]
+    assert loaded.spec.cutmix and loaded.cutmix_alpha == 0.0
+    loaded.cutmix_alpha = 1.0  # the schedule resumes

@@ -183,8 +183,15 @@ def mix_boxes(
         if permutation is not None:
             source_boxes = partner_rows(boxes, permutation)
             source_labels = partner_rows(labels, permutation)
-        corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
         keep = (source_labels != PADDING) & (weight[:, None] > 0.0)
+        if params.box is None:  # mixup: the boxes as they are
+            out_boxes.append(ops.where(keep[..., None], source_boxes, float(PADDING)))
+            out_labels.append(
+                ops.where(keep, source_labels, ops.cast(PADDING, ops.dtype(source_labels)))
+            )
+            out_weights.append(ops.where(keep, weight[:, None] + 0.0 * source_boxes[..., 0], 0.0))
+            continue
+        corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
         if params.box is not None:  # CutMix rows: clip to (partner) or cut out of (own) the region
             region = _cut(params, ops=ops)
             area = _area(corners, ops=ops)

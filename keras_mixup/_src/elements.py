@@ -104,9 +104,18 @@ def _dense_boxes(boxes, owner: str) -> dict:
             + (f" with keys {sorted(boxes)}" if isinstance(boxes, dict) else "")
             + ".",
         )
+    unknown = sorted(str(k) for k in boxes if k not in ("boxes", "labels", "mix_weights"))
+    if unknown:
+        raise user_error(
+            ValueError,
+            f"{owner}: element['bounding_boxes'] has the key(s) {unknown} beside 'boxes' and "
+            "'labels'; mixing would not keep them aligned with the boxes. Drop them before "
+            "mixing, or carry per-box values as extra box labels.",
+        )
     return {
         key: value.to_tensor(default_value=-1) if _not_dense(value) == "ragged" else value
         for key, value in boxes.items()
+        if key != "mix_weights"  # an earlier mixing's weights: recomputed
     }
 
 
@@ -303,13 +312,17 @@ def image_size_of(features, owner: str, *, channels_first: bool = False, ops) ->
     sizes = []
     for tensor in leaves:
         shape = ops.static_shape(tensor)
-        if shape is None or len(shape) < 3:
+        if shape is None or len(shape) < 3 or (channels_first and len(shape) != 4):
+            layout = (
+                "[batch, channels, height, width]"
+                if channels_first
+                else ("[batch, height, width(, channels)] (rank >= 3)")
+            )
             raise user_error(
                 ValueError,
-                f"{owner} has cutmix_alpha > 0, which cuts boxes out of images, but a feature "
-                f"has shape {shape}; CutMix needs every feature to be an image [batch, height, "
-                "width(, channels)] (rank >= 3). Mix other features with mixup only "
-                "(cutmix_alpha=0), or drop them.",
+                f"{owner} needs images here (CutMix's box, or bounding boxes), but a feature "
+                f"has shape {shape}; every feature must then be an image {layout}. Mix other "
+                "features with mixup only (cutmix_alpha=0), or drop them.",
             )
         sizes.append(shape[2:4] if channels_first else shape[1:3])
     known = {size for size in sizes if None not in size}

@@ -163,6 +163,8 @@ def to_float_targets(
     Raises:
         as `check_label`.
     """
+    if integers not in INTEGER_LABELS:
+        raise ValueError(f"`integers` must be one of {INTEGER_LABELS}; got {integers!r}.")
     labels = ops.convert(labels)
     dtype = ops.dtype(labels)
     if is_integer(dtype) and integers == "values":
@@ -179,6 +181,20 @@ def to_float_targets(
     in_range = (labels >= 0) & (labels < num_classes)
     one_hot = ops.one_hot(labels, num_classes)
     return ops.where(in_range[..., None], one_hot, float("nan"))
+
+
+def is_class_distribution(labels, num_classes, *, lone: bool, ops) -> bool:
+    """Whether labels are (or become) a distribution over classes that label
+    smoothing applies to: class ids, or floating targets with a class axis wider than
+    1 that is `num_classes` wide (any width for a lone label without `num_classes`).
+    Binary probabilities `[B]` / `[B, 1]` and regression targets beside class ids are not."""
+    labels = ops.convert(labels)
+    if is_integer(ops.dtype(labels)):
+        return True
+    shape = ops.static_shape(labels) or ()
+    if len(shape) < 2 or shape[-1] is None or shape[-1] < 2:
+        return False
+    return shape[-1] == num_classes if num_classes is not None else lone
 
 
 def smooth_labels(targets, label_smoothing: float, *, ops):

@@ -194,9 +194,12 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             no collective on the inputs (as each replica does under tf.distribute).
             True: partners from the whole global batch, which gathers every input onto
             every device in each step.
-        bounding_box_format, min_box_visibility, data_format: as for
-            `MixupTransform` (boxes of Keras's element dict in a data pipeline; the
-            image layout for CutMix).
+        bounding_box_format: the format of the boxes of Keras's element dict in a data
+            pipeline, as for `MixupTransform`.
+        min_box_visibility: under CutMix, the share of its area a box must keep (as for
+            `MixupTransform`; default 0.1).
+        data_format: "channels_last" or "channels_first" images (for CutMix's box and
+            the boxes); None: `keras.config.image_data_format()`.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     The options mean what they mean for `MixupTransform`, which documents them in

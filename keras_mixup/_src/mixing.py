@@ -236,10 +236,13 @@ def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str =
         return None
     per_label = iter(label_rules.num_classes_per_label(labels, num_classes, ops=ops))
     names = iter(name for name, _ in label_rules.leaves_with_names(role, labels))
+    lone = len(keras.tree.flatten(labels)) == 1
 
     def convert(tensor):
         classes, name = next(per_label), next(names)
         targets = label_rules.to_float_targets(tensor, classes, name=name, ops=ops)
+        if not label_rules.is_class_distribution(tensor, classes, lone=lone, ops=ops):
+            return targets  # binary, regression: label smoothing is for class targets
         return label_rules.smooth_labels(targets, label_smoothing, ops=ops)
 
     return keras.tree.map_structure(convert, labels)

@@ -373,7 +373,17 @@ def draw_mix_params(
     shard_of_row = None
     if shards > 1:
         if groups is not None:
-            raise user_error(ValueError, "same-class partners are not drawn per shard")
+            raise user_error(
+                ValueError,
+                "pairing='same_class' and per-shard mixing do not combine; pass "
+                "mix_across_devices=True to mix the global batch.",
+            )
+        if isinstance(batch_size, int) and batch_size % shards:
+            raise user_error(
+                ValueError,
+                f"a batch of {batch_size} does not split into {shards} equal shards; pass "
+                "mix_across_devices=True, or a batch size divisible by the device count.",
+            )
         shard_of_row = ops.arange(batch_size) // (batch_size // shards)
         groups = shard_of_row
     cutmix = cutmix_alpha is not None
@@ -475,8 +485,9 @@ def sample_mix_params(
 ) -> MixParams:
     """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.
 
-    This is the one place where keras_mixup draws mixing parameters;
-    `MixupTransform`, `MixupLayer` and `NeighbourMixup` all call it.
+    This is the one place where keras_mixup draws mixing parameters: the fronts
+    (`MixupTransform`, `MixupLayer`, `NeighbourMixup`) draw through `MixSpec.draw`,
+    which calls the same sampler (`draw_mix_params`).
 
     Every purpose draws from its own Threefry stream of the seed (the partner
     keys, the Gamma proposals, the uniforms of `prob` and of the switch, the box

@@ -81,6 +81,7 @@ class MixSpec:
     min_box_visibility: float = 0.1
     data_format: str | None = None
     cutmix: bool | None = None
+    cutmix_at_build: float | None = None
 
     def __post_init__(self):
         def set_(name, value):
@@ -107,6 +108,7 @@ class MixSpec:
         if self.cutmix is None:
             validate_mix_family(self.num_mixed, self.cutmix_alpha)
             set_("cutmix", self.cutmix_alpha > 0)
+            set_("cutmix_at_build", self.cutmix_alpha)
         elif self.cutmix_alpha > 0 and not self.cutmix:
             raise user_error(
                 ValueError,
@@ -122,8 +124,15 @@ class MixSpec:
 
     def config(self, *names: str) -> dict:
         """The options `names` (default: all) as `get_config` entries."""
-        fields = [f.name for f in dataclasses.fields(self) if f.name != "cutmix"]
-        return {name: getattr(self, name) for name in names or fields}
+        fields = [
+            f.name for f in dataclasses.fields(self) if f.name not in ("cutmix", "cutmix_at_build")
+        ]
+        config = {name: getattr(self, name) for name in names or fields}
+        if "cutmix_alpha" in config and self.cutmix and self.cutmix_alpha == 0:
+            # scheduled to 0: the value it was built with, so that a mixer built from this
+            # config traces CutMix too (a layer's variables then restore the 0)
+            config["cutmix_alpha"] = self.cutmix_at_build
+        return config
 
     def runtime_values(self) -> dict:
         """The run-time values as Python floats (where no variable is needed)."""
@@ -141,9 +150,9 @@ class MixSpec:
         single int applies to both (to integer ones among several labels)."""
         classes = self.num_classes
         if (
-            parts.segmentation_masks is not None
-            and isinstance(classes, dict)
+            isinstance(classes, dict)
             and set(classes) <= {"labels", "segmentation_masks"}
+            and not isinstance(parts.labels, dict)
         ):
             return classes.get("labels"), classes.get("segmentation_masks")
         return classes, classes if isinstance(classes, int) else None
@@ -240,7 +249,7 @@ class MixSpec:
                 parts.bounding_boxes,
                 params,
                 bounding_box_format=self.bounding_box_format,
-                image_size=self.image_size(parts, "bounding boxes", ops=ops),
+                image_size=self.image_size(parts, "Mixing bounding boxes", ops=ops),
                 min_box_visibility=self.min_box_visibility,
                 partner_rows=lambda t, p: mixing.partner_rows(t, p, shards=shards, ops=ops),
                 ops=ops,
@@ -281,6 +290,10 @@ class MixSpec:
         """
         y_true = ops.convert(y_true)
         integer = label_rules.is_integer(ops.dtype(y_true))
+        # per-pixel targets of channels-first images: mixed channels last, given back as given
+        channels_first = self.channels_first and (ops.rank(y_true) or 0) == 4
+        if channels_first:
+            y_true = ops.transpose(y_true, [0, 2, 3, 1])
         targets = label_rules.to_float_targets(
             y_true, width if integer else None, name=name, integers=integers, ops=ops
         )
@@ -288,6 +301,8 @@ class MixSpec:
         if params is None:
             return targets, weights
         targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
+        if channels_first:
+            targets = ops.transpose(targets, [0, 3, 1, 2])
         if weights is not None:
             weights = mixing.mix_targets(weights, params, self.targets, shards=shards, ops=ops)
         return targets, weights

@@ -156,7 +156,8 @@ class MixupTransform(RuntimeSettings):
             lambda ~ Beta(cutmix_alpha, cutmix_alpha) sets a box of area
             `(1 - lambda) H W` with the image's aspect ratio at a uniformly random
             centre, clipped to the image; the partner's pixels fill it. Every
-            feature must then be an image `[B, H, W(, C)]`, channels last, any H x W;
+            feature must then be an image `[B, H, W(, C)]` (`[B, C, H, W]` with
+            `data_format="channels_first"`), any H x W;
             per-pixel labels (segmentation masks) are cut with the same box.
         switch_prob: with both `alpha > 0` and `cutmix_alpha > 0`, the probability
             that a batch (an example, with `per_example`) uses CutMix instead of
