@@ -205,7 +205,10 @@ def test_the_two_weights_of_a_pair_are_symmetric_near_zero_and_one(binding):
     near_one = own == 1.0
     assert 0.15 < near_one.mean() < 0.25, near_one.mean()
     assert np.all(partner[near_one] < 6e-8)
-    assert (partner[near_one] > 0).mean() > 0.97  # exactly 0 only below float32's subnormals
+    # exactly 0 only below float32's range (3 % at alpha 0.05 where a library flushes
+    # subnormals to zero, as TensorFlow 2.16 does), and as often for either example
+    assert (partner[near_one] > 0).mean() > 0.95
+    assert abs((partner == 0).mean() - (own == 0).mean()) < 0.01
     assert abs((own == 1.0).mean() - (partner == 1.0).mean()) < 0.01
     assert stats.ks_2samp(own, partner).pvalue > P_MIN
     np.testing.assert_allclose(own + partner, 1.0, atol=1.2e-7)
