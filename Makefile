@@ -45,7 +45,7 @@ floor: $(FLOOR)/.installed-stamp
 $(FLOOR)/.installed-stamp: pyproject.toml
 	$(FLOOR_PYTHON) -m venv $(FLOOR)
 	$(FLOOR)/bin/python -m pip install -q --upgrade pip
-	$(FLOOR)/bin/python -m pip install -q -e ".[tensorflow]" $(FLOOR_PINS) pytest hypothesis scipy scikit-learn
+	$(FLOOR)/bin/python -m pip install -q -e ".[tensorflow]" $(FLOOR_PINS) pytest hypothesis scipy scikit-learn matplotlib
 	touch $@
 
 # A third environment without TensorFlow: keras, NumPy, JAX (CPU) and Grain only. The layer,

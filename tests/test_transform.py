@@ -190,7 +190,9 @@ def test_large_alphas_mix_near_one_half(alpha):
         )
     ]
     assert abs(np.mean(lambdas) - 0.5) < 0.02
-    assert abs(np.var(lambdas) - 1 / (4 * (2 * alpha + 1))) < 0.3 / (4 * (2 * alpha + 1))
+    # the whole distribution, not a variance within a fixed tolerance (200 draws put the
+    # sample variance within +-30 % only at about 3 standard errors)
+    assert float32_ks_pvalue(lambdas, alpha) > 1e-3
 
 
 @pytest.mark.parametrize("form", ["map", "apply"])
