@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_mixup
 from keras_mixup import MixupTransform, checkpointable
 
 N, BATCH, CLASSES = 96, 4, 4
@@ -78,11 +79,54 @@ def test_a_policy_chosen_by_the_user_is_kept():
     )
 
 
-def test_map_form_without_checkpointable_fails_in_tensorflow(tmp_path):
-    """Why `checkpointable` exists: tf.data refuses state outside the dataset by default."""
+def _mapped(front):
     x, y = np.eye(N, dtype="float32"), np.arange(N) % CLASSES
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
-    iterator = iter(dataset.map(MixupTransform(num_classes=CLASSES, seed=0)))
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).map(front)
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        lambda: MixupTransform(num_classes=CLASSES, seed=0),
+        lambda: keras_mixup.MixupLayer(num_classes=CLASSES, seed=0),
+    ],
+    ids=["transform", "layer"],
+)
+def test_saving_the_plain_map_form_raises_our_error_naming_both_fixes(front, tmp_path):
+    """tf.data refuses the map function's state; the error says why and what to do,
+    on the last line, instead of TensorFlow's "RngReadAndSkip is stateful"."""
+    iterator = iter(_mapped(front()).prefetch(2))
     next(iterator)
-    with pytest.raises(tf.errors.FailedPreconditionError, match="stateful"):
+    with pytest.raises(tf.errors.FailedPreconditionError) as caught:
         tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))
+    message = str(caught.value)
+    assert message.startswith("keras_mixup: this tf.data iterator cannot be saved")
+    for words in (
+        "dataset.apply(MixupTransform(...))",
+        "keras_mixup.checkpointable(",
+        "is stateful",
+    ):
+        assert words in message
+    assert isinstance(caught.value.__cause__, tf.errors.FailedPreconditionError)
+
+
+def test_other_stateful_pipelines_keep_tensorflows_own_error(tmp_path):
+    _mapped(MixupTransform(num_classes=CLASSES, seed=0))  # the map form was traced
+    x = np.zeros((8, 2), "float32")
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(x).batch(2).map(lambda t: t + tf.random.uniform([]))
+    )
+    iterator = iter(dataset)
+    next(iterator)
+    with pytest.raises(tf.errors.FailedPreconditionError) as caught:
+        tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))
+    assert "keras_mixup" not in str(caught.value)
+    assert "RandomUniform is stateful" in str(caught.value)
+
+
+def test_checkpointable_map_form_and_eager_calls_still_save(tmp_path):
+    transform = MixupTransform(num_classes=CLASSES, seed=0)
+    transform(tf.eye(4), tf.range(4) % CLASSES)  # eager: no map function
+    iterator = iter(checkpointable(_mapped(transform)))
+    next(iterator)
+    tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))

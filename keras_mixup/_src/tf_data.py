@@ -9,6 +9,9 @@ use of a tf.data front, with an ImportError that says what to install).
 
 from __future__ import annotations
 
+import functools
+import weakref
+
 from keras_mixup._src.elements import parse_element
 from keras_mixup._src.structures import Parts
 from keras_mixup._src.tf_ops import TENSORFLOW, tf
@@ -26,6 +29,96 @@ def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
     options = tf.data.Options()
     options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
     return dataset.with_options(options)
+
+
+# The map functions traced by the `map` form (their FuncGraphs), to recognize a
+# dataset that mixes with it when its iterator fails to save.
+_MAP_FORM_GRAPHS: weakref.WeakSet = weakref.WeakSet()
+
+
+class MapFormCheckpointError(tf.errors.FailedPreconditionError):
+    """An iterator of a dataset mixed with the plain `map` form cannot be saved.
+
+    A `FailedPreconditionError` (what TensorFlow raises for the same failure),
+    with keras_mixup's explanation and the two fixes.
+    """
+
+
+_MAP_FORM_CHECKPOINT_MESSAGE = (
+    "keras_mixup: this tf.data iterator cannot be saved: its dataset mixes with the plain map "
+    "form, `dataset.map(MixupTransform(...))` (or `.map(MixupLayer(...))`), whose map function "
+    "draws its seeds from a generator and reads the run-time settings (alpha, ...) from "
+    "variables, state outside the dataset that tf.data will not save (TensorFlow says: {what}). "
+    "Either mix with `dataset.apply(MixupTransform(...))` (checkpointable as it is; a restored "
+    "iterator yields the same batches as an uninterrupted run), or wrap the mapped dataset, "
+    "`keras_mixup.checkpointable(dataset.map(transform))` (a restored iterator resumes at the "
+    "same position in the data, mixed with fresh parameters). See the README's "
+    '"Checkpointing a pipeline mid-epoch".'
+)
+
+
+def _mixes_with_map_form(dataset) -> bool:
+    """Whether `dataset` or a dataset upstream of it maps with the `map` form."""
+    pending, seen = [dataset], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        map_func = getattr(current, "_map_func", None)
+        graph = getattr(getattr(map_func, "function", None), "graph", None)
+        if graph is not None and graph in _MAP_FORM_GRAPHS:
+            return True
+        inputs = getattr(current, "_inputs", None)
+        pending.extend(inputs() if callable(inputs) else ())
+    return False
+
+
+def _explain_map_form_failure(save):
+    """`save` (a method of TensorFlow's iterator that serializes its state), raising
+    `MapFormCheckpointError` where TensorFlow's own error would name only an op."""
+
+    @functools.wraps(save)
+    def explained(iterator, *args, **kwargs):
+        try:
+            return save(iterator, *args, **kwargs)
+        except tf.errors.FailedPreconditionError as error:
+            if "is stateful" not in str(error) or not _mixes_with_map_form(
+                getattr(iterator, "_dataset", None)
+            ):
+                raise
+            what = str(error).split("}}")[-1].split("[Op:")[0].strip() or "state"
+            raise MapFormCheckpointError(
+                None, None, _MAP_FORM_CHECKPOINT_MESSAGE.format(what=repr(what))
+            ) from error
+
+    explained._keras_mixup_explains = True
+    return explained
+
+
+@functools.cache
+def _explain_map_form_checkpoint_failures() -> None:
+    """Makes saving an iterator of a `map`-form dataset raise keras_mixup's error.
+
+    tf.data refuses to serialize a map function that holds state, deep inside
+    TensorFlow's checkpoint code, with an error that names an op
+    ("RngReadAndSkip is stateful") and neither the cause nor the fix, and it
+    offers no hook. This wraps the two methods of TensorFlow's eager iterator
+    that serialize it (`tf.train.Checkpoint`, `iterator.save()`): they behave as
+    before, except that this failure, on a dataset mixed with the `map` form,
+    raises `MapFormCheckpointError` instead (TensorFlow's error chained as its
+    cause). Installed when the `map` form is first traced, so a program that
+    never uses it runs TensorFlow untouched; a TensorFlow without those methods
+    keeps its own error.
+    """
+    try:
+        from tensorflow.python.data.ops.iterator_ops import OwnedIterator
+    except ImportError:  # pragma: no cover - a TensorFlow that moved its iterator
+        return
+    for name in ("_serialize_to_tensors", "_save"):
+        method = OwnedIterator.__dict__.get(name)
+        if callable(method) and not getattr(method, "_keras_mixup_explains", False):
+            setattr(OwnedIterator, name, _explain_map_form_failure(method))
 
 
 class TFDataMixer:
@@ -68,6 +161,9 @@ class TFDataMixer:
         parts, pack = parse_element(args, self.owner)
         if not training:
             return pack(self.convert(parts))
+        if not tf.executing_eagerly():  # traced: a map function, perhaps of tf.data
+            _explain_map_form_checkpoint_failures()
+            _MAP_FORM_GRAPHS.add(tf.compat.v1.get_default_graph())
         seed = self.generator().make_seeds(1)[:, 0]
         return pack(self.mix(parts, seed))
 

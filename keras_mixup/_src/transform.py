@@ -111,7 +111,8 @@ class MixupTransform(RuntimeSettings):
     variables and its seed generator from inside the map function, which tf.data
     cannot save: wrap the mapped dataset in `keras_mixup.checkpointable(dataset)`
     (or set the policy yourself); after a restore it resumes at the same position
-    in the data with fresh parameters. The settings are not part of the iterator's
+    in the data with fresh parameters. Saving it unwrapped raises a
+    `tf.errors.FailedPreconditionError` from keras_mixup that names both fixes. The settings are not part of the iterator's
     state: batches already mixed when the iterator was saved come back as they
     were, later ones use the values the run sets (as `AlphaScheduler` does at
     every epoch start).
