@@ -92,10 +92,12 @@ def _mapped(front):
     ],
     ids=["transform", "layer"],
 )
-def test_saving_the_plain_map_form_raises_our_error_naming_both_fixes(front, tmp_path):
+@pytest.mark.parametrize("wrapped", [False, True], ids=["direct", "in-a-tf-function"])
+def test_saving_the_plain_map_form_raises_our_error_naming_both_fixes(front, wrapped, tmp_path):
     """tf.data refuses the map function's state; the error says why and what to do,
     on the last line, instead of TensorFlow's "RngReadAndSkip is stateful"."""
-    iterator = iter(_mapped(front()).prefetch(2))
+    mixer = front()
+    iterator = iter(_mapped(tf.function(lambda *e: mixer(*e)) if wrapped else mixer).prefetch(2))
     next(iterator)
     with pytest.raises(tf.errors.FailedPreconditionError) as caught:
         tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))

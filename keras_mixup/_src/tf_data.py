@@ -10,7 +10,6 @@ use of a tf.data front, with an ImportError that says what to install).
 from __future__ import annotations
 
 import functools
-import weakref
 
 from keras_mixup._src.elements import parse_element
 from keras_mixup._src.structures import Parts
@@ -31,9 +30,9 @@ def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-# The map functions traced by the `map` form (their FuncGraphs), to recognize a
-# dataset that mixes with it when its iterator fails to save.
-_MAP_FORM_GRAPHS: weakref.WeakSet = weakref.WeakSet()
+# The name scope of the `map` form's ops, by which a dataset that mixes with it is
+# recognized when its iterator fails to save.
+_MAP_FORM_SCOPE = "keras_mixup_map_form"
 
 
 class MapFormCheckpointError(tf.errors.FailedPreconditionError):
@@ -58,17 +57,22 @@ _MAP_FORM_CHECKPOINT_MESSAGE = (
 
 
 def _mixes_with_map_form(dataset) -> bool:
-    """Whether `dataset` or a dataset upstream of it maps with the `map` form."""
+    """Whether `dataset` or a dataset upstream of it maps with the `map` form (its
+    map function, or a function that it calls, holds ops in `_MAP_FORM_SCOPE`)."""
     pending, seen = [dataset], set()
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        map_func = getattr(current, "_map_func", None)
-        graph = getattr(getattr(map_func, "function", None), "graph", None)
-        if graph is not None and graph in _MAP_FORM_GRAPHS:
-            return True
+        function = getattr(getattr(current, "_map_func", None), "function", None)
+        if function is not None:
+            graph = function.graph.as_graph_def()
+            names = [node.name for node in graph.node] + [
+                node.name for called in graph.library.function for node in called.node_def
+            ]
+            if any(_MAP_FORM_SCOPE in name for name in names):
+                return True
         inputs = getattr(current, "_inputs", None)
         pending.extend(inputs() if callable(inputs) else ())
     return False
@@ -163,9 +167,9 @@ class TFDataMixer:
             return pack(self.convert(parts))
         if not tf.executing_eagerly():  # traced: a map function, perhaps of tf.data
             _explain_map_form_checkpoint_failures()
-            _MAP_FORM_GRAPHS.add(tf.compat.v1.get_default_graph())
-        seed = self.generator().make_seeds(1)[:, 0]
-        return pack(self.mix(parts, seed))
+        with tf.name_scope(_MAP_FORM_SCOPE):
+            seed = self.generator().make_seeds(1)[:, 0]
+            return pack(self.mix(parts, seed))
 
     def _prepared(self, parts: Parts) -> Parts:
         parts = parts._replace(features=tf.nest.map_structure(tf.convert_to_tensor, parts.features))
