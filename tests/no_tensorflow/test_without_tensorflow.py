@@ -9,6 +9,7 @@ tests/test_core.py runs a shorter version of this with TensorFlow's import block
 import importlib.util
 import os
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -148,13 +149,9 @@ def test_a_jax_model_trains_from_a_grain_pipeline_with_mixup():
 
     records = [(X[i], Y[i]) for i in range(len(X))]
     transform = MixupTransform(alpha=0.4, num_classes=CLASSES)
-    dataset = (
-        grain.MapDataset.source(records)
-        .shuffle(seed=0)
-        .batch(B)
-        .random_map(transform, seed=1)
-        .to_iter_dataset()
-    )
+    batches = grain.MapDataset.source(records).shuffle(seed=0).batch(B)
+    # Endless, with the epoch's length given: no "ran out of data" warning from Keras.
+    dataset = batches.repeat().random_map(transform, seed=1).to_iter_dataset()
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [
@@ -168,7 +165,11 @@ def test_a_jax_model_trains_from_a_grain_pipeline_with_mixup():
         keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[MixupAccuracy()],
     )
-    history = model.fit(dataset, epochs=3, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = model.fit(
+            dataset, epochs=3, steps_per_epoch=len(batches), shuffle=False, verbose=0
+        )
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
     assert "tensorflow" not in sys.modules
