@@ -377,3 +377,28 @@ def test_review_fixes_smoothing_extra_box_keys_and_a_scheduled_cutmix_round_trip
     loaded = keras.models.load_model(tmp_path / "m.keras").layers[0]
     assert loaded.spec.cutmix and loaded.cutmix_alpha == 0.0
     loaded.cutmix_alpha = 1.0  # the schedule resumes
+
+
+@pytest.mark.parametrize("mixed", [True, False], ids=["training", "inference"])
+def test_channels_first_per_pixel_targets_of_a_loss_keep_the_predictions_layout(mixed):
+    """`[B, 1, H, W]` class ids become `[B, K, H, W]` targets, like the predictions,
+    whether the step mixed them (training) or not (evaluate, params=None)."""
+    spec = MixupLayer(alpha=1.0, data_format="channels_first").spec
+    ids = np.arange(B * H * W, dtype="int32").reshape(B, 1, H, W) % 3
+    weights = np.linspace(0.1, 1.0, B).astype("float32")
+    params = (
+        MixParams(mix_weight=weights, permutation=np.roll(np.arange(B), 1).astype("int32"))
+        if mixed
+        else None
+    )
+    targets, _ = spec.mix_targets(
+        params, ids, width=3, integers="class_ids", sample_weight=None, name="y", ops=NUMPY
+    )
+    one_hot = np.moveaxis(np.eye(3, dtype="float32")[ids[:, 0]], -1, 1)  # [B, 3, H, W]
+    expected = (
+        weights[:, None, None, None] * one_hot
+        + (1 - weights[:, None, None, None]) * one_hot[np.roll(np.arange(B), 1)]
+        if mixed
+        else one_hot
+    )
+    np.testing.assert_allclose(targets, expected, atol=1e-6)

@@ -298,13 +298,12 @@ class MixSpec:
             y_true, width if integer else None, name=name, integers=integers, ops=ops
         )
         weights = None if sample_weight is None else ops.cast(ops.convert(sample_weight), "float32")
-        if params is None:
-            return targets, weights
-        targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
+        if params is not None:
+            targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
+            if weights is not None:
+                weights = mixing.mix_targets(weights, params, self.targets, shards=shards, ops=ops)
         if channels_first:
             targets = ops.transpose(targets, [0, 3, 1, 2])
-        if weights is not None:
-            weights = mixing.mix_targets(weights, params, self.targets, shards=shards, ops=ops)
         return targets, weights
 
 
