@@ -106,6 +106,8 @@ def test_in_between_endpoints_and_shapes():
     assert np.all(result["gradient_norm"] > 0)
     with pytest.raises(ValueError, match="at least 2"):
         in_between(model, X[:1], Y[:1])
+    with pytest.raises(ValueError, match=r"`y`.*\[0, "):  # was the last class, silently
+        in_between(model, X, np.where(np.arange(len(Y)) == 3, -1, Y), num_pairs=5)
 
 
 def test_in_between_miss_rate_for_a_constant_classifier():

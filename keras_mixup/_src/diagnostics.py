@@ -12,8 +12,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from keras_mixup._src import labels as label_rules
 from keras_mixup._src.gradients import compiled, value_and_input_gradient
 from keras_mixup._src.models import outputs_logits
+from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.validation import validate_pairs_pool, validate_probabilities
 
 
@@ -50,6 +52,10 @@ def in_between(
         `{"lambdas": [L], "miss_rate": [L] (percent), "gradient_norm": [L]}`; the
         gradient is that of the cross-entropy against the mixed target
         `lam * onehot(y_i) + (1 - lam) * onehot(y_j)` with respect to the input.
+
+    Raises:
+        ValueError: fewer than two examples, or a class id outside
+            `[0, number of the model's outputs)`.
     """
     x = np.asarray(x, np.float32)
     y = np.asarray(y)
@@ -60,8 +66,9 @@ def in_between(
     second = (first + rng.integers(1, len(x), num_pairs)) % len(x)  # j != i
     from_logits = outputs_logits(model) if from_logits is None else from_logits
     num_classes = model.output_shape[-1]
-    onehot_i = np.eye(num_classes, dtype=np.float32)[y[first]]
-    onehot_j = np.eye(num_classes, dtype=np.float32)[y[second]]
+    label_rules.check_ids(y, num_classes, name="y", ops=NUMPY)
+    one_hot = np.asarray(label_rules.to_float_targets(y, num_classes, name="y", ops=NUMPY))
+    onehot_i, onehot_j = one_hot[first], one_hot[second]
 
     def measure(lam):
         inputs = lam * x[first] + (1.0 - lam) * x[second]
