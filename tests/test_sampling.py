@@ -212,3 +212,14 @@ def test_the_two_weights_of_a_pair_are_symmetric_near_zero_and_one(binding):
     assert abs((own == 1.0).mean() - (partner == 1.0).mean()) < 0.01
     assert stats.ks_2samp(own, partner).pvalue > P_MIN
     np.testing.assert_allclose(own + partner, 1.0, atol=1.2e-7)
+
+
+def test_the_public_sampler_refuses_cutmix_with_k_way_mixing():
+    """Checked where the parameters are drawn, not only by the fronts' spec: the
+    k-way weights would otherwise be added to the cut examples' (a sum above 1)."""
+    seed = np.array([0, 1])
+    with pytest.raises(ValueError, match="num_mixed=3 with cutmix_alpha=1.0"):
+        sample_mix_params(seed, 8, 1.0, num_mixed=3, cutmix_alpha=1.0, image_size=(8, 8))
+    params = sample_mix_params(seed, 8, 1.0, num_mixed=3, cutmix_alpha=0.0, image_size=(8, 8))
+    total = params.mix_weight + params.partner_weight + params.more_weights.sum(axis=0)
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)

@@ -28,7 +28,7 @@ import math
 
 from keras_mixup._src.ops import ops_for
 from keras_mixup._src.structures import MixParams
-from keras_mixup._src.validation import user_error
+from keras_mixup._src.validation import user_error, validate_mix_family
 
 # Threefry-2x32: rotation constants and the key-schedule parity (Salmon et al. 2011).
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -368,6 +368,7 @@ def draw_mix_params(
     Words per purpose come from their own streams (`STREAMS`) in one Threefry call,
     except the rare extra rejection rounds on the host binding.
     """
+    validate_mix_family(num_mixed, cutmix_alpha)
     num_partners = num_mixed - 1
     num_weights = batch_size if per_example else shards
     shard_of_row = None
@@ -541,8 +542,8 @@ def sample_mix_params(
         1, so it is returned unchanged.
 
     Raises:
-        ValueError: `cutmix_alpha` without `image_size`; a seed that is not two
-            integers.
+        ValueError: `cutmix_alpha` without `image_size`; CutMix with
+            `num_mixed > 2`; a seed that is not two integers.
 
     Examples:
         >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)

@@ -98,8 +98,13 @@ def validate_num_mixed(num_mixed) -> int:
     return int(num_mixed)
 
 
-def validate_mix_family(num_mixed: int, cutmix_alpha: float) -> None:
-    if num_mixed > 2 and cutmix_alpha > 0:
+def validate_mix_family(num_mixed: int, cutmix_alpha) -> None:
+    """k-way mixing (`num_mixed > 2`) and CutMix do not combine. `cutmix_alpha`:
+    None (no CutMix), a Python number (0: no CutMix) or a tensor (CutMix traced)."""
+    cuts = cutmix_alpha is not None and (
+        not isinstance(cutmix_alpha, (int, float)) or cutmix_alpha > 0
+    )
+    if num_mixed > 2 and cuts:
         raise user_error(
             ValueError,
             f"CutMix pastes one partner's box into each example, so it combines pairs; got "
