@@ -53,7 +53,7 @@ $(FLOOR)/.installed-stamp: pyproject.toml
 # there (TensorFlow is imported only by keras_mixup's tf.data front, on first use).
 NOTF := .venv-notf
 notf: $(NOTF)/.installed-stamp
-	KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow tests/test_fuzz.py
+	KERAS_MIXUP_REQUIRE_NO_TENSORFLOW=1 KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow tests/test_fuzz.py
 
 $(NOTF)/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv $(NOTF)

@@ -47,6 +47,9 @@ def test_in_model_tutorial_mixes_in_training_only(tmp_path):
     assert summary["inputs_mixed_in_training"] is True
     assert summary["identity_in_inference"] is True
     assert summary["evaluation_metrics_agree"] is True
+    # the printed test accuracy: far above chance (0.1, ten digits); 0.83 measured after
+    # the smoke run's 2 epochs
+    assert summary["test_accuracy"] > 0.5, summary
 
 
 def test_label_noise_demo_writes_its_results_and_plot(tmp_path):
@@ -56,9 +59,12 @@ def test_label_noise_demo_writes_its_results_and_plot(tmp_path):
     assert set(runs) == {"ERM", "mixup alpha=8"}
     assert runs["ERM"]["first_batch_row_max_min"] == 1.0
     assert runs["mixup alpha=8"]["first_batch_row_max_min"] < 1.0
-    for run in runs.values():
+    for name, run in runs.items():
         assert len(run["test_error_per_epoch"]) == results["settings"]["epochs"]
-        assert 0 <= run["last_test_error"] <= 100
+        # the table's "best" column: far below chance (90 %) even after the smoke run's
+        # 4 epochs (measured: ERM 27.4 %, mixup 43.8 %; the full run: 3.4 and 4.2 %)
+        assert min(run["test_error_per_epoch"]) < 60, (name, run["test_error_per_epoch"])
+    assert "50% of training labels redrawn (42.6% wrong)" in printed  # the header's claim
     assert (tmp_path / "runs/demo/test_error.png").stat().st_size > 10_000
     assert "fits corrupted labels" in printed
 
@@ -68,6 +74,10 @@ def test_cutmix_recipe_targets_and_figure(tmp_path):
     summary = json.loads((tmp_path / "runs/tutorial_cutmix_recipe/results.json").read_text())
     assert summary["targets_sum_to_one"] is True
     assert summary["smallest_target"] >= 0.01 - 1e-6  # label smoothing 0.1 over 10 classes
+    # the printed test errors: far below chance (90 %); 8.0 % (ERM) and 8.8 % (the recipe)
+    # measured after the smoke run's 2 epochs
+    for name, result in summary["results"].items():
+        assert result["test_error_percent"] < 30, (name, result)
     assert (tmp_path / "runs/tutorial_cutmix_recipe/mixed_batch.png").stat().st_size > 5_000
 
 
