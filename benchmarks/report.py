@@ -6,8 +6,8 @@ the numbers in the docs are the numbers the command produced.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -20,19 +20,29 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def op_tables(report: dict) -> str:
     out = []
     results = report["op"]["results"]
-    for shape, dtype in dict.fromkeys((r["shape"], r["input_dtype"]) for r in results):
+
+    # the TensorFlow op suite times uint8 and float32 inputs; the JAX / PyTorch one
+    # (benchmarks/op_backend.py) float32 batches of `batch_shape` on its backend
+    def key(r):
+        return r["shape"], r.get("input_dtype"), r.get("backend"), tuple(r.get("batch_shape", ()))
+
+    for shape, dtype, backend, batch_shape in dict.fromkeys(key(r) for r in results):
         rows = [
             [
                 r["implementation"],
-                f"{r['seconds']['median_s'] * 1e3:.2f}",
+                f"{r['seconds']['median_s'] * 1e3:.3f}",
                 f"{r['ratio_to_copy_limit']:.2f}x",
             ]
             for r in results
-            if r["shape"] == shape and r["input_dtype"] == dtype
+            if key(r) == (shape, dtype, backend, batch_shape)
         ]
+        title = (
+            f"{shape}, {dtype} in, float32 out"
+            if dtype is not None
+            else f"{backend}, {shape} batch {list(batch_shape)}, float32"
+        )
         out.append(
-            f"**{shape}, {dtype} in, float32 out**\n\n"
-            + _table(["implementation", "ms (median)", "vs copy limit"], rows)
+            f"**{title}**\n\n" + _table(["implementation", "ms (median)", "vs copy limit"], rows)
         )
     return "\n\n".join(out)
 
@@ -117,14 +127,18 @@ def memory_table(report: dict) -> str:
 
 
 def main(argv=None) -> None:
-    path = Path(
-        (argv or sys.argv[1:])[0] if (argv or sys.argv[1:]) else "benchmarks/results/all.json"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="?", default="benchmarks/results/all.json")
+    parser.add_argument(
+        "--only", nargs="+", choices=["op", "pipeline", "model", "memory"], help="suites to show"
     )
-    report = json.loads(path.read_text())
+    args = parser.parse_args(argv)
+    report = json.loads(Path(args.results).read_text())
     env = report["environment"]
     print(
         f"Run: commit {env['commit']}, {env['time']}, {env['device']} ({env['cpu_count']} cores), "
-        f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, Python {env['python']}.\n"
+        f"TensorFlow {env['tensorflow']}, Keras {env['keras']} "
+        f"({env.get('keras_backend', 'tensorflow')} backend), Python {env['python']}.\n"
     )
     for title, render, key in [
         ("Op level", op_tables, "op"),
@@ -132,7 +146,7 @@ def main(argv=None) -> None:
         ("In-model", model_table, "model"),
         ("Peak memory", memory_table, "memory"),
     ]:
-        if key in report:
+        if key in report and (args.only is None or key in args.only):
             env = report[key].get("environment", report["environment"])
             print(
                 f"### {title}\n\n_Run: commit {env['commit']}, {env['time']}._\n\n{render(report)}\n"

@@ -57,3 +57,40 @@ def test_baseline_loader_imports_earlier_commits_beside_the_working_tree():
         _, targets = transform(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0]))
         np.testing.assert_allclose(targets.numpy().sum(axis=1), 1.0, rtol=1e-6)
         assert old.MixupLayer.__name__ == "MixupLayer" and old.MixupLoss.__name__ == "MixupLoss"
+
+
+def test_draw_breakdown_times_every_piece_and_the_pieces_make_up_the_whole():
+    from benchmarks import draw_breakdown
+
+    medians = draw_breakdown.main(rounds=3, seconds_per_round=0.05)
+    whole = medians.pop("whole draw (MixupLayer._step_params)")
+    assert len(medians) == 4 and all(t > 0 for t in medians.values())
+    # the pieces are what the whole does (loose: separate timings on a noisy machine)
+    assert 0.5 * whole < sum(medians.values()) < 2.0 * whole, (medians, whole)
+
+
+def test_report_renders_the_backend_op_suite_and_picks_suites():
+    printed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.report", "benchmarks/results/torch/all.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "**torch, cifar batch [128, 32, 32, 3], float32**" in printed
+    assert "| keras_mixup draw only |" in printed
+    only = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.report",
+            "benchmarks/results/all.json",
+            "--only",
+            "memory",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "### Peak memory" in only and "### Pipeline" not in only
