@@ -402,3 +402,20 @@ def test_channels_first_per_pixel_targets_of_a_loss_keep_the_predictions_layout(
         else one_hot
     )
     np.testing.assert_allclose(targets, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["tf.data", "numpy"])
+def test_the_layer_in_a_pipeline_writes_floating_features_once_in_its_compute_dtype(policy, form):
+    """float64 features come out in the compute dtype (bfloat16), blended with the
+    weights the targets carry, in tf.data and on NumPy alike."""
+    policy("mixed_bfloat16")
+    x, y = np.eye(B, dtype="float64"), np.arange(B)  # row i's entries: its weights
+    layer = MixupLayer(alpha=1.0, num_classes=B, seed=0)
+    if form == "tf.data":
+        out_x, out_y = next(iter(tf.data.Dataset.from_tensors((x, y)).map(layer)))
+        out_x, out_y = out_x.numpy(), out_y.numpy()
+    else:
+        out_x, out_y = layer((x, y), training=True)
+    assert str(out_x.dtype) == "bfloat16" and str(out_y.dtype) == "float32"
+    assert np.count_nonzero(out_y.max(axis=1) < 1) > 0  # mixed
+    np.testing.assert_allclose(out_x.astype("float32"), out_y, atol=4e-3)  # bfloat16's step

@@ -259,6 +259,7 @@ def mix_parts(
     *,
     num_classes,
     feature_dtype: str,
+    floating_dtype: str | None = None,
     targets: str = "mixed",
     label_smoothing: float = 0.0,
     mask_classes=None,
@@ -269,8 +270,10 @@ def mix_parts(
 ) -> Parts:
     """Applies `params` to every part of an element; `params=None` only converts.
 
-    Features: each integer or floating tensor is blended; floating tensors keep
-    their dtype, integer tensors become `feature_dtype`. Labels: converted to
+    Features: each integer or floating tensor is blended (in float32, or float64
+    for float64 output) and written once in its output dtype: integer tensors
+    become `feature_dtype`, floating tensors `floating_dtype` (None: their own
+    dtype). Labels: converted to
     float32 targets (`targets_of`), then mixed by `mix_targets`. Sample weights
     follow the labels (blended, or the dominant sample's). Segmentation masks are
     per-pixel labels with `mask_classes` classes: float32 one-hot `[B, H, W, K]`
@@ -286,7 +289,9 @@ def mix_parts(
     partners = partners or Parts(None)
 
     def feature_dtype_of(tensor):
-        return ops.dtype(tensor) if is_floating_tensor(tensor, ops=ops) else feature_dtype
+        if is_floating_tensor(tensor, ops=ops):
+            return floating_dtype or ops.dtype(tensor)
+        return feature_dtype
 
     def to_float32(tensor):
         return ops.cast(tensor, "float32")

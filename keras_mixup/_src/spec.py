@@ -218,12 +218,14 @@ class MixSpec:
         params: MixParams | None,
         *,
         feature_dtype: str,
+        floating_dtype: str | None = None,
         partners=None,
         shards: int = 1,
         boxes_as_mixed: bool = True,
         ops,
     ) -> Parts:
-        """`parts` mixed with `params` (None: converted only, not mixed). Bounding boxes
+        """`parts` mixed with `params` (None: converted only, not mixed). Features come
+        out as `mixing.mix_parts` says (`feature_dtype`, `floating_dtype`). Bounding boxes
         come out in the mixed shape `[B, k N, 4]` also when not mixed, unless
         `boxes_as_mixed=False` (inference: the boxes as they are)."""
         label_classes, mask_classes = self.classes_for(parts)
@@ -233,6 +235,7 @@ class MixSpec:
             num_classes=label_classes,
             mask_classes=mask_classes,
             feature_dtype=feature_dtype,
+            floating_dtype=floating_dtype,
             targets=self.targets,
             label_smoothing=self.label_smoothing,
             partners=partners,
@@ -256,16 +259,27 @@ class MixSpec:
             )
         return mixed._replace(bounding_boxes=mixed_boxes)
 
-    def mix(self, parts: Parts, seed, values: dict, *, owner: str, feature_dtype: str, ops):
+    def mix(
+        self,
+        parts: Parts,
+        seed,
+        values: dict,
+        *,
+        owner: str,
+        feature_dtype: str,
+        floating_dtype: str | None = None,
+        ops,
+    ):
         """Draw and apply in one: `parts` mixed with parameters from `seed`, or only
         converted when nothing can be mixed with these `values` (alpha 0, ...)."""
+        dtypes = {"feature_dtype": feature_dtype, "floating_dtype": floating_dtype}
 
         def mixed():
             params = self.draw(seed, parts, values, owner=owner, ops=ops)
-            return self.apply(parts, params, feature_dtype=feature_dtype, ops=ops)
+            return self.apply(parts, params, **dtypes, ops=ops)
 
         def converted():
-            return self.apply(parts, None, feature_dtype=feature_dtype, ops=ops)
+            return self.apply(parts, None, **dtypes, ops=ops)
 
         return ops.cond(self.active(values), mixed, converted)
 
@@ -430,17 +444,6 @@ def mix_element_now(
     its parameters drawn on the host from `seed` (NumPy `[2]`), applied, packed."""
     parts, pack = parse_element(args, owner)
     data_ops = ops_for(keras.tree.flatten(parts.features)[0])
-    if floating_dtype is not None:
-        parts = parts._replace(
-            features=keras.tree.map_structure(
-                lambda t: (
-                    data_ops.cast(t, floating_dtype)
-                    if label_rules.is_floating(data_ops.dtype(t))
-                    else t
-                ),
-                parts.features,
-            )
-        )
     spec.check(parts, owner, ops=data_ops)
     params = None
     values = spec.runtime_values()
@@ -448,6 +451,11 @@ def mix_element_now(
         params = spec.draw(seed, parts, values, owner=owner, ops=NUMPY, data_ops=data_ops)
         params = params_for(params, ops=data_ops)
     mixed = spec.apply(
-        parts, params, feature_dtype=feature_dtype, boxes_as_mixed=training, ops=data_ops
+        parts,
+        params,
+        feature_dtype=feature_dtype,
+        floating_dtype=floating_dtype,
+        boxes_as_mixed=training,
+        ops=data_ops,
     )
     return pack(mixed)

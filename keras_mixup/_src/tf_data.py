@@ -129,8 +129,9 @@ class TFDataMixer:
     """Mixes tf.data elements for a front.
 
     `front` provides `spec` (its current `MixSpec`) and `runtime` (its
-    `RuntimeVariables`); `floating_dtype`, if given, is the dtype floating
-    features are cast to first (the layer outputs its compute dtype).
+    `RuntimeVariables`); `feature_dtype` and `floating_dtype` are the output
+    dtypes of integer and floating features (`mixing.mix_parts`; the layer gives
+    its compute dtype for both).
     """
 
     def __init__(
@@ -173,13 +174,6 @@ class TFDataMixer:
 
     def _prepared(self, parts: Parts) -> Parts:
         parts = parts._replace(features=tf.nest.map_structure(tf.convert_to_tensor, parts.features))
-        if self.floating_dtype is not None:
-            parts = parts._replace(
-                features=tf.nest.map_structure(
-                    lambda t: tf.cast(t, self.floating_dtype) if t.dtype.is_floating else t,
-                    parts.features,
-                )
-            )
         checks = self.front.spec.check(parts, self.owner, ops=TENSORFLOW)
         if not checks:
             return parts
@@ -194,6 +188,7 @@ class TFDataMixer:
             self._prepared(parts),
             None,
             feature_dtype=self.feature_dtype,
+            floating_dtype=self.floating_dtype,
             boxes_as_mixed=False,
             ops=TENSORFLOW,
         )
@@ -207,7 +202,13 @@ class TFDataMixer:
         variables = self.front.runtime.tf_variables(spec)
         values = {name: variable.read_value() for name, variable in variables.items()}
         return spec.mix(
-            parts, seed, values, owner=self.owner, feature_dtype=self.feature_dtype, ops=TENSORFLOW
+            parts,
+            seed,
+            values,
+            owner=self.owner,
+            feature_dtype=self.feature_dtype,
+            floating_dtype=self.floating_dtype,
+            ops=TENSORFLOW,
         )
 
     def apply_to_dataset(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
