@@ -171,11 +171,11 @@ def test_k_way_rows_are_the_target_weighted_sums_of_their_sources(num_mixed, per
         alpha=0.7, num_mixed=num_mixed, per_example=per_example, num_classes=batch, seed=4
     )
     identity = tf.constant(np.arange(batch))
-    mixed, targets = transform._tf_data_mixer().mix(
+    mixed, targets = transform._elements.tf_data().mix(
         Batch(tf.constant(features), identity), tf.constant([5, 6])
     )[:2]
     same_mixed = (
-        transform._tf_data_mixer()
+        transform._elements.tf_data()
         .mix(Batch(tf.constant(features), identity), tf.constant([5, 6]))
         .features
     )
@@ -391,9 +391,9 @@ def test_cutmix_compiles_under_xla_in_the_transform():
         alpha=1.0, cutmix_alpha=1.0, num_classes=4, seed=0, jit_compile=False
     )
     compiled = tf.function(
-        lambda x, y, s: transform._tf_data_mixer().mix(Batch(x, y), s), jit_compile=True
+        lambda x, y, s: transform._elements.tf_data().mix(Batch(x, y), s), jit_compile=True
     )
-    eager = transform._tf_data_mixer().mix(
+    eager = transform._elements.tf_data().mix(
         Batch(tf.constant(images), tf.constant(np.arange(4))), tf.constant([1, 2])
     )
     xla = compiled(tf.constant(images), tf.constant(np.arange(4)), tf.constant([1, 2]))

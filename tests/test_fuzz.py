@@ -211,7 +211,7 @@ def test_numpy_front_mixes_every_generated_element_as_its_parameters_say(case):
     element, options, num_classes = case
     transform = MixupTransform(num_classes=num_classes, seed=0, **options)
     seed = np.array([11, 7], np.int32)
-    mixed = transform._mix_now(element, seed)
+    mixed = transform._elements.mix(element, seed=seed)
     assert isinstance(mixed, tuple) and len(mixed) == len(element)
     check_mixed(element, mixed, _replayed(transform, element, seed), options, num_classes)
 
@@ -222,7 +222,7 @@ def test_tf_data_front_mixes_every_generated_element_as_its_parameters_say(case,
     tf = pytest.importorskip("tensorflow")
     element, options, num_classes = case
     transform = MixupTransform(num_classes=num_classes, seed=0, jit_compile=False, **options)
-    mixer = transform._tf_data_mixer()
+    mixer = transform._elements.tf_data()
     seed = np.array([5, 3], np.int32)
     tensors = tf.nest.map_structure(tf.constant, element)
     if unknown_batch:

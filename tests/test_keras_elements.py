@@ -215,7 +215,7 @@ def test_boxes_follow_their_images_under_k_way_and_per_example_draws():
     for options in ({"num_mixed": 3, "per_example": True}, {"per_example": True}):
         transform = MixupTransform(alpha=1.0, bounding_box_format="xyxy", seed=3, **options)
         seed = np.array([1, 2], np.int32)
-        out = transform._mix_now((element,), seed)
+        out = transform._elements.mix((element,), seed=seed)
         replay = transform.spec.draw(
             seed,
             __import__("keras_mixup")._src.structures.Parts(element["images"]),

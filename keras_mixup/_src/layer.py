@@ -40,16 +40,14 @@ from keras_mixup._src.ops import (
     NUMPY,
     in_grain_pipeline,
     in_tensorflow_graph,
-    is_tensorflow_tensor,
     is_traced,
 )
 from keras_mixup._src.sampling import fold_in
-from keras_mixup._src.seeds import HostSeeds
 from keras_mixup._src.spec import (
+    ElementMixer,
     MixSpec,
     RuntimeSettings,
     RuntimeVariables,
-    mix_element_now,
     params_for,
 )
 from keras_mixup._src.structures import MixParams, Parts
@@ -280,8 +278,13 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self.runtime.add_keras_variables(self, self.spec)
         self.record: StepRecord | None = None
         self._followers: weakref.WeakSet = weakref.WeakSet()
-        self._host_seeds = HostSeeds(self.seed)
-        self._tf_data = None
+        self._elements = ElementMixer(
+            self,
+            owner=self.owner,
+            seed=self.seed,
+            feature_dtype=self.compute_dtype,
+            floating_dtype=self.compute_dtype,
+        )
         _LAYERS_BY_NAME[self.name] = self
         # every variable exists now (nothing depends on the input shape): a Pipeline or
         # model holding the layer need not build it
@@ -492,32 +495,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
 
     def _mix_element(self, args: tuple, training: bool):
         """A whole element, mixed as a data pipeline mixes it, in its own kind of tensor."""
-        first = keras.tree.flatten(args)[0]
-        if is_tensorflow_tensor(first):
-            return self._tf_data_mixer().map_element(args, training)
-        return mix_element_now(
-            self.spec,
-            args,
-            self._host_seeds.next(),
-            owner=self.owner,
-            feature_dtype=self.compute_dtype,
-            floating_dtype=self.compute_dtype,
-            training=training,
-        )
-
-    def _tf_data_mixer(self):
-        if self._tf_data is None:
-            from keras_mixup._src.tf_data import TFDataMixer
-
-            self._tf_data = TFDataMixer(
-                self,
-                owner=self.owner,
-                seed=self.seed,
-                feature_dtype=self.compute_dtype,
-                floating_dtype=self.compute_dtype,
-                jit_compile=True,
-            )
-        return self._tf_data
+        return self._elements.mix(args, training=training)
 
 
 class LayerFollower:

@@ -29,8 +29,9 @@ import keras
 from keras_mixup._src import boxes, mixing
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of, parse_element
-from keras_mixup._src.ops import NUMPY, ops_for
+from keras_mixup._src.ops import NUMPY, is_tensorflow_tensor, ops_for
 from keras_mixup._src.sampling import draw_mix_params
+from keras_mixup._src.seeds import HostSeeds
 from keras_mixup._src.structures import MixParams, Parts
 from keras_mixup._src.validation import (
     user_error,
@@ -459,3 +460,63 @@ def mix_element_now(
         ops=data_ops,
     )
     return pack(mixed)
+
+
+class ElementMixer:
+    """How a front (`MixupTransform`, or `MixupLayer` in a pipeline) mixes whole
+    elements: a tf.data element with `tf_data.TFDataMixer` (made on first use, which
+    imports TensorFlow), any other (NumPy, Grain, eager tensors) now, with
+    `mix_element_now` and seeds from a `HostSeeds` counter unless one is given.
+
+    `feature_dtype` / `floating_dtype`: the output dtypes of integer / floating
+    features (`mixing.mix_parts`); `owner` names the front in error messages.
+    """
+
+    def __init__(
+        self,
+        front,
+        *,
+        owner: str,
+        seed,
+        feature_dtype: str,
+        floating_dtype: str | None = None,
+        jit_compile: bool = True,
+    ):
+        self.front = front
+        self.owner = owner
+        self.seed = seed
+        self.feature_dtype = feature_dtype
+        self.floating_dtype = floating_dtype
+        self.jit_compile = jit_compile
+        self.host_seeds = HostSeeds(seed)
+        self._tf_data = None
+
+    def tf_data(self):
+        """The front's `TFDataMixer`."""
+        if self._tf_data is None:
+            from keras_mixup._src.tf_data import TFDataMixer
+
+            self._tf_data = TFDataMixer(
+                self.front,
+                owner=self.owner,
+                seed=self.seed,
+                feature_dtype=self.feature_dtype,
+                floating_dtype=self.floating_dtype,
+                jit_compile=self.jit_compile,
+            )
+        return self._tf_data
+
+    def mix(self, args: tuple, *, training: bool = True, seed=None):
+        """One element (the arguments of the front's call), mixed in its own kind of
+        tensor; `training=False` converts it only."""
+        if is_tensorflow_tensor(keras.tree.flatten(args)[0]):
+            return self.tf_data().map_element(args, training)
+        return mix_element_now(
+            self.front.spec,
+            args,
+            self.host_seeds.next() if seed is None else seed,
+            owner=self.owner,
+            feature_dtype=self.feature_dtype,
+            floating_dtype=self.floating_dtype,
+            training=training,
+        )

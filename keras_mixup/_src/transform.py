@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 
-import keras
 import numpy as np
 
-from keras_mixup._src.ops import is_tensorflow_dataset, is_tensorflow_tensor
-from keras_mixup._src.seeds import HostSeeds, seed_from_generator
-from keras_mixup._src.spec import MixSpec, RuntimeSettings, RuntimeVariables, mix_element_now
+from keras_mixup._src.ops import is_tensorflow_dataset
+from keras_mixup._src.seeds import seed_from_generator
+from keras_mixup._src.spec import ElementMixer, MixSpec, RuntimeSettings, RuntimeVariables
 from keras_mixup._src.validation import floating_dtype, validate_seed
 
 _OWN_OPTIONS = (
@@ -272,8 +271,13 @@ class MixupTransform(RuntimeSettings):
         self.seed = validate_seed(seed)
         self.dtype = floating_dtype(dtype)
         self.jit_compile = bool(jit_compile)
-        self._host_seeds = HostSeeds(self.seed)
-        self._tf_data = None
+        self._elements = ElementMixer(
+            self,
+            owner=self.name,
+            seed=self.seed,
+            feature_dtype=self.dtype,
+            jit_compile=self.jit_compile,
+        )
 
     def get_config(self) -> dict:
         return {
@@ -327,30 +331,12 @@ class MixupTransform(RuntimeSettings):
         """Mixes one batched element (`dataset.map`, Grain's `map`, NumPy batches),
         or maps a whole tf.data dataset deterministically (`dataset.apply`)."""
         if len(element) == 1 and is_tensorflow_dataset(element[0]):
-            return self._tf_data_mixer().apply_to_dataset(element[0])
+            return self._elements.tf_data().apply_to_dataset(element[0])
         if len(element) == 2 and isinstance(element[1], np.random.Generator):
             return self.random_map(*element)  # Grain's random_map calls fn(element, rng)
-        if is_tensorflow_tensor(keras.tree.flatten(element)[0]):
-            return self._tf_data_mixer().map_element(element)
-        return self._mix_now(element, self._host_seeds.next())
+        return self._elements.mix(element)
 
     def random_map(self, element, rng):
         """Grain's random-map protocol: `dataset.random_map(transform, seed=s)` mixes
         each batch with a seed from the generator Grain gives its record."""
-        return self._mix_now((element,), seed_from_generator(rng))
-
-    def _mix_now(self, element: tuple, seed):
-        return mix_element_now(self.spec, element, seed, owner=self.name, feature_dtype=self.dtype)
-
-    def _tf_data_mixer(self):
-        if self._tf_data is None:
-            from keras_mixup._src.tf_data import TFDataMixer
-
-            self._tf_data = TFDataMixer(
-                self,
-                owner=self.name,
-                seed=self.seed,
-                feature_dtype=self.dtype,
-                jit_compile=self.jit_compile,
-            )
-        return self._tf_data
+        return self._elements.mix((element,), seed=seed_from_generator(rng))
