@@ -31,6 +31,7 @@ References:
 
 from __future__ import annotations
 
+from keras_mixup._src.mixing import weights_of
 from keras_mixup._src.structures import MixParams
 from keras_mixup._src.validation import user_error
 
@@ -166,34 +167,21 @@ def mix_boxes(
     boxes = ops.cast(ops.convert(bounding_boxes["boxes"]), "float32")
     labels = ops.convert(bounding_boxes["labels"])
     height, width = image_size
-    own_w = ops.cast(params.mix_weight, "float32")
-    if params.partner_weight is not None:
-        partner_w = ops.cast(params.partner_weight, "float32")
-    else:
-        more_sum = 0.0 if params.more_weights is None else ops.sum(params.more_weights, axis=0)
-        partner_w = 1.0 - own_w - more_sum
-    count = 0 if params.more_permutations is None else ops.static_shape(params.more_permutations)[0]
-    sources = [(boxes, labels, own_w, None), (None, None, partner_w, params.permutation)]
-    sources += [
-        (None, None, ops.cast(params.more_weights[j], "float32"), params.more_permutations[j])
-        for j in range(count)
-    ]
+    own, partner, more = weights_of(params, "float32", ops=ops)
+    count = len(more)
+    sources = [(own, None), (partner, params.permutation)]
+    sources += [(more[j], params.more_permutations[j]) for j in range(count)]
+    region = None if params.box is None else _cut(params, ops=ops)
     out_boxes, out_labels, out_weights = [], [], []
-    for index, (source_boxes, source_labels, weight, permutation) in enumerate(sources):
+    for index, (weight, permutation) in enumerate(sources):
+        source_boxes, source_labels = boxes, labels
         if permutation is not None:
             source_boxes = partner_rows(boxes, permutation)
             source_labels = partner_rows(labels, permutation)
         keep = (source_labels != PADDING) & (weight[:, None] > 0.0)
-        if params.box is None:  # mixup: the boxes as they are
-            out_boxes.append(ops.where(keep[..., None], source_boxes, float(PADDING)))
-            out_labels.append(
-                ops.where(keep, source_labels, ops.cast(PADDING, ops.dtype(source_labels)))
-            )
-            out_weights.append(ops.where(keep, weight[:, None] + 0.0 * source_boxes[..., 0], 0.0))
-            continue
-        corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
-        if params.box is not None:  # CutMix rows: clip to (partner) or cut out of (own) the region
-            region = _cut(params, ops=ops)
+        mixed = source_boxes  # mixup: the boxes as they are
+        if region is not None:  # CutMix rows: clip to (partner) or cut out of (own) the region
+            corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
             area = _area(corners, ops=ops)
             if index == 0:
                 cut_corners, visible = _own_outside_region(corners, region, ops=ops)
@@ -203,14 +191,13 @@ def mix_boxes(
             corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
             enough = visible >= min_box_visibility * area
             keep = keep & ops.where(is_cut, enough & (visible > 0.0), True)
-        mixed = from_corners(corners, bounding_box_format, height, width, ops=ops)
+            mixed = from_corners(corners, bounding_box_format, height, width, ops=ops)
         out_boxes.append(ops.where(keep[..., None], mixed, float(PADDING)))
         out_labels.append(
             ops.where(keep, source_labels, ops.cast(PADDING, ops.dtype(source_labels)))
         )
-        out_weights.append(ops.where(keep, weight[:, None] + 0.0 * corners[0], 0.0))
+        out_weights.append(ops.where(keep, weight[:, None] + 0.0 * mixed[..., 0], 0.0))
     return {
-        **{k: v for k, v in bounding_boxes.items() if k not in ("boxes", "labels", "mix_weights")},
         "boxes": ops.concat(out_boxes, axis=1),
         "labels": ops.concat(out_labels, axis=1),
         "mix_weights": ops.concat(out_weights, axis=1),
@@ -226,7 +213,6 @@ def unmixed_boxes(bounding_boxes: dict, num_mixed: int, *, ops) -> dict:
     padding_labels = labels * 0 + PADDING
     weights = ops.where(labels != PADDING, 1.0, 0.0) + 0.0 * boxes[..., 0]
     return {
-        **{k: v for k, v in bounding_boxes.items() if k not in ("boxes", "labels", "mix_weights")},
         "boxes": ops.concat([boxes] + [padding_boxes] * (num_mixed - 1), axis=1),
         "labels": ops.concat([labels] + [padding_labels] * (num_mixed - 1), axis=1),
         "mix_weights": ops.concat([weights] + [weights * 0.0] * (num_mixed - 1), axis=1),

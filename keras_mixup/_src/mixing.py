@@ -53,8 +53,9 @@ def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     return mask
 
 
-def _weights(params: MixParams, dtype: str, *, ops) -> tuple:
-    """`(own, first partner, [further partners])` weights `[B]` in `dtype`."""
+def weights_of(params: MixParams, dtype: str, *, ops) -> tuple:
+    """`(own, first partner, [further partners])` weights `[B]` in `dtype` (the
+    partner's from `partner_weight`, or by difference where the sampler left it out)."""
     own = ops.cast(params.mix_weight, dtype)
     count = 0 if params.more_weights is None else ops.static_shape(params.more_weights)[0]
     more = [ops.cast(params.more_weights[j], dtype) for j in range(count)]
@@ -70,7 +71,7 @@ def _row_weights(
 ) -> tuple:
     """The weights of `_weights`, shaped to broadcast against `tensor`; with CutMix and
     `per_pixel`, 1 / 0 outside / inside the box for cut examples."""
-    own, partner, more = _weights(params, dtype, ops=ops)
+    own, partner, more = weights_of(params, dtype, ops=ops)
     own, partner = ops.rows_like(own, tensor), ops.rows_like(partner, tensor)
     more = [ops.rows_like(w, tensor) for w in more]
     if params.box is not None and per_pixel:
