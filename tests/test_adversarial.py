@@ -136,3 +136,11 @@ def test_expected_calibration_error_closed_forms(tmp_path):
     assert stats["counts"].sum() == 4 and (tmp_path / "r.png").stat().st_size > 5000
     with pytest.raises(ValueError, match="matching"):
         expected_calibration_error(probs, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("attack", [fgsm, i_fgsm])
+def test_a_class_id_out_of_range_raises_instead_of_nan_inputs(attack):
+    model = linear_model()
+    x = np.full((2, X.shape[1]), 0.5, "float32")
+    with pytest.raises(ValueError, match=r"`y`"):
+        attack(model, x, np.array([0, model.output_shape[-1]]), epsilon=0.1)

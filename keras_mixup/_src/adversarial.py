@@ -17,6 +17,7 @@ from keras_mixup._src.validation import validate_attack, validate_choice
 def _targets(y, num_classes):
     y = KERAS.convert(y)
     classes = num_classes if label_rules.is_integer(KERAS.dtype(y)) else None
+    label_rules.check_ids(y, classes, name="y", ops=KERAS)  # else NaN targets, NaN inputs
     return label_rules.to_float_targets(y, classes, name="y", ops=KERAS)
 
 
@@ -36,8 +37,7 @@ def _gradient(model, x, targets, from_logits):
 
 
 def _project(adversarial, original, epsilon, clip):
-    if original is not None:
-        adversarial = keras.ops.clip(adversarial, original - epsilon, original + epsilon)
+    adversarial = keras.ops.clip(adversarial, original - epsilon, original + epsilon)
     if clip is not None:
         adversarial = keras.ops.clip(adversarial, clip[0], clip[1])
     return adversarial
@@ -60,7 +60,7 @@ def fgsm(model, x, y, epsilon: float, *, from_logits: bool | None = None, clip=(
 
     Raises:
         ValueError: a negative or infinite `epsilon`, a `clip` that is not
-            `(low, high)` with low < high.
+            `(low, high)` with low < high, a class id outside `[0, C)`.
 
     Examples:
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -69,14 +69,7 @@ def fgsm(model, x, y, epsilon: float, *, from_logits: bool | None = None, clip=(
         >>> float(np.max(np.abs(keras.ops.convert_to_numpy(x_adv) - x))) <= 0.1 + 1e-6
         True
     """
-    validate_attack(epsilon, clip)
-    x = keras.ops.convert_to_tensor(x)
-    dtype = x.dtype
-    x = keras.ops.cast(x, "float32")
-    from_logits = outputs_logits(model) if from_logits is None else from_logits
-    gradient = _gradient(model, x, _targets(y, _num_classes(model)), from_logits)
-    adversarial = _project(x + epsilon * keras.ops.sign(gradient), None, epsilon, clip)
-    return keras.ops.cast(adversarial, dtype)
+    return i_fgsm(model, x, y, epsilon, steps=1, from_logits=from_logits, clip=clip)
 
 
 def i_fgsm(

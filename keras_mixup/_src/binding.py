@@ -13,8 +13,8 @@ class Binding:
     #    (a tuple with None where unknown, or None), size (a Python int when static, else
     #    a scalar int32 tensor), arange, reshape, broadcast_to, concat, stack, squeeze, transpose,
     #    rows_like (a [B] vector shaped to broadcast over the rows of a tensor).
-    # -- arithmetic: where, maximum, minimum, abs, sqrt, log, exp, cos, sin, sigmoid,
-    #    floor, logical_not, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
+    # -- arithmetic: where, maximum, minimum, sqrt, log, exp, cos, sin, sigmoid,
+    #    floor, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
     #    rotate_left (32-bit), cumsum, sum, max, any, all, argsort (stable, int32), take,
     #    take_along_axis,
     #    argmax (int32), one_hot.

@@ -160,7 +160,10 @@ def expected_calibration_error(probabilities, labels, num_bins: int = 15) -> flo
         >>> expected_calibration_error(np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), num_bins=10)
         45.0
     """
-    _, counts, confidence, accuracy = _bins(probabilities, labels, num_bins)
+    return _ece(*_bins(probabilities, labels, num_bins)[1:])
+
+
+def _ece(counts, confidence, accuracy) -> float:
     return float(100.0 * np.sum(counts * np.abs(accuracy - confidence)) / max(counts.sum(), 1))
 
 
@@ -177,7 +180,7 @@ def reliability_diagram(
     import matplotlib.pyplot as plt
 
     edges, counts, confidence, accuracy = _bins(probabilities, labels, num_bins)
-    ece = expected_calibration_error(probabilities, labels, num_bins)
+    ece = _ece(counts, confidence, accuracy)
     centers = (edges[:-1] + edges[1:]) / 2
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     filled = counts > 0

@@ -155,14 +155,12 @@ class NumPyOps(Binding):
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
-    abs = staticmethod(np.abs)
     sqrt = staticmethod(np.sqrt)
     log = staticmethod(np.log)
     exp = staticmethod(np.exp)
     cos = staticmethod(np.cos)
     sin = staticmethod(np.sin)
     floor = staticmethod(np.floor)
-    logical_not = staticmethod(np.logical_not)
     bit_and = staticmethod(np.bitwise_and)
     bit_or = staticmethod(np.bitwise_or)
     bit_xor = staticmethod(np.bitwise_xor)
@@ -303,7 +301,6 @@ class KerasOps(Binding):
     where = staticmethod(keras.ops.where)
     maximum = staticmethod(keras.ops.maximum)
     minimum = staticmethod(keras.ops.minimum)
-    abs = staticmethod(keras.ops.abs)
     sqrt = staticmethod(keras.ops.sqrt)
     log = staticmethod(keras.ops.log)
     exp = staticmethod(keras.ops.exp)
@@ -311,7 +308,6 @@ class KerasOps(Binding):
     sin = staticmethod(keras.ops.sin)
     sigmoid = staticmethod(keras.ops.sigmoid)
     floor = staticmethod(keras.ops.floor)
-    logical_not = staticmethod(keras.ops.logical_not)
     bit_and = staticmethod(keras.ops.bitwise_and)
     bit_or = staticmethod(keras.ops.bitwise_or)
     bit_xor = staticmethod(keras.ops.bitwise_xor)
@@ -366,8 +362,7 @@ class KerasOps(Binding):
     def one_hot(ids, depth: int, dtype="float32"):
         return keras.ops.one_hot(ids, depth, dtype=dtype)
 
-    @staticmethod
-    def weighted_pair(x, own, x_partner, partner):
+    def weighted_pair(self, x, own, x_partner, partner):
         if keras.backend.backend() == "torch":
             import torch
 
@@ -375,7 +370,7 @@ class KerasOps(Binding):
             # batch on a CPU); torch.lerp would take one, but it rebuilds the larger
             # weight's complement as 1 - w and so drops a weight below 6e-8
             return torch.addcmul(x * own, x_partner, partner)
-        return own * x + partner * x_partner
+        return super().weighted_pair(x, own, x_partner, partner)
 
     @staticmethod
     def cond(pred, true_fn, false_fn):

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_mixup._src import boxes as box_rules
 from keras_mixup._src.elements import parse_element
+from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.validation import user_error, validate_data_format
 
 
@@ -112,8 +113,6 @@ def plot_batch(
                 ValueError, "plot_batch got boxes: pass their `bounding_box_format` (e.g. 'xyxy')."
             )
         box_rules.validate_format(bounding_box_format)
-        from keras_mixup._src.ops import NUMPY
-
         height, width = images.shape[1:3]
         corners = box_rules.to_corners(
             _numpy(parts.bounding_boxes["boxes"]), bounding_box_format, height, width, ops=NUMPY
