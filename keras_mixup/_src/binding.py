@@ -26,9 +26,12 @@ class Binding:
         return self.bit_or(self.shift_left(x, bits), low)
 
     def weighted_pair(self, x, own, x_partner, partner):
-        """`own * x + partner * x_partner` (the blend's one pass): both weights explicit,
-        so a weight near 0 keeps its precision whichever row it belongs to."""
-        return own * x + partner * x_partner
+        """`own * x + partner * x_partner` in the weights' dtype (the blend's one pass):
+        both weights explicit, so a weight near 0 keeps its precision whichever row it
+        belongs to. `x` and `x_partner` may be of any numeric dtype: the conversion is
+        the binding's, which can fuse it into the pass (XLA) or skip it (NumPy)."""
+        dtype = self.dtype(own)
+        return own * self.cast(x, dtype) + partner * self.cast(x_partner, dtype)
 
     def rows_like(self, weights, tensor):
         rank = self.rank(tensor)

@@ -134,9 +134,7 @@ def blend_tensor(
     own, partner_weight, more = _row_weights(
         params, tensor, compute_dtype, per_pixel, channels_first=channels_first, ops=ops
     )
-    mixed = ops.weighted_pair(
-        ops.cast(tensor, compute_dtype), own, ops.cast(partner, compute_dtype), partner_weight
-    )
+    mixed = ops.weighted_pair(tensor, own, partner, partner_weight)
     for weight, rows in zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True):
         mixed = mixed + weight * ops.cast(rows, compute_dtype)
     return ops.cast(mixed, dtype)

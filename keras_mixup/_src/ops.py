@@ -230,8 +230,10 @@ class NumPyOps(Binding):
 
     @staticmethod
     def weighted_pair(x, own, x_partner, partner):
-        out = np.multiply(x, own)
-        out += np.multiply(x_partner, partner)  # one temporary fewer
+        # converted inside the multiplications: no full-size float copies of uint8
+        # images before them (two fewer float arrays written than casting first)
+        out = np.multiply(x, own, dtype=own.dtype)
+        out += np.multiply(x_partner, partner, dtype=own.dtype)  # one temporary fewer
         return out
 
     @staticmethod
@@ -368,7 +370,8 @@ class KerasOps(Binding):
 
             # two passes instead of three (measured 24 % faster for an ImageNet-shaped
             # batch on a CPU); torch.lerp would take one, but it rebuilds the larger
-            # weight's complement as 1 - w and so drops a weight below 6e-8
+            # weight's complement as 1 - w and so drops a weight below 6e-8. Integer
+            # and lower-precision rows are promoted to the weights' dtype by torch.
             return torch.addcmul(x * own, x_partner, partner)
         return super().weighted_pair(x, own, x_partner, partner)
 
