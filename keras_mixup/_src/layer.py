@@ -37,7 +37,6 @@ from keras_mixup._src.elements import is_whole_element, parse_element
 from keras_mixup._src.mixing import blend_tensor, map_tensors
 from keras_mixup._src.ops import (
     KERAS,
-    NUMPY,
     in_grain_pipeline,
     in_tensorflow_graph,
     is_traced,
@@ -48,7 +47,6 @@ from keras_mixup._src.spec import (
     MixSpec,
     RuntimeSettings,
     RuntimeVariables,
-    params_for,
 )
 from keras_mixup._src.structures import MixParams, Parts
 from keras_mixup._src.validation import user_error, validate_layer_reference, validate_seed
@@ -407,17 +405,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             values = self.runtime.keras_values()
             params = self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS, shards=shards)
             return self._replicated(params) if shards > 1 else params
-        host_seed = keras.ops.convert_to_numpy(seed)
-        params = self.spec.draw(
-            host_seed,
-            parts,
-            self.spec.runtime_values(),
-            owner=self.owner,
-            ops=NUMPY,
-            data_ops=KERAS,
-            shards=shards,
+        return self.spec.draw_on_host(
+            keras.ops.convert_to_numpy(seed), parts, owner=self.owner, data_ops=KERAS, shards=shards
         )
-        return params_for(params, ops=KERAS)
 
     def _check_bound(self) -> None:
         if self.inputs_only or self._followers:

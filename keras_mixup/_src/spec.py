@@ -213,6 +213,21 @@ class MixSpec:
             ops=ops,
         )
 
+    def draw_on_host(self, seed, parts: Parts, *, owner: str, data_ops, shards=1) -> MixParams:
+        """The parameters drawn on the host (NumPy binding) from `seed` (NumPy `[2]`)
+        with the current run-time values, moved once to `data_ops`' kind of tensor:
+        how eager code draws (NumPy and Grain batches, eager models)."""
+        params = self.draw(
+            seed,
+            parts,
+            self.runtime_values(),
+            owner=owner,
+            ops=NUMPY,
+            data_ops=data_ops,
+            shards=shards,
+        )
+        return params_for(params, ops=data_ops)
+
     def apply(
         self,
         parts: Parts,
@@ -447,10 +462,8 @@ def mix_element_now(
     data_ops = ops_for(keras.tree.flatten(parts.features)[0])
     spec.check(parts, owner, ops=data_ops)
     params = None
-    values = spec.runtime_values()
-    if training and spec.active(values):
-        params = spec.draw(seed, parts, values, owner=owner, ops=NUMPY, data_ops=data_ops)
-        params = params_for(params, ops=data_ops)
+    if training and spec.active(spec.runtime_values()):
+        params = spec.draw_on_host(seed, parts, owner=owner, data_ops=data_ops)
     mixed = spec.apply(
         parts,
         params,
