@@ -94,7 +94,9 @@ def partner_rows(tensor, permutation, *, shards: int = 1, ops):
     rows = shape[0] // shards
     local = ops.reshape(permutation % rows, [shards, rows] + [1] * (len(shape) - 1))
     by_shard = ops.reshape(tensor, [shards, rows, *shape[1:]])
-    gathered = ops.take_along_axis(by_shard, ops.broadcast_to(local, [shards, rows, *shape[1:]]), 1)
+    # `local` has size-1 trailing axes: whole rows are gathered (one slice per row), not
+    # element by element through a full-size index tensor
+    gathered = ops.take_along_axis(by_shard, local, 1)
     return ops.reshape(gathered, shape)
 
 
