@@ -159,3 +159,15 @@ def test_label_mass_is_preserved(data, num_classes):
         expected[labels[i]] += weights[i]
         expected[labels[j]] += 1 - weights[i]
         np.testing.assert_allclose(mixed[i], expected, atol=1e-6)
+
+
+def test_blend_with_a_cutmix_box_refuses_a_tensor_that_is_not_an_image():
+    """The same image rule (and words) as the fronts' check, for hand-made parameters."""
+    params = MixParams(
+        mix_weight=np.full(2, 0.75, "float32"),
+        permutation=np.array([1, 0], "int32"),
+        box=np.array([[0, 0, 1, 1]] * 2, "int32"),
+        cut=np.array([True, True]),
+    )
+    with pytest.raises(ValueError, match=r"CutMix needs images here .* shape \(2, 5\)"):
+        blend(np.zeros((2, 5), "float32"), params)

@@ -20,7 +20,7 @@ import numpy as np
 
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.structures import Parts
-from keras_mixup._src.validation import user_error
+from keras_mixup._src.validation import user_error, validate_image_shape
 
 TUPLE_FORMS = "(features, labels) or (features, labels, sample_weight)"
 KERAS_KEYS = ("images", "labels", "bounding_boxes", "segmentation_masks")
@@ -312,18 +312,7 @@ def image_size_of(features, owner: str, *, channels_first: bool = False, ops) ->
     sizes = []
     for tensor in leaves:
         shape = ops.static_shape(tensor)
-        if shape is None or len(shape) < 3 or (channels_first and len(shape) != 4):
-            layout = (
-                "[batch, channels, height, width]"
-                if channels_first
-                else ("[batch, height, width(, channels)] (rank >= 3)")
-            )
-            raise user_error(
-                ValueError,
-                f"{owner} needs images here (CutMix's box, or bounding boxes), but a feature "
-                f"has shape {shape}; every feature must then be an image {layout}. Mix other "
-                "features with mixup only (cutmix_alpha=0), or drop them.",
-            )
+        validate_image_shape(shape, owner, channels_first=channels_first)
         sizes.append(shape[2:4] if channels_first else shape[1:3])
     known = {size for size in sizes if None not in size}
     if len(known) > 1:

@@ -18,7 +18,7 @@ import keras
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.ops import ops_for
 from keras_mixup._src.structures import MixParams, Parts
-from keras_mixup._src.validation import user_error
+from keras_mixup._src.validation import validate_image_shape
 
 
 def map_tensors(fn, structure):
@@ -30,15 +30,8 @@ def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W), or
     `[B, 1, H, W]` for channels-first images: the pixels of each example that come from
     its partner under CutMix."""
+    validate_image_shape(ops.static_shape(tensor), "CutMix", channels_first=channels_first)
     rank = ops.rank(tensor)
-    if rank is None or rank < 3 or (channels_first and rank != 4):
-        raise user_error(
-            ValueError,
-            f"CutMix cuts boxes out of images, but a tensor of this batch has shape "
-            f"{ops.static_shape(tensor)} (rank {rank}); CutMix needs every feature to be an "
-            "image [batch, height, width(, channels)]. Mix other features with mixup only "
-            "(cutmix_alpha=0), or drop them.",
-        )
     top, left, bottom, right = (params.box[:, i] for i in range(4))
     first = 2 if channels_first else 1  # the height axis
     rows = ops.arange(ops.size(tensor, first))[None, :]

@@ -98,6 +98,25 @@ def validate_num_mixed(num_mixed) -> int:
     return int(num_mixed)
 
 
+def validate_image_shape(shape, owner: str, *, channels_first: bool = False) -> None:
+    """A feature that CutMix's box (or bounding boxes) needs to be an image: `shape`
+    (a tuple with None where unknown, or None) of rank >= 3, or exactly 4 channels
+    first (`[B, C, H, W]`)."""
+    if shape is not None and len(shape) >= 3 and (not channels_first or len(shape) == 4):
+        return
+    layout = (
+        "[batch, channels, height, width]"
+        if channels_first
+        else "[batch, height, width(, channels)] (rank >= 3)"
+    )
+    raise user_error(
+        ValueError,
+        f"{owner} needs images here (CutMix's box, or bounding boxes), but a feature has "
+        f"shape {shape}; every feature must then be an image {layout}. Mix other features "
+        "with mixup only (cutmix_alpha=0), or drop them.",
+    )
+
+
 def validate_mix_family(num_mixed: int, cutmix_alpha) -> None:
     """k-way mixing (`num_mixed > 2`) and CutMix do not combine. `cutmix_alpha`:
     None (no CutMix), a Python number (0: no CutMix) or a tensor (CutMix traced)."""
