@@ -15,10 +15,8 @@ from keras_mixup._src.validation import validate_attack, validate_choice
 
 
 def _targets(y, num_classes):
-    y = KERAS.convert(y)
-    classes = num_classes if label_rules.is_integer(KERAS.dtype(y)) else None
-    label_rules.check_ids(y, classes, name="y", ops=KERAS)  # else NaN targets, NaN inputs
-    return label_rules.to_float_targets(y, classes, name="y", ops=KERAS)
+    # out-of-range ids raise (else NaN targets, NaN adversarial inputs)
+    return label_rules.targets_for(y, num_classes, name="y", ops=KERAS)
 
 
 def _num_classes(model):

@@ -148,6 +148,20 @@ def check_ids(labels, num_classes, *, name: str, integers: str = "class_ids", op
     ops.check(class_ids_in_range(labels, num_classes, ops=ops), class_id_message(name, num_classes))
 
 
+def targets_for(labels, width, *, name: str, integers: str = "class_ids", ops):
+    """float32 targets for predictions `width` wide (a loss's or metric's `y_true`):
+    integer labels checked (`check_ids`) and converted as `integers` says (class
+    ids one-hot encoded to `width`), floating labels as they are (`to_float_targets`).
+
+    Raises:
+        ValueError: as `check_ids` and `check_label`.
+    """
+    labels = ops.convert(labels)
+    check_ids(labels, width, name=name, integers=integers, ops=ops)
+    classes = width if is_integer(ops.dtype(labels)) else None
+    return to_float_targets(labels, classes, name=name, integers=integers, ops=ops)
+
+
 def to_float_targets(
     labels, num_classes, *, name: str = "labels", integers: str = "class_ids", ops
 ):

@@ -32,7 +32,6 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from keras_mixup._src import labels as label_rules
 from keras_mixup._src.elements import is_whole_element, parse_element
 from keras_mixup._src.mixing import blend_tensor, map_tensors
 from keras_mixup._src.ops import (
@@ -463,8 +462,6 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         )
         if record.graph is not _current_graph():
             raise stale
-        y_true = KERAS.convert(y_true)
-        label_rules.check_ids(y_true, width, name=name, integers=integers, ops=KERAS)
         try:
             return self.spec.mix_targets(
                 record.params,

@@ -135,11 +135,8 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
                 y_true, width, integers=integers, sample_weight=sample_weight
             )
         else:
-            y_true = KERAS.convert(y_true)
-            label_rules.check_ids(y_true, width, name="y_true", integers=integers, ops=KERAS)
-            classes = width if label_rules.is_integer(KERAS.dtype(y_true)) else None
-            targets = label_rules.to_float_targets(
-                y_true, classes, name="y_true", integers=integers, ops=KERAS
+            targets = label_rules.targets_for(
+                y_true, width, name="y_true", integers=integers, ops=KERAS
             )
         y_pred = keras.ops.cast(y_pred, "float32")
         if binary:

@@ -313,20 +313,17 @@ class MixSpec:
     ):
         """`y_true` (and `sample_weight`) as float32 targets mixed like the inputs.
 
-        Integer labels are what `integers` says (`labels.to_float_targets`): class
-        ids one-hot encoded to `width` (the width of the predictions), binary
-        probabilities or values, cast. Floating targets are used as they are.
+        Integer labels are checked, then converted as `integers` says
+        (`labels.targets_for`): class ids one-hot encoded to `width` (the width of the
+        predictions), binary probabilities or values cast. Floating targets are used as they are.
         `params=None`: not mixed (inference).
         """
         y_true = ops.convert(y_true)
-        integer = label_rules.is_integer(ops.dtype(y_true))
         # per-pixel targets of channels-first images: mixed channels last, given back as given
         channels_first = self.channels_first and (ops.rank(y_true) or 0) == 4
         if channels_first:
             y_true = ops.transpose(y_true, [0, 2, 3, 1])
-        targets = label_rules.to_float_targets(
-            y_true, width if integer else None, name=name, integers=integers, ops=ops
-        )
+        targets = label_rules.targets_for(y_true, width, name=name, integers=integers, ops=ops)
         weights = None if sample_weight is None else ops.cast(ops.convert(sample_weight), "float32")
         if params is not None:
             targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
