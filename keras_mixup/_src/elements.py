@@ -270,11 +270,7 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
                 )
             if role in ("labels", "segmentation_masks"):
                 label_rules.check_label(tensor, label_classes, name=name, ops=ops)
-                if label_rules.is_integer(dtype):
-                    checks += ops.check(
-                        label_rules.class_ids_in_range(tensor, label_classes, ops=ops),
-                        label_rules.class_id_message(name, label_classes),
-                    )
+                checks += label_rules.check_ids(tensor, label_classes, name=name, ops=ops)
     reference_name, reference = leaves[0]
     reference_size = (ops.static_shape(reference) or (None,))[0]
     for name, tensor in leaves[1:]:

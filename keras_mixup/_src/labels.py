@@ -127,25 +127,27 @@ def class_id_message(name: str, num_classes: int) -> str:
 INTEGER_LABELS = ("class_ids", "probabilities", "values")
 
 
-def check_ids(labels, num_classes, *, name: str, integers: str = "class_ids", ops) -> None:
+def check_ids(labels, num_classes, *, name: str, integers: str = "class_ids", ops) -> list:
     """Integer class ids outside `[0, num_classes)` and binary labels outside
     {0, 1} raise where values are known (eager code) and by an assert op in a
-    TensorFlow graph; XLA-compiled code (`jit_compile=True`, `jax.jit`) gets NaN
-    targets instead (`to_float_targets`), because XLA drops assertions.
+    TensorFlow graph (returned, for control dependencies); XLA-compiled code
+    (`jit_compile=True`, `jax.jit`) gets NaN targets instead (`to_float_targets`),
+    because XLA drops assertions.
 
     Raises:
         ValueError: a label out of range.
     """
     if not is_integer(ops.dtype(labels)) or integers == "values":
-        return
+        return []
     if integers == "probabilities":
-        ops.check(
+        return ops.check(
             ops.all((labels >= 0) & (labels <= 1)),
             f"`{name}` must be binary labels (0 or 1) for this binary / multi-label target; "
             "got another value.",
         )
-        return
-    ops.check(class_ids_in_range(labels, num_classes, ops=ops), class_id_message(name, num_classes))
+    return ops.check(
+        class_ids_in_range(labels, num_classes, ops=ops), class_id_message(name, num_classes)
+    )
 
 
 def targets_for(labels, width, *, name: str, integers: str = "class_ids", ops):
