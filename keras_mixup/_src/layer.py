@@ -272,7 +272,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self.inputs_only = bool(inputs_only)
         self.seed = validate_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
-        self.runtime.add_keras_variables(self, self.spec)
+        self.runtime.add_keras_variables(self)
         self.record: StepRecord | None = None
         self._followers: weakref.WeakSet = weakref.WeakSet()
         self._elements = ElementMixer(

@@ -81,8 +81,7 @@ class MixSpec:
     bounding_box_format: str | None = None
     min_box_visibility: float = 0.1
     data_format: str | None = None
-    cutmix: bool | None = None
-    cutmix_at_build: float | None = None
+    cutmix_at_build: float | None = None  # set once: `cutmix_alpha` when first built
 
     def __post_init__(self):
         def set_(name, value):
@@ -106,9 +105,8 @@ class MixSpec:
             validate_probability(self.min_box_visibility, "min_box_visibility"),
         )
         set_("data_format", validate_data_format(self.data_format))
-        if self.cutmix is None:
+        if self.cutmix_at_build is None:
             validate_mix_family(self.num_mixed, self.cutmix_alpha)
-            set_("cutmix", self.cutmix_alpha > 0)
             set_("cutmix_at_build", self.cutmix_alpha)
         elif self.cutmix_alpha > 0 and not self.cutmix:
             raise user_error(
@@ -119,15 +117,19 @@ class MixSpec:
                 "positive value and start the schedule at 0 if needed.",
             )
 
+    @property
+    def cutmix(self) -> bool:
+        """Whether the CutMix code is traced: fixed by the `cutmix_alpha` built with (a
+        schedule may later set it to 0, not raise it from 0)."""
+        return self.cutmix_at_build > 0
+
     def replace(self, **changes) -> MixSpec:
         """A validated copy with `changes` (CutMix stays traced or not, as built)."""
         return dataclasses.replace(self, **changes)
 
     def config(self, *names: str) -> dict:
         """The options `names` (default: all) as `get_config` entries."""
-        fields = [
-            f.name for f in dataclasses.fields(self) if f.name not in ("cutmix", "cutmix_at_build")
-        ]
+        fields = [f.name for f in dataclasses.fields(self) if f.name != "cutmix_at_build"]
         config = {name: getattr(self, name) for name in names or fields}
         if "cutmix_alpha" in config and self.cutmix and self.cutmix_alpha == 0:
             # scheduled to 0: the value it was built with, so that a mixer built from this
@@ -354,7 +356,8 @@ class RuntimeVariables:
             for name, variable in (variables or {}).items():
                 variable.assign(getattr(self.spec, name))
 
-    def add_keras_variables(self, layer, spec: MixSpec) -> None:
+    def add_keras_variables(self, layer) -> None:
+        """A Keras variable of `layer` per run-time value, set to the spec's."""
         self._keras = {}
         for name in RUNTIME:
             self._keras[name] = layer.add_weight(
@@ -365,9 +368,9 @@ class RuntimeVariables:
                 autocast=False,  # float32 under mixed precision too
                 initializer="zeros",
             )
-            self._keras[name].assign(getattr(spec, name))
+            self._keras[name].assign(getattr(self.spec, name))
 
-    def tf_variables(self, spec: MixSpec) -> dict:
+    def tf_variables(self) -> dict:
         """The tf.Variables, made on first use outside any function being traced."""
         if self._tf is None:
             from keras_mixup._src.tf_ops import tf
@@ -375,7 +378,7 @@ class RuntimeVariables:
             with tf.init_scope(), tf.device("/CPU:0"):
                 self._tf = {
                     name: tf.Variable(
-                        getattr(spec, name), trainable=False, dtype=tf.float32, name=name
+                        getattr(self.spec, name), trainable=False, dtype=tf.float32, name=name
                     )
                     for name in RUNTIME
                 }

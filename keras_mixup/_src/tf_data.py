@@ -143,7 +143,7 @@ class TFDataMixer:
         self.feature_dtype = feature_dtype
         self.floating_dtype = floating_dtype
         self._generator = None
-        self.front.runtime.tf_variables(self.front.spec)  # before any function is traced
+        self.front.runtime.tf_variables()  # before any function is traced
         self._compiled = tf.function(
             tf.autograph.experimental.do_not_convert(self._mix_with_seed),
             jit_compile=jit_compile,
@@ -199,7 +199,7 @@ class TFDataMixer:
 
     def _mix_with_seed(self, parts: Parts, seed) -> Parts:
         spec = self.front.spec
-        variables = self.front.runtime.tf_variables(spec)
+        variables = self.front.runtime.tf_variables()
         values = {name: variable.read_value() for name, variable in variables.items()}
         return spec.mix(
             parts,
