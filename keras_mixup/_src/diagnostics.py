@@ -20,7 +20,17 @@ from keras_mixup._src.validation import validate_pairs_pool, validate_probabilit
 
 
 def probabilities(model, x, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities of `model` on `x`, applying softmax if the model outputs logits."""
+    """Class probabilities of `model` on `x`, applying softmax if the model outputs logits.
+
+    Args:
+        model: a classifier whose output is `[N, C]` scores (probabilities or logits).
+        x: inputs `[N, ...]`, as `model.predict` takes them.
+        batch_size: the prediction batch size.
+
+    Returns:
+        NumPy `[N, C]` probabilities, in the model's output dtype (float32 unless
+        its policy says otherwise).
+    """
     scores = model.predict(x, batch_size=batch_size, verbose=0)
     return (
         keras.ops.convert_to_numpy(keras.ops.softmax(scores)) if outputs_logits(model) else scores
@@ -99,7 +109,12 @@ def in_between(
 
 
 def plot_in_between(results: dict, path) -> None:
-    """Both Figure 2 panels for several models: `results` maps a name to `in_between`'s output."""
+    """Both Figure 2 panels for several models, saved as a PNG at `path`: miss rate (%)
+    and gradient norm against lambda; `results` maps a name to `in_between`'s output.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,7 +156,22 @@ def _bins(probs, labels, num_bins):
 
 def reliability_bins(probabilities, labels, num_bins: int = 15) -> dict:
     """Equal-width confidence bins: their centres, counts, mean confidence and accuracy
-    (the data of a reliability diagram), as NumPy arrays."""
+    (the data of a reliability diagram).
+
+    Args:
+        probabilities: float `[N, C]`, each row a class distribution (e.g.
+            `probabilities(model, x)`).
+        labels: integer class ids `[N]`.
+        num_bins: how many equal-width confidence bins over [0, 1] (an integer >= 1).
+
+    Returns:
+        `{"centres", "counts", "confidence", "accuracy"}`, NumPy arrays `[num_bins]`
+        (confidence and accuracy as fractions; 0 in empty bins).
+
+    Raises:
+        ValueError: `probabilities` not `[N, C]` or not as long as `labels`; `num_bins`
+            not an integer >= 1.
+    """
     edges, counts, confidence, accuracy = _bins(probabilities, labels, num_bins)
     return {
         "centres": (edges[:-1] + edges[1:]) / 2,
@@ -155,6 +185,19 @@ def expected_calibration_error(probabilities, labels, num_bins: int = 15) -> flo
     """ECE in percent: the count-weighted mean of |accuracy - confidence| over
     equal-width confidence bins (Guo et al., "On Calibration of Modern Neural
     Networks", ICML 2017).
+
+    Args:
+        probabilities: float `[N, C]`, each row a class distribution (e.g.
+            `probabilities(model, x)`).
+        labels: integer class ids `[N]`.
+        num_bins: how many equal-width confidence bins over [0, 1] (an integer >= 1).
+
+    Returns:
+        A float, percent.
+
+    Raises:
+        ValueError: `probabilities` not `[N, C]` or not as long as `labels`; `num_bins`
+            not an integer >= 1.
 
     Examples:
         >>> expected_calibration_error(np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), num_bins=10)
@@ -170,9 +213,25 @@ def _ece(counts, confidence, accuracy) -> float:
 def reliability_diagram(
     probabilities, labels, path, *, num_bins: int = 15, title: str = ""
 ) -> dict:
-    """Saves a reliability diagram (accuracy per confidence bin against the diagonal) as PNG.
+    """Saves a reliability diagram (accuracy per confidence bin against the diagonal)
+    as a PNG at `path`, its title ending in the ECE.
 
-    Returns the bin statistics and the ECE.
+    Args:
+        probabilities: float `[N, C]`, each row a class distribution (e.g.
+            `probabilities(model, x)`).
+        labels: integer class ids `[N]`.
+        num_bins: how many equal-width confidence bins over [0, 1] (an integer >= 1).
+        path: where the PNG goes.
+        title: the start of the plot's title.
+
+    Returns:
+        `{"edges": [num_bins + 1], "counts", "confidence", "accuracy": [num_bins],
+        "ece": percent}`.
+
+    Raises:
+        ValueError: `probabilities` not `[N, C]` or not as long as `labels`; `num_bins`
+            not an integer >= 1.
+        ImportError: matplotlib is not installed.
     """
     import matplotlib
 
