@@ -7,6 +7,7 @@ import gc
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import common
 from benchmarks.common import interleaved_medians, print_table, within_round_ratio
 from benchmarks.implementations import pipeline_candidates
 
@@ -36,16 +37,18 @@ def make_pipeline(images, labels, batch, stage, augment: bool):
     return stage(dataset.batch(batch)).prefetch(PREFETCH_BATCHES)
 
 
-def grain_pipeline(images, labels, batch: int, num_classes: int):
+def grain_pipeline(images, labels, batch: int, num_classes: int, package=None):
     """The same NumPy source through Grain (no TensorFlow in the loop): batch, then
-    `random_map(MixupTransform(...))` (NumPy), endless; None when Grain is missing."""
+    `random_map(MixupTransform(...))` (NumPy), endless; None when Grain is missing.
+    `package`: keras_mixup as of a baseline commit (`--baseline`), else this tree's."""
     try:
         import grain
     except ImportError:
         return None
-    from keras_mixup import MixupTransform
+    if package is None:
+        import keras_mixup as package
 
-    transform = MixupTransform(alpha=0.2, num_classes=num_classes)
+    transform = package.MixupTransform(alpha=0.2, num_classes=num_classes)
     records = grain.MapDataset.range(len(images)).map(lambda i: (images[i], labels[i]))
     dataset = records.repeat().batch(batch).random_map(transform, seed=0)
     return iter(
@@ -93,6 +96,12 @@ def run(quick: bool) -> dict:
             grain_iterator = grain_pipeline(images, labels, shape["batch"], shape["classes"])
             if grain_iterator is not None:
                 pipelines["keras_mixup on Grain (NumPy, random_map)"] = grain_iterator
+                for baseline in common.BASELINES:
+                    pipelines[f"keras_mixup@{baseline.commit} on Grain (NumPy, random_map)"] = (
+                        grain_pipeline(
+                            images, labels, shape["batch"], shape["classes"], package=baseline
+                        )
+                    )
         base_name = "no mixup (cast + one-hot)"
         # Keras's own layer for the same job: MixUp for mixup rows, CutMix for CutMix rows.
         timings = interleaved_medians(
