@@ -18,7 +18,18 @@ class Binding:
     #    rotate_left (32-bit), cumsum, sum, max, any, all, argsort (stable, int32), take,
     #    take_along_axis,
     #    argmax (int32), one_hot.
-    # -- control flow and checks: cond, check (raise now, or an assert op in a graph).
+    # -- control flow and checks: cond, check (raise now, or an assert op in a graph;
+    #    `value`, a scalar: the offending value, named in the error).
+
+    @staticmethod
+    def with_value(message: str, value) -> str:
+        """`message` naming the offending `value` (a scalar known now), if any."""
+        if value is None:
+            return message
+        import numpy as np
+
+        value = np.asarray(value).item()
+        return f"{message} The first offending value is {value!r}."
 
     def rotate_left(self, x, bits: int):
         """32-bit rotation of an int32 tensor (a shift right made logical by a mask)."""

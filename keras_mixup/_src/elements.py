@@ -246,8 +246,9 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
         if structure is None:
             continue
         named = label_rules.leaves_with_names(role, structure)
+        per_pixel = role == "segmentation_masks"
         per_label = (
-            label_rules.num_classes_per_label(structure, classes, ops=ops)
+            label_rules.num_classes_per_label(structure, classes, per_pixel=per_pixel, ops=ops)
             if role in ("labels", "segmentation_masks")
             else [None] * len(named)
         )
@@ -269,8 +270,9 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
                     "or encode it before mixing.",
                 )
             if role in ("labels", "segmentation_masks"):
-                label_rules.check_label(tensor, label_classes, name=name, ops=ops)
-                checks += label_rules.check_ids(tensor, label_classes, name=name, ops=ops)
+                kind = {"name": name, "per_pixel": per_pixel, "ops": ops}
+                label_rules.check_label(tensor, label_classes, **kind)
+                checks += label_rules.check_ids(tensor, label_classes, **kind)
     reference_name, reference = leaves[0]
     reference_size = (ops.static_shape(reference) or (None,))[0]
     for name, tensor in leaves[1:]:

@@ -5,17 +5,28 @@ targets, how they become float targets that can be mixed, and their checks.
   matching the labels, `{"cls": 8, "box": None}`), and become one-hot rows:
   `[B]` or `[B, 1]` gives `[B, num_classes]`, per-pixel ids `[B, H, W(, 1)]`
   give `[B, H, W, num_classes]`.
-- Floating and boolean labels are targets (one-hot, soft, multi-hot, binary
+- A floating label with no class axis (`[B]`, `[B, 1]`; segmentation masks
+  `[B, H, W]`, `[B, H, W, 1]`) that is given a `num_classes` of 2 or more is class
+  ids too, whatever its dtype: Keras 3's preprocessing layers pass labels on as
+  float32 (`RandomFlip` turns the ids `[0, 1, 2]` into `[0., 1., 2.]`). Whole
+  numbers in `[0, num_classes)` are one-hot encoded like integers; any other value
+  is an error (`check_ids`), NaN targets in compiled code.
+- Other floating and boolean labels are targets (one-hot, soft, multi-hot, binary
   probabilities, regression values of any rank), mixed as they are.
 - Binary heads (one sigmoid unit, or a binary loss): integer 0/1 labels are
-  probabilities, cast to float32, not one-hot encoded (`binary=True`).
+  probabilities, cast to float32, not one-hot encoded; on a one-unit head with
+  any other loss integer labels are regression values (`integer_labels`: the
+  one rule for `MixupLoss` and `MixupAccuracy`).
 - Strings and other dtypes are errors; so are ragged and sparse labels
   (`elements.py` names them).
 
 A single int `num_classes` applies to every integer label, and to a lone
-floating label (whose class axis must then be that wide); with several labels
-it does not constrain the floating ones (a regression target beside class ids),
-while a nest gives each label its own value (None: not class ids).
+floating label (whose class axis must then be that wide, or which is class ids
+when it has none); with several labels it does not constrain the floating ones
+that have a class axis (a box regression target beside class ids), and a
+floating label without one is an error: it may be ids that a Keras layer made
+floats or a regression target, which only a nest (`{"cls": 8, "reg": None}`) can
+tell.
 """
 
 from __future__ import annotations
@@ -49,11 +60,34 @@ def leaves_with_names(role: str, structure) -> list:
     return [(path_name(role, path), leaf) for path, leaf in keras.tree.flatten_with_path(structure)]
 
 
-def num_classes_per_label(labels, num_classes, *, ops) -> list:
+def has_class_axis(shape, *, per_pixel: bool = False) -> bool:
+    """Whether a label of static `shape` has a class (last) axis wider than 1: rank
+    >= 2 (>= 4 for per-pixel segmentation masks `[B, H, W, K]`) and a last axis
+    that is not 1. Unknown ranks count as having one."""
+    if shape is None:
+        return True
+    return len(shape) >= (4 if per_pixel else 2) and shape[-1] != 1
+
+
+def is_class_ids(labels, num_classes, *, per_pixel: bool = False, ops) -> bool:
+    """Whether `labels` are class ids (see the module docstring): integer labels, or
+    floating labels with no class axis given a `num_classes` of 2 or more."""
+    dtype = ops.dtype(labels)
+    if is_integer(dtype):
+        return True
+    if not is_floating(dtype) or num_classes is None or num_classes < 2:
+        return False
+    return not has_class_axis(ops.static_shape(labels), per_pixel=per_pixel)
+
+
+def num_classes_per_label(labels, num_classes, *, per_pixel: bool = False, ops) -> list:
     """`num_classes` for each leaf of `labels`, in `keras.tree.flatten` order.
 
     Raises:
-        ValueError: a nest of `num_classes` whose structure does not match the labels.
+        ValueError: a nest of `num_classes` whose structure does not match the labels;
+            a single int `num_classes` for several labels, one of which is floating
+            with no class axis (ids made floats, or a regression target: only a nest
+            can tell).
     """
     leaves = keras.tree.flatten(labels)
     if num_classes is None:
@@ -61,7 +95,26 @@ def num_classes_per_label(labels, num_classes, *, ops) -> list:
     if isinstance(num_classes, int):
         if len(leaves) == 1:
             return [num_classes]
-        return [num_classes if is_integer(ops.dtype(leaf)) else None for leaf in leaves]
+        named = leaves_with_names("segmentation_masks" if per_pixel else "labels", labels)
+        for name, leaf in named:
+            leaf = ops.convert(leaf)
+            if not is_integer(ops.dtype(leaf)) and is_class_ids(
+                leaf, num_classes, per_pixel=per_pixel, ops=ops
+            ):
+                names = [n for n, _ in named]
+                raise user_error(
+                    ValueError,
+                    f"num_classes={num_classes} is one int for the labels {names}, and "
+                    f"`{name}` is floating ({ops.dtype(leaf)}, shape "
+                    f"{ops.static_shape(leaf)}) with no class axis: it may be class ids that "
+                    "a Keras preprocessing layer turned into floats, or a regression target, "
+                    "and keras_mixup will not guess. Give num_classes as a nest with one "
+                    "entry per label, None for labels that are not class ids, e.g. "
+                    "{'cls': 8, 'reg': None}.",
+                )
+        return [
+            num_classes if is_integer(ops.dtype(ops.convert(leaf))) else None for leaf in leaves
+        ]
     try:
         keras.tree.assert_same_structure(labels, num_classes)
     except (ValueError, TypeError):
@@ -74,7 +127,7 @@ def num_classes_per_label(labels, num_classes, *, ops) -> list:
     return keras.tree.flatten(num_classes)
 
 
-def check_label(labels, num_classes, *, name: str, ops) -> None:
+def check_label(labels, num_classes, *, name: str, per_pixel: bool = False, ops) -> None:
     """The static checks of one label tensor (dtype, `num_classes`, class-axis width).
 
     Raises:
@@ -83,6 +136,8 @@ def check_label(labels, num_classes, *, name: str, ops) -> None:
         TypeError: labels that are neither numeric nor boolean.
     """
     dtype = ops.dtype(labels)
+    if num_classes is not None and is_class_ids(labels, num_classes, per_pixel=per_pixel, ops=ops):
+        return
     if is_integer(dtype):
         if num_classes is None:
             raise user_error(
@@ -112,41 +167,82 @@ def check_label(labels, num_classes, *, name: str, ops) -> None:
         )
 
 
-def class_ids_in_range(labels, num_classes: int, *, ops):
-    """bool scalar: every integer label lies in `[0, num_classes)`."""
-    return ops.all((labels >= 0) & (labels < num_classes))
+def valid_class_ids(labels, num_classes: int, *, ops):
+    """bool, shaped like `labels`: the entries that are class ids in `[0, num_classes)`
+    (for floating ids: whole numbers in that range; NaN is not)."""
+    valid = (labels >= 0) & (labels < num_classes)
+    if not is_integer(ops.dtype(labels)):
+        valid = valid & (ops.floor(labels) == labels)
+    return valid
 
 
-def class_id_message(name: str, num_classes: int) -> str:
+def first_invalid(labels, valid, *, ops):
+    """The first entry of `labels` where `valid` is False (scalar), for error messages."""
+    flat = ops.reshape(labels, [-1])
+    index = ops.argmax(ops.cast(~ops.reshape(valid, [-1]), "int32"), axis=0)
+    return ops.take(flat, index)
+
+
+def class_id_message(name: str, num_classes: int, dtype: str = "int32") -> str:
+    if is_integer(dtype):
+        return (
+            f"`{name}` must be class ids in [0, num_classes={num_classes}), the width of the "
+            "targets; got an id outside that range."
+        )
     return (
-        f"`{name}` must be class ids in [0, num_classes={num_classes}), the width of the "
-        "targets; got an id outside that range."
+        f"`{name}` are floating labels ({dtype}) with no class axis, and num_classes="
+        f"{num_classes} is given, so they are class ids (Keras's preprocessing layers pass "
+        f"integer ids on as float32): they must be whole numbers in [0, {num_classes}); got "
+        "another value. For regression or binary targets, leave num_classes=None (or None "
+        "for this label in a nest such as {'cls': 8, 'reg': None}); for one-hot or soft "
+        f"targets, give them a class axis of width {num_classes}."
     )
 
 
 INTEGER_LABELS = ("class_ids", "probabilities", "values")
 
 
-def check_ids(labels, num_classes, *, name: str, integers: str = "class_ids", ops) -> list:
-    """Integer class ids outside `[0, num_classes)` and binary labels outside
-    {0, 1} raise where values are known (eager code) and by an assert op in a
-    TensorFlow graph (returned, for control dependencies); XLA-compiled code
-    (`jit_compile=True`, `jax.jit`) gets NaN targets instead (`to_float_targets`),
-    because XLA drops assertions.
+def check_ids(
+    labels,
+    num_classes,
+    *,
+    name: str,
+    integers: str = "class_ids",
+    per_pixel: bool = False,
+    ops,
+) -> list:
+    """Class ids (integer, or floating ones, see `is_class_ids`) that are not whole
+    numbers in `[0, num_classes)`, and integer binary labels outside {0, 1}, raise
+    where values are known (eager code), naming the first offending value, and by
+    an assert op in a TensorFlow graph (returned, for control dependencies);
+    XLA-compiled code (`jit_compile=True`, `jax.jit`) gets NaN targets instead
+    (`to_float_targets`), because XLA drops assertions.
 
     Raises:
         ValueError: a label out of range.
     """
-    if not is_integer(ops.dtype(labels)) or integers == "values":
-        return []
-    if integers == "probabilities":
+    dtype = ops.dtype(labels)
+    if integers == "values" or (is_integer(dtype) and integers == "probabilities"):
+        if integers == "values":
+            return []
+        valid = (labels >= 0) & (labels <= 1)
         return ops.check(
-            ops.all((labels >= 0) & (labels <= 1)),
+            ops.all(valid),
             f"`{name}` must be binary labels (0 or 1) for this binary / multi-label target; "
             "got another value.",
+            first_invalid(labels, valid, ops=ops),
         )
+    if (
+        integers != "class_ids"
+        or num_classes is None
+        or not is_class_ids(labels, num_classes, per_pixel=per_pixel, ops=ops)
+    ):
+        return []
+    valid = valid_class_ids(labels, num_classes, ops=ops)
     return ops.check(
-        class_ids_in_range(labels, num_classes, ops=ops), class_id_message(name, num_classes)
+        ops.all(valid),
+        class_id_message(name, num_classes, dtype),
+        first_invalid(labels, valid, ops=ops),
     )
 
 
@@ -160,12 +256,18 @@ def targets_for(labels, width, *, name: str, integers: str = "class_ids", ops):
     """
     labels = ops.convert(labels)
     check_ids(labels, width, name=name, integers=integers, ops=ops)
-    classes = width if is_integer(ops.dtype(labels)) else None
+    classes = width if is_class_ids(labels, width, ops=ops) else None
     return to_float_targets(labels, classes, name=name, integers=integers, ops=ops)
 
 
 def to_float_targets(
-    labels, num_classes, *, name: str = "labels", integers: str = "class_ids", ops
+    labels,
+    num_classes,
+    *,
+    name: str = "labels",
+    integers: str = "class_ids",
+    per_pixel: bool = False,
+    ops,
 ):
     """Converts labels to float32 targets that can be mixed (see the module docstring).
 
@@ -188,15 +290,16 @@ def to_float_targets(
     if is_integer(dtype) and integers == "probabilities":
         valid = (labels >= 0) & (labels <= 1)
         return ops.where(valid, ops.cast(labels, "float32"), float("nan"))
-    check_label(labels, num_classes, name=name, ops=ops)
-    if not is_integer(dtype):
+    check_label(labels, num_classes, name=name, per_pixel=per_pixel, ops=ops)
+    if not is_class_ids(labels, num_classes, per_pixel=per_pixel, ops=ops):
         return ops.cast(labels, "float32")
     shape = ops.static_shape(labels)
     if shape is not None and len(shape) >= 2 and shape[-1] == 1:
         labels = ops.squeeze(labels, axis=-1)
-    in_range = (labels >= 0) & (labels < num_classes)
-    one_hot = ops.one_hot(labels, num_classes)
-    return ops.where(in_range[..., None], one_hot, float("nan"))
+    valid = valid_class_ids(labels, num_classes, ops=ops)
+    ids = labels if is_integer(dtype) else ops.cast(ops.where(valid, labels, 0), "int32")
+    one_hot = ops.one_hot(ids, num_classes)
+    return ops.where(valid[..., None], one_hot, float("nan"))
 
 
 def is_class_distribution(labels, num_classes, *, lone: bool, ops) -> bool:
@@ -205,7 +308,7 @@ def is_class_distribution(labels, num_classes, *, lone: bool, ops) -> bool:
     1 that is `num_classes` wide (any width for a lone label without `num_classes`).
     Binary probabilities `[B]` / `[B, 1]` and regression targets beside class ids are not."""
     labels = ops.convert(labels)
-    if is_integer(ops.dtype(labels)):
+    if is_class_ids(labels, num_classes, ops=ops):
         return True
     shape = ops.static_shape(labels) or ()
     if len(shape) < 2 or shape[-1] is None or shape[-1] < 2:

@@ -228,13 +228,18 @@ def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str =
     label smoothing), with `num_classes` resolved per label."""
     if labels is None:
         return None
-    per_label = iter(label_rules.num_classes_per_label(labels, num_classes, ops=ops))
+    per_pixel = role == "segmentation_masks"
+    per_label = iter(
+        label_rules.num_classes_per_label(labels, num_classes, per_pixel=per_pixel, ops=ops)
+    )
     names = iter(name for name, _ in label_rules.leaves_with_names(role, labels))
     lone = len(keras.tree.flatten(labels)) == 1
 
     def convert(tensor):
         classes, name = next(per_label), next(names)
-        targets = label_rules.to_float_targets(tensor, classes, name=name, ops=ops)
+        targets = label_rules.to_float_targets(
+            tensor, classes, name=name, per_pixel=per_pixel, ops=ops
+        )
         if not label_rules.is_class_distribution(tensor, classes, lone=lone, ops=ops):
             return targets  # binary, regression: label smoothing is for class targets
         return label_rules.smooth_labels(targets, label_smoothing, ops=ops)

@@ -241,9 +241,9 @@ class NumPyOps(Binding):
         return true_fn() if bool(pred) else false_fn()
 
     @staticmethod
-    def check(condition, message: str) -> list:
+    def check(condition, message: str, value=None) -> list:
         if not bool(condition):
-            raise ValueError(message)
+            raise ValueError(Binding.with_value(message, value))
         return []
 
 
@@ -380,16 +380,17 @@ class KerasOps(Binding):
         return keras.ops.cond(pred, true_fn, false_fn)
 
     @staticmethod
-    def check(condition, message: str) -> list:
+    def check(condition, message: str, value=None) -> list:
         """Raises `ValueError(message)` where the value is known (eager TensorFlow,
         PyTorch, JAX outside `jit`), returns an assert op in a TensorFlow graph, and
         does nothing inside `jax.jit` / XLA (where callers make the result NaN)."""
         if is_tensorflow_tensor(condition) or keras.backend.backend() == "tensorflow":
-            return tensorflow_ops().check(condition, message)
+            return tensorflow_ops().check(condition, message, value)
         if is_traced(condition):
             return []
         if not bool(keras.ops.convert_to_numpy(condition)):
-            raise ValueError(message)
+            value = None if value is None else keras.ops.convert_to_numpy(value)
+            raise ValueError(Binding.with_value(message, value))
         return []
 
 

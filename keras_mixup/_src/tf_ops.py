@@ -154,18 +154,19 @@ class TensorFlowOps(Binding):
         return tf.cond(pred, true_fn, false_fn)
 
     @staticmethod
-    def check(condition, message: str) -> list:
+    def check(condition, message: str, value=None) -> list:
         """Raises `ValueError(message)` now (eager), or returns an assert op that
         raises when run (graph). Inside an XLA-compiled function it returns nothing:
         XLA would drop the assert op and log that it did (callers make the result
         NaN instead); the tf.data fronts run their checks outside the compiled part."""
         if tf.executing_eagerly():
             if not bool(condition):
-                raise ValueError(message)
+                raise ValueError(Binding.with_value(message, value))
             return []
         if _in_xla_function():
             return []
-        return [tf.debugging.Assert(condition, [message])]
+        data = [message] if value is None else [message, "The first offending value is", value]
+        return [tf.debugging.Assert(condition, data)]
 
 
 def _in_xla_function() -> bool:
