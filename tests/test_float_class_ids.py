@@ -106,3 +106,17 @@ def test_float_targets_keep_their_meaning():
         x, np.array([[0.0], [1], [1], [0]], "float32")
     )
     assert one_unit.shape == (4, 1)
+
+
+def test_a_keras_without_the_call_state_raises_naming_its_version(monkeypatch):
+    """Issue 28 item 5: where Keras's call state cannot be read, the pipeline-or-model
+    decision raises (naming the Keras version) instead of defaulting to "in a model"."""
+    from keras.src.backend.common import global_state  # the test simulates its move
+
+    from keras_mixup._src import layer as layer_module
+
+    monkeypatch.delattr(global_state, "get_global_attribute")
+    with pytest.raises(RuntimeError, match=rf"Keras {keras.__version__} does not keep"):
+        layer_module._outermost_call()
+    monkeypatch.undo()
+    assert layer_module._outermost_call() is True  # called directly: no Keras call around it

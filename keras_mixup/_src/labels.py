@@ -222,9 +222,9 @@ def check_ids(
         ValueError: a label out of range.
     """
     dtype = ops.dtype(labels)
-    if integers == "values" or (is_integer(dtype) and integers == "probabilities"):
-        if integers == "values":
-            return []
+    if integers == "values":
+        return []
+    if is_integer(dtype) and integers == "probabilities":
         valid = (labels >= 0) & (labels <= 1)
         return ops.check(
             ops.all(valid),

@@ -85,27 +85,39 @@ class StepRecord(NamedTuple):
     shards: int = 1  # partners from the example's own shard of the batch (keras.distribution)
 
 
-def _keras_state(name: str, default):
+def _keras_state(name: str):
     """An attribute of Keras's global state (the current call context, the symbolic
-    scope of shape inference), or `default` where this Keras keeps it elsewhere."""
+    scope of shape inference). Keras has no public getter for either, so this reads
+    `keras.src.backend.common.global_state` (Keras 3.7 to 3.15); where a Keras release
+    has moved it, it raises instead of guessing "pipeline or model".
+
+    Raises:
+        RuntimeError: this Keras keeps its call state elsewhere (names the version).
+    """
     try:
         from keras.src.backend.common import global_state
-    except ImportError:  # pragma: no cover - another Keras layout
-        return default
-    return global_state.get_global_attribute(name)
+
+        return global_state.get_global_attribute(name)
+    except (ImportError, AttributeError) as error:
+        raise user_error(
+            RuntimeError,
+            f"MixupLayer cannot tell whether it runs in a data pipeline or a model: Keras "
+            f"{keras.__version__} does not keep its call state where keras_mixup reads it "
+            "(keras.src.backend.common.global_state, Keras 3.7 to 3.15). Install a Keras "
+            "version in that range, or report this Keras version to keras_mixup.",
+        ) from error
 
 
 def _outermost_call() -> bool:
     """Whether no other Keras layer or model is calling this one (a data pipeline,
-    or the user, calls it directly); where Keras's state cannot be read, the call
-    counts as inside a model."""
-    return _keras_state("current_call_ctx", default=True) is None
+    or the user, calls it directly)."""
+    return _keras_state("current_call_ctx") is None
 
 
 def _shape_inference() -> bool:
     """Whether Keras is tracing the layer only for its output's shape and dtype
     (`keras.SymbolicScope`, e.g. a `keras.layers.Pipeline` in a model being built)."""
-    return _keras_state("symbolic_scope", default=None) is not None
+    return _keras_state("symbolic_scope") is not None
 
 
 def _current_graph():
