@@ -116,6 +116,61 @@ def test_binary_labels_out_of_range_raise_with_the_library_words():
         model.train_on_batch(X, np.full(8, 2, "int32"))
 
 
+@pytest.mark.parametrize(
+    "width, binary_loss, expected",
+    [
+        (1, True, "probabilities"),
+        (3, True, "probabilities"),
+        (1, False, "values"),
+        (3, False, "class_ids"),
+    ],
+)
+def test_one_rule_for_integer_labels_of_the_loss_and_the_metric(width, binary_loss, expected):
+    """issue 28 item 4: the loss and the metric read integer labels by one rule."""
+    from keras_mixup._src.labels import integer_labels
+
+    assert integer_labels(width, binary_loss=binary_loss) == expected
+    mixup = MixupLayer(alpha=0.0)
+    loss = MixupLoss("binary_crossentropy" if binary_loss else "mse", layer=mixup)
+    assert loss.integer_labels(width) == expected
+
+
+def test_a_one_unit_regression_head_metric_reads_integer_labels_as_the_loss_does():
+    """mse on one unit: the loss reads integer labels as values. 0/1 values give the
+    lambda-weighted binary accuracy of the same mixed targets; other values raise the
+    metric's error (before: the metric read them as 0/1 binary labels, the loss as
+    values)."""
+    mixup = MixupLayer(alpha=1.0, seed=5)
+    metric = MixupAccuracy(layer=mixup)
+    model = binary_model(mixup, loss="mse", metrics=[metric])
+    labels = (np.arange(8) % 2).astype("int32")
+    logs = model.train_on_batch(X, labels, return_dict=True)
+    params = mixup.spec.draw(
+        np.array([5, 0], "int32"), Parts(X), mixup.spec.runtime_values(), owner="", ops=NUMPY
+    )
+    y = labels.astype("float64")
+    mixed_y = params.mix_weight * y + params.partner_weight * y[params.permutation]
+    mixed_x = (
+        params.mix_weight[:, None] * X + params.partner_weight[:, None] * X[params.permutation]
+    )
+    kernel, bias = (keras.ops.convert_to_numpy(v) for v in model.layers[-1].weights)
+    p = 1 / (1 + np.exp(-(mixed_x @ kernel + bias)[:, 0]))
+    assert logs["loss"] == pytest.approx(np.mean((mixed_y - p) ** 2), rel=1e-4)
+    predicted = (p > 0.5).astype(float)
+    mass = mixed_y * predicted + (1 - mixed_y) * (1 - predicted)
+    assert logs["mixup_accuracy"] == pytest.approx(mass.mean(), abs=1e-6)
+
+    model.compile(
+        optimizer="sgd", loss=MixupLoss("mse", layer=mixup), metrics=[metric], run_eagerly=True
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"probabilities in \[0, 1\].*regression values.*"
+        r"first offending value is (3|2\.99)",
+    ):
+        model.train_on_batch(X, np.full(8, 3, "int32"))
+
+
 # ---------------------------------------------------------------- 2. multi-task labels
 
 

@@ -202,6 +202,17 @@ def class_id_message(name: str, num_classes: int, dtype: str = "int32") -> str:
 INTEGER_LABELS = ("class_ids", "probabilities", "values")
 
 
+def integer_labels(width, *, binary_loss: bool) -> str:
+    """What integer labels are for predictions `width` wide (one of
+    `INTEGER_LABELS`): 0/1 "probabilities" for a binary loss, regression "values"
+    for any other loss of a one-unit head, "class_ids" otherwise. The one rule of
+    `MixupLoss` and `MixupAccuracy` (which, on a one-unit head, thresholds the
+    targets this gives)."""
+    if binary_loss:
+        return "probabilities"
+    return "values" if width == 1 else "class_ids"
+
+
 def check_ids(
     labels,
     num_classes,

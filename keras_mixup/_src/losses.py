@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from keras_mixup._src import labels as label_rules
 from keras_mixup._src.layer import LayerFollower
 from keras_mixup._src.validation import user_error, validate_loss_arguments
 
@@ -107,12 +108,9 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
         self._follow(layer)
 
     def integer_labels(self, width) -> str:
-        """What integer labels are for this loss and an output `width` wide:
-        0/1 probabilities for a binary loss, values for any other loss of a one-unit
-        output, class ids otherwise (see `labels.to_float_targets`)."""
-        if self.binary:
-            return "probabilities"
-        return "values" if width == 1 else "class_ids"
+        """What integer labels are for this loss and an output `width` wide
+        (`labels.integer_labels`, the rule `MixupAccuracy` shares)."""
+        return label_rules.integer_labels(width, binary_loss=self.binary)
 
     @property
     def from_logits(self) -> bool:

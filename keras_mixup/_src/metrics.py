@@ -42,8 +42,10 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
       plain accuracy in evaluation, where the layer does not mix.
 
     Integer class ids (`[B]` or `[B, 1]`) are one-hot encoded to the width of the
-    predictions; integer 0/1 labels of a binary head are cast. Labels out of range
-    raise where values are known (NaN under XLA / jit). Works on every Keras
+    predictions; integer labels of a one-unit head are read as the bound loss reads
+    them (`MixupLoss`: 0/1 probabilities for a binary loss, values for another), and
+    a binary head's targets must lie in [0, 1]. Labels out of range raise where
+    values are known (NaN under XLA / jit). Works on every Keras
     backend.
 
     Args:
@@ -60,7 +62,8 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
 
     Raises:
         ValueError: a `threshold` outside [0, 1]; `multi_label=False` for a
-            one-unit output.
+            one-unit output; in a step (eager), binary targets outside [0, 1] (e.g.
+            integer regression values of a one-unit head trained with `mse`).
 
     Examples:
         >>> metric = MixupAccuracy()
@@ -126,10 +129,27 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
             return self.from_logits
         return any(loss.from_logits for loss in self._bound_losses())
 
+    def _probabilities(self, targets):
+        """Binary targets, checked to be probabilities in [0, 1] (NaN under XLA / jit,
+        where nothing can raise)."""
+        valid = (targets >= 0) & (targets <= 1)
+        KERAS.check(
+            keras.ops.all(valid),
+            f"{type(self).__name__} reads the targets of a binary head (one unit, or "
+            "multi_label) as probabilities in [0, 1], but got another value. A one-unit "
+            "head trained with a loss that is not binary (mse, ...) reads integer labels "
+            "as regression values (the rule MixupLoss follows), and accuracy is not "
+            "defined for those: drop the metric, or give 0/1 labels.",
+            label_rules.first_invalid(targets, valid, ops=KERAS),
+        )
+        return keras.ops.where(valid, targets, float("nan"))
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         width = y_pred.shape[-1]
         binary = self._binary(width)
-        integers = "probabilities" if binary else "class_ids"
+        losses = self._bound_losses()
+        binary_loss = all(loss.binary for loss in losses) if losses else binary
+        integers = label_rules.integer_labels(width, binary_loss=binary_loss)
         if self.layer_name is not None:
             targets, sample_weight = self.layer.step_targets(
                 y_true, width, integers=integers, sample_weight=sample_weight
@@ -148,7 +168,7 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
                     else (-math.inf if cut == 0 else math.inf)
                 )
             predicted = keras.ops.cast(y_pred > cut, "float32")
-            targets = keras.ops.reshape(targets, keras.ops.shape(predicted))
+            targets = keras.ops.reshape(self._probabilities(targets), keras.ops.shape(predicted))
             agreement = targets * predicted + (1.0 - targets) * (1.0 - predicted)
             mass = keras.ops.mean(agreement, axis=-1)
         else:
