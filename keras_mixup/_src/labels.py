@@ -115,15 +115,16 @@ def num_classes_per_label(labels, num_classes, *, per_pixel: bool = False, ops) 
         return [
             num_classes if is_integer(ops.dtype(ops.convert(leaf))) else None for leaf in leaves
         ]
-    try:
-        keras.tree.assert_same_structure(labels, num_classes)
-    except (ValueError, TypeError):
+    # Paths, not `keras.tree.assert_same_structure`: in Keras 3.7 that also compares
+    # the leaves' types, so an int and a None entry (`{"cls": 8, "reg": None}`) differ.
+    label_paths = [path for path, _ in keras.tree.flatten_with_path(labels)]
+    if label_paths != [path for path, _ in keras.tree.flatten_with_path(num_classes)]:
         raise user_error(
             ValueError,
             f"`num_classes` is a nest ({num_classes!r}), so it must have the structure of the "
             f"labels, one entry per label (None for labels that are not class ids); the labels "
             f"are {[name for name, _ in leaves_with_names('labels', labels)]}.",
-        ) from None
+        )
     return keras.tree.flatten(num_classes)
 
 
