@@ -18,7 +18,8 @@ FLOOR := .venv-floor
 FLOOR_TESTS := tests/test_core.py tests/test_sampling.py tests/test_mixing.py tests/test_transform.py \
 	tests/test_layer.py tests/test_family.py tests/test_nothing_silently_wrong.py \
 	tests/test_checkpoint.py tests/test_schedule.py tests/test_ablation_options.py \
-	tests/test_prediction.py tests/test_float_class_ids.py tests/test_nothing_silently_wrong_2.py keras_mixup
+	tests/test_prediction.py tests/test_float_class_ids.py tests/test_nothing_silently_wrong_2.py \
+	tests/test_sequence_masks.py keras_mixup
 
 install: $(STAMP)
 

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from keras_mixup._src.elements import is_whole_element, parse_element
-from keras_mixup._src.mixing import blend_tensor, map_tensors
+from keras_mixup._src.mixing import blend_tensor, map_tensors, mixed_mask, zero_padding
 from keras_mixup._src.ops import (
     KERAS,
     in_grain_pipeline,
@@ -286,6 +286,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.runtime.add_keras_variables(self)
         self.record: StepRecord | None = None
+        self._step_masks = None  # the output masks of the last mixing call (compute_mask)
+        self._symbolic_outputs = None
         self._followers: weakref.WeakSet = weakref.WeakSet()
         self._elements = ElementMixer(
             self,
@@ -354,23 +356,86 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
 
     # ------------------------------------------------------------------ in a model
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         dtype = self.compute_dtype
-        first = keras.tree.flatten(inputs)[0]
+        flat = keras.tree.flatten(inputs)
+        self._step_masks = None
         if not training or _shape_inference():  # shape inference: nothing to draw
             self.record = StepRecord(None, _current_graph())
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         self._check_bound()
-        shards = self._shards(first)
-        params = self._step_params(inputs, first, shards)
+        masks = self._masks(flat, mask)
+        shards = self._shards(flat[0])
+        params = self._step_params(inputs, flat[0], shards)
         self.record = StepRecord(params, _current_graph(), shards)
         channels_first = self.spec.channels_first
-        return map_tensors(
-            lambda t: blend_tensor(
-                t, params, dtype=dtype, shards=shards, channels_first=channels_first, ops=KERAS
-            ),
-            inputs,
-        )
+        mixed = [
+            blend_tensor(
+                t if m is None else zero_padding(t, m, ops=KERAS),
+                params,
+                dtype=dtype,
+                shards=shards,
+                channels_first=channels_first,
+                ops=KERAS,
+            )
+            for t, m in zip(flat, masks, strict=True)
+        ]
+        if any(m is not None for m in masks):
+            self._step_masks = [
+                None if m is None else mixed_mask(m, params, shards=shards, ops=KERAS)
+                for m in masks
+            ]
+        return keras.tree.pack_sequence_as(inputs, mixed)
+
+    def _masks(self, flat_inputs: list, mask) -> list:
+        """The Keras mask of each input (None where it has none).
+
+        Raises:
+            ValueError: CutMix with masked (sequence) inputs: it cuts image boxes.
+        """
+        masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)
+        if len(masks) != len(flat_inputs):
+            masks = [None] * len(flat_inputs)
+        if self.spec.cutmix and any(m is not None for m in masks):
+            raise user_error(
+                ValueError,
+                f"{self.owner} has cutmix_alpha={self.spec.cutmix_alpha}, but its input "
+                "carries a Keras mask (a padded sequence, e.g. after Embedding(mask_zero="
+                "True)): CutMix cuts boxes out of images and is not defined for sequences. "
+                "Use mixup (cutmix_alpha=0) on sequences.",
+            )
+        return masks
+
+    def compute_output_spec(self, *args, **kwargs):
+        outputs = super().compute_output_spec(*args, **kwargs)
+        self._symbolic_outputs = outputs  # for compute_mask, in the same call
+        return outputs
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The output's Keras mask: in a training step that mixed masked inputs, the
+        union of the mixed sources' masks (`mixing.mixed_mask`), else the input's.
+
+        In a functional model (and `keras.Sequential`) Keras passes masks along the
+        graph it builds, so the output mask is a `MixedSequenceMask` node there, fed
+        by this layer's output: it reads the union of the same step."""
+        if previous_mask is None:
+            return None
+        masks = keras.tree.flatten(previous_mask)
+        if any(isinstance(m, keras.KerasTensor) for m in masks):
+            outputs = keras.tree.flatten(self._symbolic_outputs)
+            masks = [
+                None if m is None else MixedSequenceMask(self, index=i)(outputs[i], m)
+                for i, m in enumerate(masks)
+            ]
+        elif self._step_masks is not None:
+            masks = self._step_masks
+        return keras.tree.pack_sequence_as(previous_mask, masks)
+
+    def step_mask(self, index: int, mask):
+        """The output mask of input `index` in the current step (see `compute_mask`)."""
+        if self._step_masks is None or self._step_masks[index] is None:
+            return mask
+        return self._step_masks[index]
 
     def _shards(self, first) -> int:
         """How many shards of the batch to mix apart: the devices on the batch axis of
@@ -495,6 +560,43 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
     def _mix_element(self, args: tuple, training: bool):
         """A whole element, mixed as a data pipeline mixes it, in its own kind of tensor."""
         return self._elements.mix(args, training=training)
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class MixedSequenceMask(keras.layers.Layer):
+    """The Keras mask of a `MixupLayer`'s output in a functional model: a node of the
+    model's graph (as `Embedding(mask_zero=True)`'s `not_equal` is) that takes the
+    layer's output, so it runs after the layer in every step, and gives the union
+    mask of that step's mixing (`MixupLayer.compute_mask`), or the input's mask
+    where the step did not mix."""
+
+    def __init__(self, source, index: int = 0, **kwargs):
+        """`source`: the MixupLayer, or its name (a deserialized model: the layer of
+        that name deserialized just before)."""
+        super().__init__(**kwargs)
+        layer = source if isinstance(source, MixupLayer) else find_layer(source)
+        self.source = layer.name if isinstance(source, MixupLayer) else source
+        self.index = int(index)
+        if layer is None:
+            raise user_error(
+                ValueError,
+                f"MixedSequenceMask gives the mask of MixupLayer '{source}', but no such "
+                "layer exists in this process (it is deserialized before its mask node).",
+            )
+        # a weak reference: an attribute holding a layer would make it a sublayer
+        self._layer = None if layer is None else weakref.ref(layer)
+
+    def call(self, mixed, mask):
+        return self._layer().step_mask(self.index, mask)
+
+    def compute_output_spec(self, mixed, mask):
+        return keras.KerasTensor(mask.shape, dtype="bool")
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # its output is a mask: it carries none itself
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "source": self.source, "index": self.index}
 
 
 class LayerFollower:

@@ -101,6 +101,34 @@ def _more_partners(params: MixParams, tensor, shards: int, *, ops) -> list:
     ]
 
 
+def mixed_mask(mask, params: MixParams, *, shards: int = 1, ops):
+    """The Keras mask (bool `[B, T]`, True at real steps) of a mixed batch of masked
+    sequences: a step is real where any source that has weight in the example has
+    a token there (the union; an unmixed example keeps its own mask). The steps a
+    source pads are mixed as zeros (`zero_padding`)."""
+    own, partner, more = weights_of(params, "float32", ops=ops)
+    sources = [
+        (mask, own),
+        (partner_rows(mask, params.permutation, shards=shards, ops=ops), partner),
+        *zip(_more_partners(params, mask, shards, ops=ops), more, strict=True),
+    ]
+    union = None
+    for rows, weight in sources:
+        real = rows & ops.rows_like(weight > 0, rows)
+        union = real if union is None else union | real
+    return union
+
+
+def zero_padding(tensor, mask, *, ops):
+    """`tensor` `[B, T, ...]` with the steps where the Keras `mask` `[B, T]` is False
+    set to zero, so that what a padded step holds (the embedding of the padding id)
+    neither enters a mixed example nor gets a gradient."""
+    real = mask
+    for _ in range(ops.rank(tensor) - ops.rank(mask)):
+        real = real[..., None]
+    return ops.where(real, tensor, ops.cast(0, ops.dtype(tensor)))
+
+
 def is_floating_tensor(tensor, *, ops) -> bool:
     return label_rules.is_floating(ops.dtype(tensor))
 

@@ -458,6 +458,39 @@ def mixup_aware_predictor_runs_and_saves():
     print(f"{BACKEND}: mixup-aware predictor = scaled logits on shrunk inputs; saved and loaded")
 
 
+def masked_sequences():
+    """Embedding(mask_zero=True) -> MixupLayer -> a mask-reading layer: the next layer
+    gets the union of the sources' masks; the padding row gets no gradient in a step
+    (compiled on JAX, `jit_compile` on TensorFlow)."""
+    tokens = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [6, 0, 0, 0, 0], [7, 8, 9, 1, 2]])
+    mixup = MixupLayer(alpha=1.0, seed=3)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5,), dtype="int32")
+    embedding = keras.layers.Embedding(10, 4, mask_zero=True)
+    mixed = mixup(embedding(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(mixed)))
+    model.compile(
+        keras.optimizers.SGD(1.0),
+        MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
+        jit_compile=BACKEND != "torch",
+    )
+    pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(mixed))
+    out = numpy(pooled(tokens, training=True))
+    weight, perm = record(mixup)
+    table = numpy(embedding.embeddings)
+    zeroed = np.where((tokens != 0)[..., None], table[tokens], 0.0)
+    union = (tokens != 0) | (tokens[perm] != 0)
+    values = weight[:, None, None] * zeroed + (1 - weight)[:, None, None] * zeroed[perm]
+    expected = (values * union[..., None]).sum(1) / union.sum(1, keepdims=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    before = numpy(embedding.embeddings).copy()
+    model.train_on_batch(tokens, np.array([0, 1, 2, 0]))
+    after = numpy(embedding.embeddings)
+    np.testing.assert_array_equal(after[0], before[0])
+    assert not np.allclose(after[1:], before[1:])
+    print(f"{BACKEND}: masked sequences: union mask, padding mixed as zeros, no padding gradient")
+
+
 for targets in ("mixed", "dominant"):
     for per_example in (False, True):
         loss_and_metric_equal_hand_mixed_values(targets, per_example)
@@ -478,5 +511,6 @@ out_of_range_class_ids()
 layer_and_transform_in_tf_data()
 pipelines_grain_and_keras_dicts()
 mixup_aware_predictor_runs_and_saves()
+masked_sequences()
 np.savez(os.path.join(OUT, "draws.npz"), **draws)
 print("ALL OK")
