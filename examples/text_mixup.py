@@ -131,9 +131,12 @@ for name, mixup_layer in (("ERM", None), ("wordMixup alpha=1.0", mixup)):
 """
 ## Results
 
-Both models are far above chance (0.25); on this small generated set the difference
-between them is within a few points and varies with the seed. What matters here is that
-the mixed model trained on the words, not on the padding.
+Both models are far above chance (0.25). On this generated task mixup does not help:
+measured here (2 CPU cores, commit of this tutorial), after 30 epochs ERM reached 0.916
+and wordMixup 0.862 (0.868 with alpha=0.2); after the test suite's 8 epochs, 0.924 and
+0.917. The topics are separable and ERM does not overfit them, which is where mixup's
+regularisation pays; the point here is that the mixed model trains on the words, never
+on the padding.
 """
 
 OUTPUT.mkdir(parents=True, exist_ok=True)
