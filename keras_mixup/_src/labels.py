@@ -147,7 +147,14 @@ def check_label(labels, num_classes, *, name: str, per_pixel: bool = False, ops)
                 f"{ops.static_shape(labels)}), so mixup needs `num_classes` to one-hot encode "
                 "them before mixing; pass num_classes=<number of classes> (a nest such as "
                 "{'cls': 8, 'box': None} for several labels), or give float targets (for a "
-                "binary head with one sigmoid unit, float 0/1 labels).",
+                "binary head with one sigmoid unit, float 0/1 labels)."
+                + (
+                    " Segmentation masks are kept as they are, integer ids and an ignore "
+                    "label such as 255 included, where each pixel comes from one source: "
+                    "CutMix alone (alpha=0, cutmix_alpha > 0) or targets='dominant'."
+                    if per_pixel
+                    else ""
+                ),
             )
         return
     if not (is_floating(dtype) or dtype == "bool"):

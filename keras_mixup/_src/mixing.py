@@ -227,15 +227,25 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     return best
 
 
-def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None, shards=1, ops):
+def mix_targets(
+    tensor,
+    params: MixParams,
+    mode: str = "mixed",
+    *,
+    partner=None,
+    shards=1,
+    per_pixel_rank: int = 4,
+    ops,
+):
     """Targets of a mixed batch: blended (mode "mixed", the paper's mixup) or the
     dominant example's (mode "dominant", the "mix inputs only" ablation), float32.
 
-    With CutMix, targets of rank >= 4 (`[B, H, W, C]`: per-pixel targets, such as
-    one-hot segmentation masks) are cut with the box pixel by pixel; targets of
-    lower rank get the example's weight, the share of its pixels it keeps.
+    With CutMix, targets of rank >= `per_pixel_rank` (4: `[B, H, W, C]`, per-pixel
+    targets such as one-hot segmentation masks; 3 for per-pixel sample weights
+    `[B, H, W]`) are cut with the box pixel by pixel; targets of lower rank get the
+    example's weight, the share of its pixels it keeps.
     """
-    per_pixel = params.box is not None and (ops.rank(tensor) or 0) >= 4
+    per_pixel = params.box is not None and (ops.rank(tensor) or 0) >= per_pixel_rank
     if mode == "dominant":
         return select_dominant(
             tensor, params, partner=partner, per_pixel=per_pixel, shards=shards, ops=ops
@@ -249,6 +259,21 @@ def mix_targets(tensor, params: MixParams, mode: str = "mixed", *, partner=None,
         shards=shards,
         ops=ops,
     )
+
+
+def paste_masks(masks, params: MixParams | None, *, shards: int = 1, ops):
+    """Segmentation masks `[B, H, W(, 1)]` of any dtype, as they are (integer ids, an
+    ignore label such as 255 included): each pixel taken whole from the source that
+    has it, under a configuration that pastes one source per pixel (CutMix alone, or
+    `targets="dominant"`; `MixSpec.pastes_whole_pixels`)."""
+    if params is None:
+        return masks
+    squeeze = ops.rank(masks) == 3
+    masks = masks[..., None] if squeeze else masks
+    pasted = select_dominant(
+        masks, params, per_pixel=params.box is not None, shards=shards, ops=ops
+    )
+    return ops.squeeze(pasted, axis=-1) if squeeze else pasted
 
 
 def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str = "labels", ops):
@@ -290,6 +315,7 @@ def mix_parts(
     targets: str = "mixed",
     label_smoothing: float = 0.0,
     mask_classes=None,
+    keep_masks: bool = False,
     partners: Parts | None = None,
     shards: int = 1,
     channels_first: bool = False,
@@ -305,7 +331,10 @@ def mix_parts(
     follow the labels (blended, or the dominant sample's). Segmentation masks are
     per-pixel labels with `mask_classes` classes: float32 one-hot `[B, H, W, K]`
     (`[B, K, H, W]` for channels-first masks `[B, 1, H, W]`), cut pixel by pixel
-    under CutMix and mixed with the image's weights under mixup. With `params=None`
+    under CutMix and mixed with the image's weights under mixup; with `keep_masks`
+    (one source per pixel, no `mask_classes`) they keep their dtype and values
+    (`paste_masks`). Per-pixel sample weights `[B, H, W]` are cut like the masks.
+    With `params=None`
     (alpha = 0, inference) the same conversions happen without mixing, so the
     output has the same dtypes and shapes either way. Bounding boxes are not
     handled here (`boxes.py`).
@@ -325,7 +354,10 @@ def mix_parts(
 
     labels = targets_of(parts.labels, num_classes, label_smoothing=label_smoothing, ops=ops)
     masks = None
-    if parts.segmentation_masks is not None:
+    keep_masks = keep_masks and mask_classes is None
+    if parts.segmentation_masks is not None and keep_masks:
+        masks = _channels_last(ops.convert(parts.segmentation_masks), channels_first, ops=ops)
+    elif parts.segmentation_masks is not None:
         masks = targets_of(
             _channels_last(ops.convert(parts.segmentation_masks), channels_first, ops=ops),
             mask_classes,
@@ -359,6 +391,11 @@ def mix_parts(
     def mix_target(tensor, partner):
         return mix_targets(tensor, params, targets, partner=partner, shards=shards, ops=ops)
 
+    def mix_weight(tensor, partner):
+        return mix_targets(
+            tensor, params, targets, partner=partner, shards=shards, per_pixel_rank=3, ops=ops
+        )
+
     def blend_feature(tensor, partner):
         return blend_tensor(
             tensor,
@@ -377,7 +414,11 @@ def mix_parts(
         features=mix_each(blend_feature, parts.features, partners.features),
         labels=mix_each(mix_target, labels, partner_labels),
         sample_weight=mix_each(
-            mix_target, weights, map_tensors(to_float32, partners.sample_weight)
+            mix_weight, weights, map_tensors(to_float32, partners.sample_weight)
         ),
-        segmentation_masks=masks_out(mix_each(mix_target, masks, None)),
+        segmentation_masks=masks_out(
+            paste_masks(masks, params, shards=shards, ops=ops)
+            if keep_masks and masks is not None
+            else mix_each(mix_target, masks, None)
+        ),
     )

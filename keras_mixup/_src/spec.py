@@ -144,6 +144,14 @@ class MixSpec:
     # ---------------------------------------------------------------- the operations
 
     @property
+    def pastes_whole_pixels(self) -> bool:
+        """Whether every pixel of a mixed example comes whole from one source, as
+        built: CutMix alone (`alpha=0`, `cutmix_alpha > 0`) or `targets="dominant"`.
+        Segmentation masks then keep their dtype and values (no `num_classes` for
+        them needed; an ignore label such as 255 stays 255)."""
+        return self.targets == "dominant" or (self.cutmix and self.alpha == 0)
+
+    @property
     def channels_first(self) -> bool:
         return self.data_format == "channels_first"
 
@@ -173,6 +181,8 @@ class MixSpec:
                 "bounding_box_format='xyxy'), as for Keras's preprocessing layers.",
             )
         label_classes, mask_classes = self.classes_for(parts)
+        if self.pastes_whole_pixels and mask_classes is None:
+            parts = parts._replace(segmentation_masks=None)  # kept as they are
         return check_parts(parts, owner, label_classes, mask_classes, ops=ops)
 
     def active(self, values):
@@ -252,6 +262,7 @@ class MixSpec:
             params,
             num_classes=label_classes,
             mask_classes=mask_classes,
+            keep_masks=self.pastes_whole_pixels,
             feature_dtype=feature_dtype,
             floating_dtype=floating_dtype,
             targets=self.targets,
@@ -330,7 +341,9 @@ class MixSpec:
         if params is not None:
             targets = mixing.mix_targets(targets, params, self.targets, shards=shards, ops=ops)
             if weights is not None:
-                weights = mixing.mix_targets(weights, params, self.targets, shards=shards, ops=ops)
+                weights = mixing.mix_targets(
+                    weights, params, self.targets, shards=shards, per_pixel_rank=3, ops=ops
+                )
         if channels_first:
             targets = ops.transpose(targets, [0, 3, 1, 2])
         return targets, weights
