@@ -110,3 +110,65 @@ def test_per_pixel_sample_weights_are_cut_pixel_by_pixel(front):
     expected = weights[source, np.arange(H)[None, :, None], np.arange(W)[None, None, :]]
     np.testing.assert_allclose(np.asarray(mixed_weights), expected, atol=1e-6)
     assert np.asarray(targets).shape == (B, B)
+
+
+def test_ignore_class_under_mixup_gives_void_pixels_no_class_mass():
+    """Soft masks: the void pixels one-hot encode to zero rows, so each mixed pixel's
+    targets sum to the weight of its labelled sources (read from the images)."""
+    transform = MixupTransform(
+        alpha=1.0,
+        per_example=True,
+        ignore_class=255,
+        num_classes={"labels": B, "segmentation_masks": 3},
+        seed=2,
+    )
+    out = transform(element())
+    soft = np.asarray(out["segmentation_masks"])
+    own = np.asarray(out["labels"])  # example i's own weight, and its partner's
+    weights = own[np.arange(B), np.arange(B)]
+    partner = np.argmax(own - np.eye(B) * 2, axis=1)
+    labelled = (MASKS != 255).astype("float32")
+    expected_mass = (
+        weights[:, None, None] * labelled + (1 - weights)[:, None, None] * labelled[partner]
+    )
+    np.testing.assert_allclose(soft.sum(-1), expected_mass, atol=1e-5)
+    assert (soft[:, 0, :] == 0).all()  # void in every source: no mass at all
+    one_hot = np.where(labelled[..., None] > 0, np.eye(3)[np.where(MASKS == 255, 0, MASKS)], 0)
+    expected = (
+        weights[:, None, None, None] * one_hot
+        + (1 - weights)[:, None, None, None] * one_hot[partner]
+    )
+    np.testing.assert_allclose(soft, expected, atol=1e-5)
+
+
+def test_without_ignore_class_the_void_label_raises_naming_it():
+    with pytest.raises(ValueError, match=r"first offending value is 255"):
+        MixupTransform(alpha=1.0, num_classes={"labels": B, "segmentation_masks": 3}, seed=0)(
+            element()
+        )
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_ignore_class_is_validated(bad, error):
+    with pytest.raises(error, match=r"ignore_class"):
+        MixupLayer(ignore_class=bad)
+
+
+def test_ignore_class_survives_the_layer_config():
+    config = MixupLayer(alpha=0.5, ignore_class=255).get_config()
+    assert config["ignore_class"] == 255
+    assert MixupLayer.from_config(config).get_config()["ignore_class"] == 255
+    transform = MixupTransform(ignore_class=255)
+    assert transform.get_config()["ignore_class"] == 255
+
+
+def test_ignore_class_in_a_tf_data_graph_passes_the_checks_and_zeroes_void_pixels():
+    transform = MixupTransform(
+        alpha=1.0, ignore_class=255, num_classes={"labels": B, "segmentation_masks": 3}, seed=0
+    )
+    out = next(iter(tf.data.Dataset.from_tensors(element()).map(transform)))
+    soft = out["segmentation_masks"].numpy()
+    assert (soft[:, 0, :] == 0).all() and soft.shape == (B, H, W, 3)
+    bad = element(np.where(MASKS == 255, 7, MASKS).astype("int32"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"first offending value is\]? \[?7"):
+        next(iter(tf.data.Dataset.from_tensors(bad).map(transform)))

@@ -219,8 +219,11 @@ def check_dense(structure, role: str, owner: str) -> None:
         )
 
 
-def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> list:
-    """Checks ranks, dtypes and batch sizes of an element's parts.
+def check_parts(
+    parts: Parts, owner: str, num_classes, mask_classes, *, ignore_class=None, ops
+) -> list:
+    """Checks ranks, dtypes and batch sizes of an element's parts (`ignore_class`: the
+    id that segmentation masks may hold beside their classes).
 
     Static problems (a scalar where a batch was expected, a string feature,
     integer labels without `num_classes`, batch sizes that differ in their static
@@ -272,7 +275,8 @@ def check_parts(parts: Parts, owner: str, num_classes, mask_classes, *, ops) -> 
             if role in ("labels", "segmentation_masks"):
                 kind = {"name": name, "per_pixel": per_pixel, "ops": ops}
                 label_rules.check_label(tensor, label_classes, **kind)
-                checks += label_rules.check_ids(tensor, label_classes, **kind)
+                void = ignore_class if per_pixel else None
+                checks += label_rules.check_ids(tensor, label_classes, ignore_class=void, **kind)
     reference_name, reference = leaves[0]
     reference_size = (ops.static_shape(reference) or (None,))[0]
     for name, tensor in leaves[1:]:

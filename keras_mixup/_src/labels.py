@@ -184,6 +184,11 @@ def valid_class_ids(labels, num_classes: int, *, ops):
     return valid
 
 
+def ignored(labels, ignore_class: int, *, ops):
+    """bool, shaped like `labels`: the pixels labelled `ignore_class`."""
+    return labels == ops.cast(ignore_class, ops.dtype(labels))
+
+
 def first_invalid(labels, valid, *, ops):
     """The first entry of `labels` where `valid` is False (scalar), for error messages."""
     flat = ops.reshape(labels, [-1])
@@ -228,6 +233,7 @@ def check_ids(
     name: str,
     integers: str = "class_ids",
     per_pixel: bool = False,
+    ignore_class: int | None = None,
     ops,
 ) -> list:
     """Class ids (integer, or floating ones, see `is_class_ids`) that are not whole
@@ -258,6 +264,8 @@ def check_ids(
     ):
         return []
     valid = valid_class_ids(labels, num_classes, ops=ops)
+    if ignore_class is not None:
+        valid = valid | ignored(labels, ignore_class, ops=ops)
     return ops.check(
         ops.all(valid),
         class_id_message(name, num_classes, dtype),
@@ -286,6 +294,7 @@ def to_float_targets(
     name: str = "labels",
     integers: str = "class_ids",
     per_pixel: bool = False,
+    ignore_class: int | None = None,
     ops,
 ):
     """Converts labels to float32 targets that can be mixed (see the module docstring).
@@ -295,7 +304,9 @@ def to_float_targets(
     "values" (regression values, cast). An id outside `[0, num_classes)`, or a
     binary label outside {0, 1}, gives NaN targets, never a silent all-zero row:
     the fronts raise an error for it wherever values can be checked; inside XLA
-    or `jax.jit` the NaN makes the loss NaN.
+    or `jax.jit` the NaN makes the loss NaN. Ids equal to `ignore_class` (the void
+    pixels of segmentation masks) become all-zero rows: no class mass, so a mixed
+    pixel's targets sum to the weight of its labelled sources.
 
     Raises:
         as `check_label`.
@@ -318,6 +329,12 @@ def to_float_targets(
     valid = valid_class_ids(labels, num_classes, ops=ops)
     ids = labels if is_integer(dtype) else ops.cast(ops.where(valid, labels, 0), "int32")
     one_hot = ops.one_hot(ids, num_classes)
+    if ignore_class is not None:
+        void = ignored(labels, ignore_class, ops=ops)
+        # one_hot of an id outside [0, K) is a zero row already; an ignored id inside
+        # the range is made one
+        one_hot = ops.where(void[..., None], 0.0, one_hot)
+        valid = valid | void
     return ops.where(valid[..., None], one_hot, float("nan"))
 
 

@@ -64,6 +64,7 @@ _OWN_OPTIONS = (
     "bounding_box_format",
     "min_box_visibility",
     "data_format",
+    "ignore_class",
 )
 
 # The live layers by name, only to resolve the layer name in a saved MixupLoss /
@@ -201,6 +202,16 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             no collective on the inputs (as each replica does under tf.distribute).
             True: partners from the whole global batch, which gathers every input onto
             every device in each step.
+        ignore_class: the id of unlabelled ("void") pixels in integer segmentation
+            masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
+            class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
+            such pixels get an all-zero row, so a mixed pixel's targets sum to the
+            weight of its labelled sources: a categorical cross-entropy then weighs
+            each pixel by that share (a pixel void in every source adds 0 to the sum,
+            but counts in a `sum_over_batch_size` mean). Where each pixel comes from
+            one source (CutMix alone, `targets="dominant"`) integer masks are kept as
+            they are, void ids included, for
+            `SparseCategoricalCrossentropy(ignore_class=...)`.
         bounding_box_format: the format of the boxes of Keras's element dict in a data
             pipeline, as for `MixupTransform`.
         min_box_visibility: under CutMix, the share of its area a box must keep (as for
@@ -260,6 +271,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         bounding_box_format: str | None = None,
         min_box_visibility: float = 0.1,
         data_format: str | None = None,
+        ignore_class: int | None = None,
         **kwargs,
     ):
         kwargs.setdefault("autocast", False)
@@ -279,6 +291,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 bounding_box_format=bounding_box_format,
                 min_box_visibility=min_box_visibility,
                 data_format=data_format,
+                ignore_class=ignore_class,
             )
         )
         self.inputs_only = bool(inputs_only)

@@ -276,9 +276,18 @@ def paste_masks(masks, params: MixParams | None, *, shards: int = 1, ops):
     return ops.squeeze(pasted, axis=-1) if squeeze else pasted
 
 
-def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str = "labels", ops):
+def targets_of(
+    labels,
+    num_classes,
+    *,
+    label_smoothing: float = 0.0,
+    role: str = "labels",
+    ignore_class: int | None = None,
+    ops,
+):
     """Float32 targets for every label of a nest (`labels.to_float_targets`, then
-    label smoothing), with `num_classes` resolved per label."""
+    label smoothing), with `num_classes` resolved per label; `ignore_class` applies
+    to segmentation masks (`role`)."""
     if labels is None:
         return None
     per_pixel = role == "segmentation_masks"
@@ -291,7 +300,12 @@ def targets_of(labels, num_classes, *, label_smoothing: float = 0.0, role: str =
     def convert(tensor):
         classes, name = next(per_label), next(names)
         targets = label_rules.to_float_targets(
-            tensor, classes, name=name, per_pixel=per_pixel, ops=ops
+            tensor,
+            classes,
+            name=name,
+            per_pixel=per_pixel,
+            ignore_class=ignore_class if per_pixel else None,
+            ops=ops,
         )
         if not label_rules.is_class_distribution(tensor, classes, lone=lone, ops=ops):
             return targets  # binary, regression: label smoothing is for class targets
@@ -316,6 +330,7 @@ def mix_parts(
     label_smoothing: float = 0.0,
     mask_classes=None,
     keep_masks: bool = False,
+    ignore_class: int | None = None,
     partners: Parts | None = None,
     shards: int = 1,
     channels_first: bool = False,
@@ -362,6 +377,7 @@ def mix_parts(
             _channels_last(ops.convert(parts.segmentation_masks), channels_first, ops=ops),
             mask_classes,
             role="segmentation_masks",
+            ignore_class=ignore_class,
             ops=ops,
         )
     weights = map_tensors(to_float32, parts.sample_weight)

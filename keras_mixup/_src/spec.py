@@ -38,6 +38,7 @@ from keras_mixup._src.validation import (
     validate_alpha,
     validate_bool,
     validate_data_format,
+    validate_ignore_class,
     validate_label_smoothing,
     validate_mix_family,
     validate_num_classes,
@@ -77,6 +78,7 @@ class MixSpec:
     targets: str = "mixed"
     pairing: str = "random"
     label_smoothing: float = 0.0
+    ignore_class: int | None = None
     mix_across_devices: bool = False
     bounding_box_format: str | None = None
     min_box_visibility: float = 0.1
@@ -98,6 +100,7 @@ class MixSpec:
         set_("targets", validate_target_mode(self.targets))
         set_("pairing", validate_pairing(self.pairing))
         set_("label_smoothing", validate_label_smoothing(self.label_smoothing))
+        set_("ignore_class", validate_ignore_class(self.ignore_class))
         set_("mix_across_devices", validate_bool(self.mix_across_devices, "mix_across_devices"))
         set_("bounding_box_format", boxes.validate_format(self.bounding_box_format))
         set_(
@@ -183,7 +186,9 @@ class MixSpec:
         label_classes, mask_classes = self.classes_for(parts)
         if self.pastes_whole_pixels and mask_classes is None:
             parts = parts._replace(segmentation_masks=None)  # kept as they are
-        return check_parts(parts, owner, label_classes, mask_classes, ops=ops)
+        return check_parts(
+            parts, owner, label_classes, mask_classes, ignore_class=self.ignore_class, ops=ops
+        )
 
     def active(self, values):
         """Whether anything can be mixed with these run-time values (bool tensor)."""
@@ -263,6 +268,7 @@ class MixSpec:
             num_classes=label_classes,
             mask_classes=mask_classes,
             keep_masks=self.pastes_whole_pixels,
+            ignore_class=self.ignore_class,
             feature_dtype=feature_dtype,
             floating_dtype=floating_dtype,
             targets=self.targets,

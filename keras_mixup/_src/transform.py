@@ -24,6 +24,7 @@ _OWN_OPTIONS = (
     "pairing",
     "targets",
     "label_smoothing",
+    "ignore_class",
     "bounding_box_format",
     "min_box_visibility",
     "data_format",
@@ -180,6 +181,16 @@ class MixupTransform(RuntimeSettings):
         min_box_visibility: under CutMix, a box keeping less than this share of its
             area (default 0.1, as YOLOv5's `box_candidates`: a tenth of an object is
             about the least a detector can be asked to find) becomes padding.
+        ignore_class: the id of unlabelled ("void") pixels in integer segmentation
+            masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
+            class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
+            such pixels get an all-zero row, so a mixed pixel's targets sum to the
+            weight of its labelled sources: a categorical cross-entropy then weighs
+            each pixel by that share (a pixel void in every source adds 0 to the sum,
+            but counts in a `sum_over_batch_size` mean). Where each pixel comes from
+            one source (CutMix alone, `targets="dominant"`) integer masks are kept as
+            they are, void ids included, for
+            `SparseCategoricalCrossentropy(ignore_class=...)`.
         data_format: "channels_last" (`[B, H, W, C]`) or "channels_first"
             (`[B, C, H, W]`) images, for CutMix's box and the boxes; None:
             `keras.config.image_data_format()`.
@@ -248,6 +259,7 @@ class MixupTransform(RuntimeSettings):
         bounding_box_format: str | None = None,
         min_box_visibility: float = 0.1,
         data_format: str | None = None,
+        ignore_class: int | None = None,
     ):
         self.runtime = RuntimeVariables(
             MixSpec(
@@ -265,6 +277,7 @@ class MixupTransform(RuntimeSettings):
                 bounding_box_format=bounding_box_format,
                 min_box_visibility=min_box_visibility,
                 data_format=data_format,
+                ignore_class=ignore_class,
             )
         )
         self.name = "MixupTransform"  # how error messages call this transform

@@ -195,6 +195,24 @@ def validate_pairing(pairing) -> str:
     )
 
 
+def validate_ignore_class(ignore_class) -> int | None:
+    """None, or the id (an int >= 0, e.g. 255) of the pixels that segmentation masks
+    leave unlabelled."""
+    if ignore_class is None:
+        return None
+    if isinstance(ignore_class, bool) or not isinstance(ignore_class, (int, np.integer)):
+        raise user_error(
+            TypeError,
+            f"`ignore_class` must be None or an integer class id (e.g. 255, the 'void' label "
+            f"of VOC-style masks); got {ignore_class!r}.",
+        )
+    if ignore_class < 0:
+        raise user_error(
+            ValueError, f"`ignore_class` must be a class id >= 0; got ignore_class={ignore_class}."
+        )
+    return int(ignore_class)
+
+
 def validate_label_smoothing(label_smoothing) -> float:
     if not _is_real(label_smoothing) or not 0.0 <= float(label_smoothing) < 1.0:
         raise user_error(
