@@ -23,6 +23,7 @@ TUTORIALS = (
     "label_noise_demo",
     "keras_pipeline",
     "detection_mixup",
+    "text_mixup",
     "grain_jax",
 )
 LINK = re.compile(r"\[(?P<label>[^\]]+)\]\((?P<target>(?!https?://|#)[^)\s]+)\)")
