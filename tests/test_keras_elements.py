@@ -140,6 +140,20 @@ def test_a_source_with_weight_zero_is_not_in_the_image_and_its_boxes_are_padding
     np.testing.assert_array_equal(out["boxes"][0, 1], [-1, -1, -1, -1])
 
 
+@pytest.mark.parametrize("cut", [False, True])
+def test_an_example_paired_with_itself_keeps_its_boxes_once_whole_with_weight_one(cut):
+    """Its image is unchanged (mixup of itself, or a box of itself pasted in place): its
+    boxes come once, whole, weight 1, not twice (mixup) or with a piece of the same box
+    (CutMix). Found by the replay of Keras's cut_mix_test."""
+    boxes, labels = [[[0, 0, 8, 8]], [[1, 1, 3, 3]]], [[5], [6]]
+    region = [[1, 1, 8, 8], [1, 1, 8, 8]] if cut else None
+    p = params([15 / 64, 0.7], [49 / 64, 0.3], [0, 1], region, [True, True] if cut else None)
+    out = mixed_boxes(boxes, labels, p, size=(8, 8))
+    np.testing.assert_array_equal(out["labels"], [[5, -1], [6, -1]])
+    np.testing.assert_allclose(out["boxes"][:, 0], [[0, 0, 8, 8], [1, 1, 3, 3]])
+    np.testing.assert_allclose(out["mix_weights"], [[1, 0], [1, 0]], atol=1e-6)
+
+
 # region (top, left, bottom, right) = (2, 2, 6, 6) pasted from the partner into example 0
 REGION = [[2, 2, 6, 6], [0, 0, 0, 0]]
 
@@ -223,7 +237,9 @@ def test_boxes_follow_their_images_under_k_way_and_per_example_draws():
             owner="",
             ops=NUMPY,
         )
-        sources = [np.arange(B), replay.permutation]
+        # an image paired with itself keeps its box once (its partner's slot: padding)
+        alone = replay.permutation == np.arange(B)
+        sources = [np.arange(B), np.where(alone, -1, replay.permutation)]
         if replay.more_permutations is not None:
             sources += list(replay.more_permutations)
         expected = np.stack(sources, axis=1)  # the image each box came from, in order

@@ -533,18 +533,20 @@ def test_boxes_in_tf_data_stay_aligned_with_their_labels_and_images(mixup_out):
     assert tuple(keras_out["bounding_boxes"]["labels"].shape) == (2 * B, n)  # Keras 3.15.1
     boxes, source = mixup_out["bounding_boxes"], source["bounding_boxes"]
     assert boxes["boxes"].shape == (B, 2 * n, 4) and boxes["labels"].shape == (B, 2 * n)
-    partner = boxes["labels"][:, n] // 10
+    label_weight, partner = sources_of(mixup_out["labels"])
     assert sorted(partner) == list(range(B)) and (partner != np.arange(B)).any()
     np.testing.assert_array_equal(boxes["labels"][:, :n], source["labels"])
-    np.testing.assert_array_equal(boxes["labels"][:, n:], source["labels"][partner])
     np.testing.assert_array_equal(boxes["boxes"][:, :n], source["boxes"])
-    np.testing.assert_array_equal(boxes["boxes"][:, n:], source["boxes"][partner])
+    paired = partner != np.arange(B)  # an image paired with itself: its boxes once, weight 1
+    np.testing.assert_array_equal(boxes["labels"][paired, n:], source["labels"][partner[paired]])
+    np.testing.assert_array_equal(boxes["boxes"][paired, n:], source["boxes"][partner[paired]])
+    assert (boxes["labels"][~paired, n:] == -1).all()
     own = boxes["mix_weights"][:, :1]
     np.testing.assert_allclose(boxes["mix_weights"][:, :n], np.repeat(own, n, 1))
-    np.testing.assert_allclose(boxes["mix_weights"][:, n:], np.repeat(1 - own, n, 1), atol=1e-6)
-    label_weight, label_partner = sources_of(mixup_out["labels"])
-    np.testing.assert_array_equal(label_partner, partner)
-    paired = partner != np.arange(B)  # an image paired with itself has label weight 1
+    np.testing.assert_allclose(
+        boxes["mix_weights"][paired, n:], np.repeat(1 - own[paired], n, 1), atol=1e-6
+    )
+    np.testing.assert_allclose(own[~paired], 1.0)
     np.testing.assert_allclose(own[paired, 0], label_weight[paired], atol=1e-6)
 
 
@@ -571,6 +573,9 @@ def test_cutmix_boxes_are_clipped_to_the_pasted_region_where_keras_raises(cutmix
         assert boxes["labels"][i, 1] == 10 * partner[i]
         assert boxes["mix_weights"][i, 1] == pytest.approx(1 - own[i], abs=1e-6)
     assert kept > 0
+    for i in np.nonzero(partner == np.arange(B))[0]:  # unchanged: its own box, whole, weight 1
+        assert boxes["labels"][i, 1] == -1
+        assert boxes["mix_weights"][i, 0] == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------------- segmentation masks

@@ -168,6 +168,10 @@ def mix_boxes(
     labels = ops.convert(bounding_boxes["labels"])
     height, width = image_size
     own, partner, more = weights_of(params, "float32", ops=ops)
+    # an example paired with itself is unchanged: its boxes once, whole, with weight 1
+    # (not twice, nor a CutMix piece of its own box)
+    alone = params.permutation == ops.cast(ops.arange(ops.size(labels, 0)), "int32")
+    own, partner = ops.where(alone, own + partner, own), ops.where(alone, 0.0, partner)
     count = len(more)
     sources = [(own, None), (partner, params.permutation)]
     sources += [(more[j], params.more_permutations[j]) for j in range(count)]
@@ -187,7 +191,7 @@ def mix_boxes(
                 cut_corners, visible = _own_outside_region(corners, region, ops=ops)
             else:
                 cut_corners, visible = _partner_in_region(corners, region, ops=ops)
-            is_cut = params.cut[:, None]
+            is_cut = (params.cut & ~alone)[:, None]
             corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
             enough = visible >= min_box_visibility * area
             keep = keep & ops.where(is_cut, enough & (visible > 0.0), True)
