@@ -436,6 +436,32 @@ def pipelines_grain_and_keras_dicts():
         )
         features, targets = dataset[0]
         assert isinstance(features, np.ndarray) and targets.shape == (B, CLASSES)
+    # a Keras layer on the NumPy batches of a Grain pipeline gives this backend's tensors,
+    # its labels as they were or as floats: mixed as class ids all the same
+    one_hot_rows = np.eye(CLASSES, dtype="float32")
+    for stage in (
+        MixupLayer(alpha=1.0, num_classes=CLASSES, seed=0),
+        MixupTransform(alpha=1.0, num_classes=CLASSES, seed=0),
+    ):
+        for label_dtype in ("int32", "float32"):
+            flip = keras.layers.RandomFlip(seed=0)
+            dataset = grain.MapDataset.source(records).batch(B)
+            dataset = dataset.map(
+                lambda b, dt=label_dtype, f=flip: f({"images": b[0], "labels": b[1].astype(dt)})
+            )
+            dataset = (
+                dataset.map(stage)
+                if isinstance(stage, MixupLayer)
+                else dataset.random_map(stage, seed=1)
+            )
+            out = dataset[0]
+            targets = numpy(out["labels"])
+            assert targets.shape == (B, CLASSES), targets.shape
+            np.testing.assert_allclose(targets.sum(-1), 1.0, atol=1e-6)
+            # each row: weight on its own class and on one partner's class
+            own = targets[np.arange(B), y[:B]]
+            assert (own >= 0.0).all() and (own <= 1.0 + 1e-6).all()
+            assert not np.allclose(targets, one_hot_rows[y[:B]])  # mixed
     print(f"{BACKEND}: Pipeline in tf.data and in a model; the layer and the transform over Grain")
 
 
