@@ -444,7 +444,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             masks = self._step_masks
         return keras.tree.pack_sequence_as(previous_mask, masks)
 
-    def step_mask(self, index: int, mask):
+    def _mask_of_step(self, index: int, mask):
         """The output mask of input `index` in the current step (see `compute_mask`)."""
         if self._step_masks is None or self._step_masks[index] is None:
             return mask
@@ -600,7 +600,7 @@ class MixedSequenceMask(keras.layers.Layer):
         self._layer = None if layer is None else weakref.ref(layer)
 
     def call(self, mixed, mask):
-        return self._layer().step_mask(self.index, mask)
+        return self._layer()._mask_of_step(self.index, mask)
 
     def compute_output_spec(self, mixed, mask):
         return keras.KerasTensor(mask.shape, dtype="bool")
