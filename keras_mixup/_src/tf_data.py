@@ -51,7 +51,7 @@ _MAP_FORM_CHECKPOINT_MESSAGE = (
     "Either mix with `dataset.apply(MixupTransform(...))` (checkpointable as it is; a restored "
     "iterator yields the same batches as an uninterrupted run), or wrap the mapped dataset, "
     "`keras_mixup.checkpointable(dataset.map(transform))` (a restored iterator resumes at the "
-    "same position in the data, mixed with fresh parameters). See the README's "
+    "same position in the data, mixed with fresh parameters). See docs/guide.md, "
     '"Checkpointing a pipeline mid-epoch".'
 )
 
