@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test pytest floor notf lint format docs docs-check bench reproduce install
+.PHONY: demo test pytest floor notf user lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
 # The oldest Python that runs here (pyenv's 3.10 if installed), else python3.
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python examples/label_noise_demo.py
 
-test: lint pytest floor notf
+test: lint pytest floor notf user
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
@@ -61,6 +61,20 @@ $(NOTF)/.installed-stamp: pyproject.toml
 	$(NOTF)/bin/python -m pip install -q --upgrade pip
 	$(NOTF)/bin/python -m pip install -q -e ".[dev]" "jax[cpu]"
 	$(NOTF)/bin/python -c "import importlib.util, sys; sys.exit('TensorFlow is installed in $(NOTF)' if importlib.util.find_spec('tensorflow') else 0)"
+	touch $@
+
+# A user's install: a fresh environment with only `pip install ".[tensorflow]"` (no dev, docs or
+# example extras), then the README's first snippet run as written.
+USER_VENV := .venv-user
+user: $(USER_VENV)/.installed-stamp
+	$(USER_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .  # this checkout's code
+	cd $(USER_VENV) && ./bin/python ../tests/readme_snippets.py ../README.md --block 1
+
+$(USER_VENV)/.installed-stamp: pyproject.toml
+	rm -rf $(USER_VENV)
+	$(PYTHON) -m venv $(USER_VENV)
+	$(USER_VENV)/bin/python -m pip install -q --upgrade pip
+	$(USER_VENV)/bin/python -m pip install -q ".[tensorflow]"
 	touch $@
 
 lint: $(STAMP)
