@@ -5,7 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# TensorFlow's C++ log: 2 hides INFO and WARNING, not ERROR (a real error still shows). The
+# examples drop TensorFlow's start-up lines about a missing GPU driver, one of them an ERROR
+# (examples/_support/tensorflow_log.py); floor, user and bench run TensorFlow outside them,
+# so there the level is 3, errors hidden too. A TF_CPP_MIN_LOG_LEVEL given to make wins.
+TF_LOG_LEVEL_GIVEN := $(filter environment% command%,$(origin TF_CPP_MIN_LOG_LEVEL))
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+floor user bench: export TF_CPP_MIN_LOG_LEVEL := $(if $(TF_LOG_LEVEL_GIVEN),$(TF_CPP_MIN_LOG_LEVEL),3)
 
 .PHONY: demo test pytest floor notf user lint format docs docs-check bench reproduce install
 

@@ -26,7 +26,12 @@ import json
 import os
 from pathlib import Path
 
+from _support.tensorflow_log import filter_start_up_noise
+
+# TensorFlow's C++ log: errors only. Its start-up lines about a missing GPU driver (one of them
+# an "error") show whatever the level: filter_start_up_noise drops them (examples/_support).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+filter_start_up_noise()
 
 import numpy as np
 import tensorflow as tf

@@ -245,7 +245,7 @@ def test_tf_data_front_mixes_every_generated_element_as_its_parameters_say(case,
 def test_layer_mixes_inputs_and_targets_with_its_recorded_parameters(case):
     """MixupLayer in a model on the current Keras backend (also run on JAX and PyTorch by
     tests/test_backends.py): features blended with the recorded parameters, and the targets
-    of `step_targets` (what MixupLoss and MixupAccuracy use) mixed with the same ones."""
+    of `_step_targets` (what MixupLoss and MixupAccuracy use) mixed with the same ones."""
     element, options, num_classes = case
     features, labels = element[0], element[1]
     if options.get("cutmix_alpha") and np.asarray(labels).ndim == 3:
@@ -268,7 +268,7 @@ def test_layer_mixes_inputs_and_targets_with_its_recorded_parameters(case):
         or np.asarray(labels).dtype == bool
         or np.asarray(labels).ndim == 2
     ):
-        targets, _ = layer.step_targets(keras.ops.convert_to_tensor(labels), width)
+        targets, _ = layer._step_targets(keras.ops.convert_to_tensor(labels), width)
         expected = _mix_rows(_targets_of(labels, width, 0.0), params, per_pixel=False)
         np.testing.assert_allclose(keras.ops.convert_to_numpy(targets), expected, atol=2e-5)
     for x, out in zip(keras.tree.flatten(features), keras.tree.flatten(outputs), strict=True):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme_snippets import python_blocks
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-sys.path.insert(0, str(ROOT / "tests"))
-from readme_snippets import python_blocks  # noqa: E402
 
 BLOCKS = python_blocks(README.read_text())
 

@@ -80,7 +80,9 @@ def test_sparse_loss_after_the_transform():
 
 def test_layer_without_its_loss():
     x, y = images_and_ids()
-    model = small_classifier(first=[keras_mixup.MixupLayer(alpha=0.2, seed=0)])
+    # named as a fresh session names it: the page quotes 'mixup_layer', not 'mixup_layer_3'
+    mixup = keras_mixup.MixupLayer(alpha=0.2, seed=0, name="mixup_layer")
+    model = small_classifier(first=[mixup])
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises(ValueError) as error:
         model.fit(x, y, epochs=1, verbose=0)

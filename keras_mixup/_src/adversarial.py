@@ -4,6 +4,10 @@ input range mean: the public module `keras_mixup.adversarial`."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
 import keras
 import numpy as np
 
@@ -41,7 +45,15 @@ def _project(adversarial, original, epsilon, clip):
     return adversarial
 
 
-def fgsm(model, x, y, epsilon: float, *, from_logits: bool | None = None, clip=(0.0, 1.0)):
+def fgsm(
+    model: keras.Model | Callable,
+    x: Any,  # an array or a tensor of the Keras backend
+    y: Any,
+    epsilon: float,
+    *,
+    from_logits: bool | None = None,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+):
     """Fast gradient sign method: `x + epsilon * sign(grad_x loss(model(x), y))`, clipped.
 
     Args:
@@ -71,14 +83,14 @@ def fgsm(model, x, y, epsilon: float, *, from_logits: bool | None = None, clip=(
 
 
 def i_fgsm(
-    model,
-    x,
-    y,
+    model: keras.Model | Callable,
+    x: Any,  # an array or a tensor of the Keras backend
+    y: Any,
     epsilon: float,
     steps: int = 10,
     *,
     from_logits: bool | None = None,
-    clip=(0.0, 1.0),
+    clip: tuple[float, float] | None = (0.0, 1.0),
 ):
     """Iterative FGSM: `steps` signed-gradient steps of `epsilon / steps`, each followed by
     projection onto the epsilon ball around `x` and the valid range `clip`.
@@ -118,16 +130,16 @@ def _top_k_errors(scores, labels, ks) -> dict:
 
 
 def evaluate_adversarial(
-    model,
-    dataset,
+    model: keras.Model | Callable,
+    dataset: Iterable,
     epsilon: float,
     *,
     attack: str = "fgsm",
-    source_model=None,
+    source_model: keras.Model | Callable | None = None,
     steps: int = 10,
-    top_k=(1, 5),
+    top_k: Sequence[int] = (1, 5),
     from_logits: bool | None = None,
-    clip=(0.0, 1.0),
+    clip: tuple[float, float] | None = (0.0, 1.0),
     verbose: bool = True,
 ) -> dict:
     """Clean and adversarial top-k error (%) of `model` on a dataset.
@@ -164,15 +176,9 @@ def evaluate_adversarial(
     )
     predict = compiled(lambda x: model(x, training=False))
     totals = {f"{kind}_top{k}": 0.0 for kind in ("clean", "adversarial") for k in top_k}
-    count = 0
-    try:
-        cardinality = int(dataset.cardinality())
-    except (AttributeError, TypeError):
-        cardinality = len(dataset) if hasattr(dataset, "__len__") else -1
-    progress = keras.utils.Progbar(
-        cardinality if cardinality > 0 else None, verbose=1 if verbose else 0
-    )
-    for step, (x, labels) in enumerate(dataset):
+    count = step = 0
+    progress = keras.utils.Progbar(_batch_count(dataset), verbose=1 if verbose else 0)
+    for step, (x, labels) in enumerate(dataset, start=1):
         x = keras.ops.convert_to_tensor(np.asarray(x))
         labels = keras.ops.convert_to_tensor(np.asarray(labels))
         x_adv = craft(x, labels)
@@ -180,5 +186,33 @@ def evaluate_adversarial(
             for k, value in _top_k_errors(predict(inputs), labels, top_k).items():
                 totals[f"{kind}_top{k}"] += float(keras.ops.convert_to_numpy(value))
         count += int(labels.shape[0])
-        progress.update(step + 1)
+        progress.update(step, finalize=False)  # the last one below, whatever the length
+    if step:
+        progress.update(step, finalize=True)  # the final count, and the end of the line
     return {name: 100.0 * value / count for name, value in totals.items()} | {"examples": count}
+
+
+def _batch_count(dataset) -> int | None:
+    """How many batches iterating `dataset` yields, where it says: a `tf.data.Dataset`'s
+    `cardinality()` when finite and known, a `PyDataset`'s `num_batches`, the `len()` of a
+    Grain `MapDataset` or a list of batches; None otherwise (a generator, an infinite or
+    unknown cardinality, an empty dataset). As prediction.py's (no import between the two)."""
+    cardinality = getattr(dataset, "cardinality", None)  # tf.data, without importing it
+    if callable(cardinality):
+        try:
+            count = int(cardinality())  # -1: infinite, -2: unknown
+        except (TypeError, ValueError):
+            count = -1
+    else:
+        try:
+            count = dataset.num_batches  # a PyDataset's (None: infinite)
+        except (AttributeError, NotImplementedError):
+            count = None
+        if count is None:
+            try:
+                count = len(dataset)
+            except TypeError:
+                count = -1
+    # 0 is no length to draw a bar for (Keras 3.7 fails on it); an endless Grain dataset
+    # reports sys.maxsize
+    return int(count) if 0 < count < sys.maxsize else None

@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any
+
 import keras
 import numpy as np
 
@@ -18,8 +21,15 @@ from keras_mixup._src.models import outputs_logits
 from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.validation import validate_pairs_pool, validate_probabilities
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def probabilities(model, x, batch_size: int = 512) -> np.ndarray:
+
+def probabilities(
+    model: keras.Model,
+    x: Any,  # what `model.predict` takes: arrays, tensors, a dataset, ...
+    batch_size: int = 512,
+) -> np.ndarray:
     """Class probabilities of `model` on `x`, applying softmax if the model outputs logits.
 
     Args:
@@ -38,12 +48,12 @@ def probabilities(model, x, batch_size: int = 512) -> np.ndarray:
 
 
 def in_between(
-    model,
-    x,
-    y,
+    model: keras.Model,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     num_pairs: int = 1000,
-    lambdas=None,
+    lambdas: ArrayLike | None = None,
     seed: int = 0,
     from_logits: bool | None = None,
 ) -> dict:
@@ -108,7 +118,7 @@ def in_between(
     }
 
 
-def plot_in_between(results: dict, path) -> None:
+def plot_in_between(results: dict, path: str | os.PathLike) -> None:
     """Both Figure 2 panels for several models, saved as a PNG at `path`: miss rate (%)
     and gradient norm against lambda; `results` maps a name to `in_between`'s output.
 
@@ -154,7 +164,7 @@ def _bins(probs, labels, num_bins):
     return edges, counts, mean_confidence, accuracy
 
 
-def reliability_bins(probabilities, labels, num_bins: int = 15) -> dict:
+def reliability_bins(probabilities: ArrayLike, labels: ArrayLike, num_bins: int = 15) -> dict:
     """Equal-width confidence bins: their centres, counts, mean confidence and accuracy
     (the data of a reliability diagram).
 
@@ -181,7 +191,9 @@ def reliability_bins(probabilities, labels, num_bins: int = 15) -> dict:
     }
 
 
-def expected_calibration_error(probabilities, labels, num_bins: int = 15) -> float:
+def expected_calibration_error(
+    probabilities: ArrayLike, labels: ArrayLike, num_bins: int = 15
+) -> float:
     """ECE in percent: the count-weighted mean of |accuracy - confidence| over
     equal-width confidence bins (Guo et al., "On Calibration of Modern Neural
     Networks", ICML 2017).
@@ -211,7 +223,12 @@ def _ece(counts, confidence, accuracy) -> float:
 
 
 def reliability_diagram(
-    probabilities, labels, path, *, num_bins: int = 15, title: str = ""
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    path: str | os.PathLike,
+    *,
+    num_bins: int = 15,
+    title: str = "",
 ) -> dict:
     """Saves a reliability diagram (accuracy per confidence bin against the diagonal)
     as a PNG at `path`, its title ending in the ECE.

@@ -10,7 +10,7 @@ ablation, which does not work). The mechanism:
    (`layer.record`).
 2. `MixupLoss` (and `MixupAccuracy`), bound to the layer, read the record in the
    same step and mix `y_true` and the sample weights with exactly those tensors
-   (`layer.step_targets`). Keras traces the forward pass, the loss and the metrics
+   (`layer._step_targets`). Keras traces the forward pass, the loss and the metrics
    into one function (one XLA cluster under `jit_compile=True`, one `jax.jit`
    program on JAX), so the record is an ordinary tensor of that function: no
    extra variables, no recomputation.
@@ -257,7 +257,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self,
         alpha: float = 1.0,
         *,
-        num_classes=None,
+        num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         inputs_only: bool = False,
         targets: str = "mixed",
@@ -337,11 +337,11 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def bind(self, follower) -> None:
+    def _bind(self, follower) -> None:
         """Registers a `MixupLoss` / `MixupAccuracy` that follows this layer's mixing."""
         self._followers.add(follower)
 
-    def bound_followers(self) -> list:
+    def _bound_followers(self) -> list:
         """The `MixupLoss` / `MixupAccuracy` objects bound to this layer (a method,
         not a property: Keras's saving walks properties, and these point back here)."""
         return list(self._followers)
@@ -521,7 +521,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             "((x, y) or Keras's dict with 'labels'), not features alone.",
         )
 
-    def step_targets(
+    def _step_targets(
         self, y_true, width: int, *, integers: str = "class_ids", sample_weight=None, name="y_true"
     ):
         """`y_true` (and `sample_weight`) mixed like the inputs of the current step.
@@ -626,7 +626,7 @@ class LayerFollower:
         else:
             self.layer_name, self._layer = layer, find_layer(layer)
         if self._layer is not None:
-            self._layer.bind(self)
+            self._layer._bind(self)
 
     @property
     def layer(self) -> MixupLayer:
@@ -638,5 +638,5 @@ class LayerFollower:
                     f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
                     "no such layer exists in this process.",
                 )
-            self._layer.bind(self)
+            self._layer._bind(self)
         return self._layer

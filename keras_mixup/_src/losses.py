@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 
 from keras_mixup._src import labels as label_rules
-from keras_mixup._src.layer import LayerFollower
+from keras_mixup._src.layer import LayerFollower, MixupLayer
 from keras_mixup._src.validation import user_error, validate_loss_arguments
 
 # Losses whose targets are probabilities per output unit: integer 0/1 labels are
@@ -95,7 +97,13 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
         True
     """
 
-    def __init__(self, loss, layer, name: str | None = None, **loss_kwargs):
+    def __init__(
+        self,
+        loss: str | keras.losses.Loss | Callable,
+        layer: MixupLayer | str,
+        name: str | None = None,
+        **loss_kwargs,
+    ):
         self.loss = _resolve_loss(loss, loss_kwargs)
         keras.losses.Loss.__init__(
             self,
@@ -135,7 +143,7 @@ class MixupLoss(LayerFollower, keras.losses.Loss):
         if layer.record is not None and layer.record.params is None:
             return self.loss(y_true, y_pred, sample_weight=sample_weight)
         width = y_pred.shape[-1]
-        targets, sample_weight = layer.step_targets(
+        targets, sample_weight = layer._step_targets(
             y_true, width, integers=self.integer_labels(width), sample_weight=sample_weight
         )
         return self._dense_loss(targets, y_pred, sample_weight=sample_weight)

@@ -7,7 +7,7 @@ import math
 import keras
 
 from keras_mixup._src import labels as label_rules
-from keras_mixup._src.layer import LayerFollower
+from keras_mixup._src.layer import LayerFollower, MixupLayer
 from keras_mixup._src.ops import KERAS
 from keras_mixup._src.validation import user_error, validate_probability
 
@@ -80,9 +80,9 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
 
     def __init__(
         self,
-        layer=None,
+        layer: MixupLayer | str | None = None,
         name: str = "mixup_accuracy",
-        dtype=None,
+        dtype: str | None = None,
         *,
         multi_label: bool | None = None,
         threshold: float = 0.5,
@@ -108,7 +108,7 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
     def _bound_losses(self) -> list:
         if self.layer_name is None:
             return []
-        return [f for f in self.layer.bound_followers() if hasattr(f, "integer_labels")]
+        return [f for f in self.layer._bound_followers() if hasattr(f, "integer_labels")]
 
     def _binary(self, width) -> bool:
         if width == 1:
@@ -151,7 +151,7 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
         binary_loss = all(loss.binary for loss in losses) if losses else binary
         integers = label_rules.integer_labels(width, binary_loss=binary_loss)
         if self.layer_name is not None:
-            targets, sample_weight = self.layer.step_targets(
+            targets, sample_weight = self.layer._step_targets(
                 y_true, width, integers=integers, sample_weight=sample_weight
             )
         else:

@@ -13,6 +13,8 @@ Like `sampling.py`, everything here is written against the ops interface
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_mixup._src import labels as label_rules
@@ -163,7 +165,14 @@ def blend_tensor(
     return ops.cast(mixed, dtype)
 
 
-def blend(tensor, params: MixParams, dtype=None, partner=None, ops=None, per_pixel=None):
+def blend(
+    tensor: Any,  # a tensor of any kind the ops bindings take (NumPy, TensorFlow, JAX, torch)
+    params: MixParams,
+    dtype: str | None = None,
+    partner: Any = None,  # a tensor like `tensor`, or None
+    ops: Any = None,  # an ops binding (`ops.py`; private), or None
+    per_pixel: bool | None = None,
+):
     """Mixes each row of `tensor` with its partner rows: `lam * t + (1 - lam) * t[perm]`.
 
     With k-way parameters (`more_weights`) the row is the weighted sum of the k

@@ -15,7 +15,7 @@ def last_activation(model) -> str:
     return getattr(getattr(last, "activation", None), "__name__", "linear")
 
 
-def outputs_logits(model) -> bool:
+def outputs_logits(model: keras.Model) -> bool:
     """Whether `model` outputs logits (True) or probabilities (False).
 
     Probabilities when the last layer is a `Softmax` layer or has a softmax or

@@ -19,6 +19,9 @@ set, not from the minibatch, which is why this is a data-set-level pipeline
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import keras
 import numpy as np
 
@@ -35,9 +38,17 @@ from keras_mixup._src.validation import (
     validate_seed,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 
 def nearest_neighbours(
-    features, k: int = 200, labels=None, *, chunk_size: int = 1024, verbose: int = 1
+    features: ArrayLike,
+    k: int = 200,
+    labels: ArrayLike | None = None,
+    *,
+    chunk_size: int = 1024,
+    verbose: int = 1,
 ) -> np.ndarray:
     """Exact k nearest neighbours of every example, by Euclidean distance.
 
@@ -142,17 +153,17 @@ class NeighbourMixup:
 
     def __init__(
         self,
-        features,
-        labels,
-        neighbours,
+        features: ArrayLike,
+        labels: ArrayLike,
+        neighbours: ArrayLike,
         alpha: float = 1.0,
         *,
         num_classes: int | None = None,
         targets: str = "mixed",
         per_example: bool = False,
         seed: int | None = None,
-        dtype=None,
-        augment=None,
+        dtype: str | None = None,
+        augment: Callable[[Any], Any] | None = None,  # TensorFlow tensors in and out
     ):
         self.spec = MixSpec(
             alpha=alpha, num_classes=num_classes, targets=targets, per_example=per_example

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
@@ -40,16 +43,16 @@ def _caption(targets: np.ndarray, class_names, top_k: int) -> str:
 
 
 def plot_batch(
-    element,
+    element: tuple | dict,
     *,
-    class_names=None,
+    class_names: Sequence[str] | None = None,
     bounding_box_format: str | None = None,
     data_format: str | None = None,
     max_images: int = 16,
     columns: int = 4,
     top_k: int = 2,
     title: str | None = None,
-    path=None,
+    path: str | os.PathLike | None = None,
 ):
     """Draws a mixed batch: each image with its top target weights, and, where the
     element has them, its bounding boxes (outlined, the box label and its source's

@@ -29,12 +29,18 @@ say so for latent mixing.
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from keras_mixup._src.models import last_activation
 from keras_mixup._src.validation import user_error, validate_alpha
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 OUTPUT_MODES = ("logits", "softmax", "linear", "auto")
 
@@ -83,28 +89,60 @@ def theta_bar(alpha: float, *, num_mixed: int = 2, cutmix_alpha: float = 0.0) ->
     return _mean_of_max_weight(alpha)
 
 
-def input_mean(dataset, *, verbose: int = 1) -> np.ndarray:
+def input_mean(dataset: Iterable, *, verbose: int = 1) -> np.ndarray:
     """The mean training input, one value per input entry (shape of one example).
 
     Streams over `dataset`: a `tf.data.Dataset` or any iterable of batches, each a
     features array or an `(x, y[, w])` tuple (the features are the first item), in
-    float64, with a progress bar (`verbose=1`). Use the *unmixed* training data.
+    float64, with a progress bar (`verbose=1`) that counts the batches out of the total
+    where the dataset knows it (a `tf.data.Dataset`'s finite `cardinality()`, the `len()` of
+    a `PyDataset`, a Grain `MapDataset` or a list of batches). Use the *unmixed* training
+    data.
 
     Raises:
         ValueError: an empty dataset.
     """
-    total, count = None, 0
-    progress = keras.utils.Progbar(None, unit_name="batch") if verbose else None
+    total, count, step = None, 0, 0
+    progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
     for step, batch in enumerate(dataset, start=1):
         features = batch[0] if isinstance(batch, (tuple, list)) else batch
         features = np.asarray(keras.ops.convert_to_numpy(features), np.float64)
         total = features.sum(axis=0) if total is None else total + features.sum(axis=0)
         count += len(features)
         if progress is not None:
-            progress.update(step)
+            progress.update(step, finalize=False)  # the last one below, whatever the length
+    if progress is not None and step:
+        progress.update(step, finalize=True)  # the final count, and the end of the line
     if not count:
         raise user_error(ValueError, "input_mean: the dataset yielded no examples.")
     return (total / count).astype("float32")
+
+
+def _batch_count(dataset) -> int | None:
+    """How many batches iterating `dataset` yields, where it says: a `tf.data.Dataset`'s
+    `cardinality()` when finite and known, a `PyDataset`'s `num_batches`, the `len()` of a
+    Sequence, a Grain `MapDataset`, a list or an array of batches; None otherwise (a
+    generator, an infinite or unknown cardinality, an empty dataset)."""
+    # tf.data by duck typing: TensorFlow is imported only where tf.data is used
+    cardinality = getattr(dataset, "cardinality", None)
+    if callable(cardinality):
+        try:
+            count = int(cardinality())  # -1: infinite, -2: unknown
+        except (TypeError, ValueError):
+            count = -1
+    else:
+        try:
+            count = dataset.num_batches  # a PyDataset's (None: infinite)
+        except (AttributeError, NotImplementedError):
+            count = None
+        if count is None:
+            try:
+                count = len(dataset)
+            except TypeError:
+                count = -1
+    # 0 is no length to draw a bar for (Keras 3.7 fails on it); an endless Grain dataset
+    # reports sys.maxsize
+    return int(count) if 0 < count < sys.maxsize else None
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
@@ -186,11 +224,11 @@ class ExpandFromMean(keras.layers.Layer):
 def mixup_aware_predictor(
     model: keras.Model,
     *,
-    input_mean,
+    input_mean: ArrayLike,
     alpha: float | None = None,
     theta_bar: float | None = None,
     output: str = "auto",
-    target_mean=None,
+    target_mean: ArrayLike | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """The mixup-aware predictor of a model trained with mixup (Carratino et al., 2020).

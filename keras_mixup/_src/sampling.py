@@ -25,6 +25,8 @@ Dirichlet draws below are exact (not approximations).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from keras_mixup._src.ops import ops_for
 from keras_mixup._src.structures import MixParams
@@ -270,7 +272,12 @@ def sample_log_gamma(seed, shape, alpha, ops=None):
     return ops.reshape(values, list(shape))
 
 
-def sample_beta(seed, shape, alpha, ops=None):
+def sample_beta(
+    seed: Any,  # a tensor or array of two integers, of any kind the ops bindings take
+    shape: Sequence[int],
+    alpha: float | Any,  # or a scalar tensor
+    ops: Any = None,  # an ops binding (`ops.py`; private), or None
+):
     """Draws lambda ~ Beta(alpha, alpha), exactly, with XLA-compilable ops.
 
     lambda = G1 / (G1 + G2) with G1, G2 ~ Gamma(alpha, 1), computed from their
@@ -470,18 +477,19 @@ def draw_mix_params(
 
 
 def sample_mix_params(
-    seed,
-    batch_size,
-    alpha,
+    # Any: tensors of any kind the ops bindings take (NumPy, TensorFlow, JAX, torch)
+    seed: Any,
+    batch_size: int | Any,
+    alpha: float | Any,
     per_example: bool = False,
-    groups=None,
-    ops=None,
+    groups: Any = None,
+    ops: Any = None,  # an ops binding (`ops.py`; private), or None
     *,
     num_mixed: int = 2,
-    cutmix_alpha=None,
-    switch_prob=0.5,
-    prob=1.0,
-    image_size=None,
+    cutmix_alpha: float | Any | None = None,
+    switch_prob: float | Any = 0.5,
+    prob: float | Any = 1.0,
+    image_size: tuple[int | Any, int | Any] | None = None,
     exact_area: bool = True,
 ) -> MixParams:
     """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.

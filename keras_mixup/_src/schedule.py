@@ -23,6 +23,7 @@ when the epoch starts were mixed with the previous alpha.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -33,6 +34,9 @@ from keras_mixup._src.validation import (
     validate_schedule_end,
     validate_scheduler,
 )
+
+if TYPE_CHECKING:  # the fronts' public names, for the annotation only (no run-time import)
+    import keras_mixup
 
 
 def alpha_schedule(
@@ -94,7 +98,7 @@ class AlphaScheduler(keras.callbacks.Callback):
     def __init__(
         self,
         schedule: Callable[[int], float],
-        *mixers,
+        *mixers: keras_mixup.MixupTransform | keras_mixup.MixupLayer,
         attribute: str = "alpha",
         verbose: int = 0,
     ):

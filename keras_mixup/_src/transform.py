@@ -31,7 +31,8 @@ _OWN_OPTIONS = (
 )
 
 
-def checkpointable(dataset):
+# tf.data.Dataset is named, not imported: TensorFlow is imported on first use (tf_data)
+def checkpointable(dataset: tf.data.Dataset) -> tf.data.Dataset:  # noqa: F821
     """`dataset` with tf.data's external-state policy set to IGNORE, unless the
     user chose a policy: then `tf.train.Checkpoint(iterator=...)` can save it.
 
@@ -243,10 +244,10 @@ class MixupTransform(RuntimeSettings):
         self,
         alpha: float = 1.0,
         *,
-        num_classes=None,
+        num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         seed: int | None = None,
-        dtype=None,
+        dtype: str | None = None,
         jit_compile: bool = True,
         pairing: str = "random",
         targets: str = "mixed",
