@@ -4,7 +4,6 @@ input range mean: the public module `keras_mixup.adversarial`."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.gradients import compiled, value_and_input_gradient
 from keras_mixup._src.models import outputs_logits
-from keras_mixup._src.ops import KERAS
+from keras_mixup._src.ops import KERAS, batch_count
 from keras_mixup._src.validation import validate_attack, validate_choice
 
 
@@ -177,7 +176,7 @@ def evaluate_adversarial(
     predict = compiled(lambda x: model(x, training=False))
     totals = {f"{kind}_top{k}": 0.0 for kind in ("clean", "adversarial") for k in top_k}
     count = step = 0
-    progress = keras.utils.Progbar(_batch_count(dataset), verbose=1 if verbose else 0)
+    progress = keras.utils.Progbar(batch_count(dataset), verbose=1 if verbose else 0)
     for step, (x, labels) in enumerate(dataset, start=1):
         x = keras.ops.convert_to_tensor(np.asarray(x))
         labels = keras.ops.convert_to_tensor(np.asarray(labels))
@@ -190,29 +189,3 @@ def evaluate_adversarial(
     if step:
         progress.update(step, finalize=True)  # the final count, and the end of the line
     return {name: 100.0 * value / count for name, value in totals.items()} | {"examples": count}
-
-
-def _batch_count(dataset) -> int | None:
-    """How many batches iterating `dataset` yields, where it says: a `tf.data.Dataset`'s
-    `cardinality()` when finite and known, a `PyDataset`'s `num_batches`, the `len()` of a
-    Grain `MapDataset` or a list of batches; None otherwise (a generator, an infinite or
-    unknown cardinality, an empty dataset). As prediction.py's (no import between the two)."""
-    cardinality = getattr(dataset, "cardinality", None)  # tf.data, without importing it
-    if callable(cardinality):
-        try:
-            count = int(cardinality())  # -1: infinite, -2: unknown
-        except (TypeError, ValueError):
-            count = -1
-    else:
-        try:
-            count = dataset.num_batches  # a PyDataset's (None: infinite)
-        except (AttributeError, NotImplementedError):
-            count = None
-        if count is None:
-            try:
-                count = len(dataset)
-            except TypeError:
-                count = -1
-    # 0 is no length to draw a bar for (Keras 3.7 fails on it); an endless Grain dataset
-    # reports sys.maxsize
-    return int(count) if 0 < count < sys.maxsize else None

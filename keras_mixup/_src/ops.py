@@ -50,6 +50,33 @@ def is_tensorflow_dataset(x) -> bool:
     return tf is not None and isinstance(x, tf.data.Dataset)
 
 
+def batch_count(dataset) -> int | None:
+    """How many batches iterating `dataset` yields, where it says: a `tf.data.Dataset`'s
+    `cardinality()` when finite and known, a `PyDataset`'s `num_batches`, the `len()` of a
+    Sequence, a Grain `MapDataset`, a list or an array of batches; None otherwise (a
+    generator, an infinite or unknown cardinality, an empty dataset)."""
+    # tf.data by duck typing: TensorFlow is imported only where tf.data is used
+    cardinality = getattr(dataset, "cardinality", None)
+    if callable(cardinality):
+        try:
+            count = int(cardinality())  # -1: infinite, -2: unknown
+        except (TypeError, ValueError):
+            count = -1
+    else:
+        try:
+            count = dataset.num_batches  # a PyDataset's (None: infinite)
+        except (AttributeError, NotImplementedError):
+            count = None
+        if count is None:
+            try:
+                count = len(dataset)
+            except TypeError:
+                count = -1
+    # 0 is no length to draw a bar for (Keras 3.7 fails on it); an endless Grain dataset
+    # reports sys.maxsize
+    return int(count) if 0 < count < sys.maxsize else None
+
+
 def in_grain_pipeline() -> bool:
     """Whether the caller runs inside a Grain pipeline (a Grain dataset's frame is
     on the stack), as Keras's preprocessing layers detect it."""

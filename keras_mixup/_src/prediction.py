@@ -29,7 +29,6 @@ say so for latent mixing.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,7 @@ import keras
 import numpy as np
 
 from keras_mixup._src.models import last_activation
+from keras_mixup._src.ops import batch_count
 from keras_mixup._src.validation import user_error, validate_alpha
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def input_mean(dataset: Iterable, *, verbose: int = 1) -> np.ndarray:
         ValueError: an empty dataset.
     """
     total, count, step = None, 0, 0
-    progress = keras.utils.Progbar(_batch_count(dataset), unit_name="batch") if verbose else None
+    progress = keras.utils.Progbar(batch_count(dataset), unit_name="batch") if verbose else None
     for step, batch in enumerate(dataset, start=1):
         features = batch[0] if isinstance(batch, (tuple, list)) else batch
         features = np.asarray(keras.ops.convert_to_numpy(features), np.float64)
@@ -116,33 +116,6 @@ def input_mean(dataset: Iterable, *, verbose: int = 1) -> np.ndarray:
     if not count:
         raise user_error(ValueError, "input_mean: the dataset yielded no examples.")
     return (total / count).astype("float32")
-
-
-def _batch_count(dataset) -> int | None:
-    """How many batches iterating `dataset` yields, where it says: a `tf.data.Dataset`'s
-    `cardinality()` when finite and known, a `PyDataset`'s `num_batches`, the `len()` of a
-    Sequence, a Grain `MapDataset`, a list or an array of batches; None otherwise (a
-    generator, an infinite or unknown cardinality, an empty dataset)."""
-    # tf.data by duck typing: TensorFlow is imported only where tf.data is used
-    cardinality = getattr(dataset, "cardinality", None)
-    if callable(cardinality):
-        try:
-            count = int(cardinality())  # -1: infinite, -2: unknown
-        except (TypeError, ValueError):
-            count = -1
-    else:
-        try:
-            count = dataset.num_batches  # a PyDataset's (None: infinite)
-        except (AttributeError, NotImplementedError):
-            count = None
-        if count is None:
-            try:
-                count = len(dataset)
-            except TypeError:
-                count = -1
-    # 0 is no length to draw a bar for (Keras 3.7 fails on it); an endless Grain dataset
-    # reports sys.maxsize
-    return int(count) if 0 < count < sys.maxsize else None
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
