@@ -30,7 +30,9 @@ from keras_mixup._src.tf_ops import TENSORFLOW
 def test_same_class_permutation_stays_in_class_and_is_a_permutation():
     classes = tf.constant([2, 0, 2, 1, 0, 2, 2, 1, 5])
     for seed in range(20):
-        params = sample_mix_params(tf.constant([seed, 7]), 9, 1.0, groups=classes)
+        params = sample_mix_params(
+            tf.constant([seed, 7]), 9, 1.0, pairing="same_class", labels=classes
+        )
         perm = params.permutation.numpy()
         assert sorted(perm.tolist()) == list(range(9))
         np.testing.assert_array_equal(classes.numpy()[perm], classes.numpy())
@@ -40,7 +42,9 @@ def test_same_class_permutation_stays_in_class_and_is_a_permutation():
 def test_same_class_permutation_is_uniform_within_each_class():
     """All 3! permutations of a class of three, and both of a class of two, equally often."""
     classes = tf.constant([0, 1, 0, 1, 0])
-    draw = tf.function(lambda s: sample_mix_params(s, 5, 1.0, groups=classes).permutation)
+    draw = tf.function(
+        lambda s: sample_mix_params(s, 5, 1.0, pairing="same_class", labels=classes).permutation
+    )
     counts = collections.Counter()
     trials = 3000
     for seed in range(trials):
@@ -54,7 +58,7 @@ def test_same_class_pairing_compiles_under_xla_with_the_same_result():
     classes = tf.constant([3, 1, 3, 3, 1, 0])
 
     def draw(seed):
-        return sample_mix_params(seed, 6, 0.4, groups=classes)
+        return sample_mix_params(seed, 6, 0.4, pairing="same_class", labels=classes)
 
     seed = tf.constant([5, 6])
     eager, compiled = draw(seed), tf.function(draw, jit_compile=True)(seed)

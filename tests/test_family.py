@@ -104,7 +104,7 @@ def test_injected_boxes_at_corners_edges_empty_and_full(box):
 def test_uncorrected_weight_option_keeps_the_drawn_lambda():
     exact = sample_mix_params(tf.constant([3, 3]), 4, 0.0, cutmix_alpha=1.0, image_size=(5, 5))
     drawn = sample_mix_params(
-        tf.constant([3, 3]), 4, 0.0, cutmix_alpha=1.0, image_size=(5, 5), exact_area=False
+        tf.constant([3, 3]), 4, 0.0, cutmix_alpha=1.0, image_size=(5, 5), exact_cutmix_weight=False
     )
     np.testing.assert_array_equal(exact.box.numpy(), drawn.box.numpy())
     area = np.prod(exact.box.numpy()[0, 2:] - exact.box.numpy()[0, :2]) / 25
@@ -118,7 +118,7 @@ def test_cutmix_lambda_before_the_box_follows_beta():
     for seed in range(300):
         params = sample_mix_params(
             tf.constant([seed, 9]), 2, 0.0, cutmix_alpha=1.0, image_size=(1000, 1000),
-            exact_area=False,
+            exact_cutmix_weight=False,
         )  # fmt: skip
         fractions.append(params.mix_weight.numpy()[0])
     assert stats.kstest(fractions, stats.beta(1.0, 1.0).cdf).pvalue > P_MIN
@@ -253,10 +253,17 @@ def test_one_alpha_at_zero_uses_the_other_method_only():
         tf.constant([1, 5]), 500, 0.0, per_example=True, cutmix_alpha=1.0, image_size=(8, 8)
     )
     assert only_cutmix.cut.numpy().all()
+    # a tensor cutmix_alpha traces CutMix (a schedule may raise it): at 0 it cuts nothing
     only_mixup = sample_mix_params(
-        tf.constant([1, 5]), 500, 1.0, per_example=True, cutmix_alpha=0.0, image_size=(8, 8)
-    )
+        tf.constant([1, 5]), 500, 1.0, per_example=True, cutmix_alpha=tf.constant(0.0),
+        switch_prob=1.0, image_size=(8, 8),
+    )  # fmt: skip
     assert not only_mixup.cut.numpy().any()
+    assert only_mixup.mix_weight.numpy().std() > 0.1  # mixup's lambdas, not 1
+    # a Python 0 (the default) leaves CutMix out: no box, no image size needed
+    untraced = sample_mix_params(tf.constant([1, 5]), 500, 1.0, per_example=True)
+    assert untraced.cut is None and untraced.box is None
+    np.testing.assert_array_equal(untraced.mix_weight, only_mixup.mix_weight)
 
 
 def test_prob_zero_returns_the_batch_as_it_is():

@@ -30,10 +30,14 @@ FAMILIES = {
     "switch_0": {"cutmix_alpha": 1.0, "switch_prob": 0.0},
     "switch_0.3": {"cutmix_alpha": 1.0, "switch_prob": 0.3},
     "switch_1": {"cutmix_alpha": 1.0, "switch_prob": 1.0},
-    "cutmix_area_weight_off": {"cutmix_alpha": 1.0, "switch_prob": 0.5, "exact_area": False},
+    "cutmix_area_weight_off": {
+        "cutmix_alpha": 1.0,
+        "switch_prob": 0.5,
+        "exact_cutmix_weight": False,
+    },
     "kway_3": {"num_mixed": 3},
     "prob_0.5": {"prob": 0.5},
-    "same_class": {"groups": np.array([0, 1, 2] * 4, "int32")},
+    "same_class": {"pairing": "same_class", "labels": np.array([0, 1, 2] * 4, "int32")},
 }
 CASES = [
     (family, per_example, alpha, seed)
@@ -53,8 +57,8 @@ def draw(family, per_example, alpha, seed, convert=np.asarray, ops=None) -> dict
     options = dict(FAMILIES[family])
     if options.pop("alpha_is_zero", False):
         alpha = 0.0
-    if "groups" in options:
-        options["groups"] = convert(options["groups"])
+    if "labels" in options:
+        options["labels"] = convert(options["labels"])
     if "cutmix_alpha" in options:
         options["image_size"] = IMAGE
     params = keras_mixup.sample_mix_params(

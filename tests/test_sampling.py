@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from keras_mixup import sample_beta, sample_mix_params
-from keras_mixup._src.sampling import sample_log_gamma
+from keras_mixup._src.methods.mixup import sample_log_gamma
 from keras_mixup._src.validation import validate_alpha
 from tests.stats import float32_ks_pvalue
 

@@ -40,6 +40,7 @@ from keras_mixup._src.ops import (
     in_tensorflow_graph,
     is_traced,
 )
+from keras_mixup._src.options import options_of
 from keras_mixup._src.sampling import fold_in
 from keras_mixup._src.spec import (
     ElementMixer,
@@ -50,22 +51,7 @@ from keras_mixup._src.spec import (
 from keras_mixup._src.structures import MixParams, Parts
 from keras_mixup._src.validation import user_error, validate_layer_reference, validate_seed
 
-_OWN_OPTIONS = (
-    "alpha",
-    "per_example",
-    "num_mixed",
-    "cutmix_alpha",
-    "switch_prob",
-    "prob",
-    "exact_cutmix_weight",
-    "num_classes",
-    "targets",
-    "mix_across_devices",
-    "bounding_box_format",
-    "min_box_visibility",
-    "data_format",
-    "ignore_class",
-)
+_OWN_OPTIONS = options_of("layer")  # the option table's, in its order
 
 # The live layers by name, only to resolve the layer name in a saved MixupLoss /
 # MixupAccuracy configuration: Keras deserializes a model's layers before its

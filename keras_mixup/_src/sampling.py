@@ -1,10 +1,13 @@
-"""Drawing mixup's random parameters: weights, partners and CutMix boxes.
+"""The random primitives every draw is made of: Threefry words, uniforms, exact
+Gamma / Beta / Dirichlet variates, permutations within groups.
 
-This module only *draws*; `mixing.py` only *applies*. It is the one place where
-keras_mixup makes randomness, for every front and every backend: everything
-here is a pure function of an explicit seed (two 32-bit integers), written
-against the ops interface (`ops.py`), so the same code runs as TensorFlow ops in
-tf.data and XLA, as `keras.ops` on JAX and PyTorch, and as NumPy on the host.
+These primitives, the mixing methods' draws (`methods/`) and the sampler that
+combines them (`sampler.py`) only *draw*; `mixing.py` only *applies*. They are
+the one place where keras_mixup makes randomness, for every front and every
+backend: everything here is a pure function of an explicit seed (two 32-bit
+integers), written against the ops interface (`ops.py`), so the same code runs
+as TensorFlow ops in tf.data and XLA, as `keras.ops` on JAX and PyTorch, and as
+NumPy on the host.
 
 Random bits come from Threefry-2x32 with 20 rounds (Salmon et al., SC 2011),
 the counter-based generator JAX uses, computed with 32-bit integer adds,
@@ -18,19 +21,16 @@ bit everywhere and the same weights up to the last-bit rounding of `log`, `cos`
 and `sin` in each library.
 
 Why not `tf.random.stateless_gamma` or `keras.random.beta`: the gamma op behind
-them has no XLA kernel, and each backend's generator differs. The Beta and
-Dirichlet draws below are exact (not approximations).
+them has no XLA kernel, and each backend's generator differs. The Gamma variates
+below, and the Beta and Dirichlet weights made of them, are exact (not
+approximations).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
 
-from keras_mixup._src.ops import ops_for
-from keras_mixup._src.structures import MixParams
-from keras_mixup._src.validation import user_error, validate_mix_family
+from keras_mixup._src.validation import user_error
 
 # Threefry-2x32: rotation constants and the key-schedule parity (Salmon et al. 2011).
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -38,14 +38,13 @@ _KEY_PARITY = 0x1BD11BDA
 
 # Streams: the high word of Threefry's counter; word i of stream s is output i % 2
 # of Threefry at counter (i // 2, s). One stream per purpose.
+# The core's streams are here; each mixing method declares its own
+# (`methods/<method>.py`: mixup 6, CutMix 5 and 7), all numbers distinct.
 STREAMS = {
     "neighbour": 1,  # which nearest neighbour (keras_mixup.neighbours)
     "fold_in": 2,  # derived seeds (replicas, shards, pipelines)
     "prob": 3,  # is the example (batch) mixed at all
-    "switch": 4,  # CutMix or mixup
-    "box_centre": 5,  # CutMix box centres (two words per box)
-    "mixup_gamma": 6,  # mixup's Gamma variates (Beta / Dirichlet weights)
-    "cutmix_gamma": 7,  # CutMix's Gamma variates (its lambda)
+    "choice": 4,  # which method mixes it (the switch between mixup and CutMix)
     "permutation": 1 << 16,  # + p: the keys of partner p's permutation
 }
 
@@ -128,7 +127,7 @@ def stream_words(seed, requests, *, ops) -> list:
     return out
 
 
-def random_words(seed, count, stream: int = STREAMS["mixup_gamma"], *, ops):
+def random_words(seed, count, stream: int, *, ops):
     """`count` random words (int32 `[count]`) of `seed` on `stream`."""
     return stream_words(seed, [(stream, 0, count)], ops=ops)[0]
 
@@ -231,7 +230,8 @@ def log_gamma(seed, stream: int, num_variates, alpha, *, ops):
     return log_gamma_from_words(seed, stream, words, num_variates, alpha, ops=ops)
 
 
-def _as_alpha(alpha, *, ops):
+def as_alpha(alpha, *, ops):
+    """A concentration (Python number or tensor) as a float32 scalar of the binding."""
     return ops.cast(ops.convert(alpha), "float32")
 
 
@@ -254,83 +254,7 @@ def dirichlet_weights(log_gammas, num_mixed: int, alpha, *, ops):
     return ops.where(alpha > 0, weights, first)
 
 
-def sample_log_gamma(seed, shape, alpha, ops=None):
-    """Draws log(G) for G ~ Gamma(alpha, 1), exactly, with XLA-compilable ops.
-
-    Args:
-        seed: two integers (tensor of shape `[2]`).
-        shape: static shape of the output (tuple of ints).
-        alpha: float scalar (Python or tensor) > 0.
-        ops: the ops binding; None: the one for `seed`'s kind of tensor.
-
-    Returns:
-        float32 tensor of `shape`.
-    """
-    ops = ops or ops_for(seed)
-    count = math.prod(shape)
-    values = log_gamma(seed, STREAMS["mixup_gamma"], count, _as_alpha(alpha, ops=ops), ops=ops)
-    return ops.reshape(values, list(shape))
-
-
-def sample_beta(
-    seed: Any,  # a tensor or array of two integers, of any kind the ops bindings take
-    shape: Sequence[int],
-    alpha: float | Any,  # or a scalar tensor
-    ops: Any = None,  # an ops binding (`ops.py`; private), or None
-):
-    """Draws lambda ~ Beta(alpha, alpha), exactly, with XLA-compilable ops.
-
-    lambda = G1 / (G1 + G2) with G1, G2 ~ Gamma(alpha, 1), computed from their
-    logs so that tiny alphas (lambda near 0 or 1) stay finite. alpha == 0 gives
-    lambda = 1 (no mixing: the paper's alpha -> 0 limit is ERM).
-
-    Args:
-        seed: two integers (tensor of shape `[2]`).
-        shape: static shape of the output (tuple of ints).
-        alpha: float scalar >= 0, Python number or tensor.
-        ops: the ops binding; None: the one for `seed`'s kind of tensor.
-
-    Returns:
-        float32 tensor of `shape` with values in [0, 1].
-
-    Examples:
-        >>> lam = sample_beta(tf.constant([1, 2]), [4], alpha=1.0)
-        >>> lam.shape, lam.dtype.name
-        (TensorShape([4]), 'float32')
-        >>> bool(tf.reduce_all((lam >= 0) & (lam <= 1)))
-        True
-    """
-    ops = ops or ops_for(seed)
-    count = math.prod(shape)
-    alpha = _as_alpha(alpha, ops=ops)
-    log_gammas = log_gamma(
-        seed, STREAMS["mixup_gamma"], 2 * count, ops.where(alpha > 0, alpha, 1.0), ops=ops
-    )
-    return ops.reshape(dirichlet_weights(log_gammas, 2, alpha, ops=ops)[0], list(shape))
-
-
-def _cutmix_boxes(lam, centre_words, image_size, *, ops):
-    """Boxes `[n, 4]` (top, left, bottom, right) and their clipped area fractions `[n]`.
-
-    The box has the image's aspect ratio and, before clipping, an area of
-    `(1 - lam) H W` (sides rounded to whole pixels), centred on a uniformly random
-    pixel; it is clipped to the image, so its area may be smaller.
-    """
-    height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
-    side = ops.sqrt(ops.maximum(1.0 - lam, 0.0))
-    box_height = ops.cast(ops.floor(side * ops.cast(height, "float32") + 0.5), "int32")
-    box_width = ops.cast(ops.floor(side * ops.cast(width, "float32") + 0.5), "int32")
-    centre_y = ops.bit_and(centre_words[0], 0x7FFFFFFF) % height
-    centre_x = ops.bit_and(centre_words[1], 0x7FFFFFFF) % width
-    top = ops.maximum(centre_y - box_height // 2, 0)
-    left = ops.maximum(centre_x - box_width // 2, 0)
-    bottom = ops.minimum(centre_y - box_height // 2 + box_height, height)
-    right = ops.minimum(centre_x - box_width // 2 + box_width, width)
-    area = ops.cast((bottom - top) * (right - left), "float32")
-    return ops.stack([top, left, bottom, right], axis=1), area / ops.cast(height * width, "float32")
-
-
-def _permutation_within_groups(keys_a, keys_b, groups, *, ops):
+def permutation_within_groups(keys_a, keys_b, groups, *, ops):
     """A uniformly random permutation that maps every index into its own group.
 
     Two independent random orders of the batch, each stably sorted by group,
@@ -347,241 +271,6 @@ def _permutation_within_groups(keys_a, keys_b, groups, *, ops):
     order_a, order_b = grouped_order(keys_a), grouped_order(keys_b)
     # permutation[order_a[k]] = order_b[k]
     return ops.take(order_b, ops.argsort(order_a))
-
-
-def draw_mix_params(
-    seed,
-    batch_size,
-    alpha,
-    *,
-    per_example: bool,
-    num_mixed: int,
-    cutmix_alpha,
-    switch_prob,
-    prob,
-    image_size,
-    exact_area: bool,
-    groups,
-    shards: int = 1,
-    ops,
-) -> MixParams:
-    """The sampler behind `sample_mix_params` (see there); every argument explicit.
-
-    `shards` > 1 splits the batch into that many equal, consecutive shards (the
-    devices of a data-parallel step): partners come from the example's own shard,
-    and each shard draws its own weights, box and decisions (with `per_example`,
-    each example does).
-
-    Words per purpose come from their own streams (`STREAMS`) in one Threefry call,
-    except the rare extra rejection rounds on the host binding.
-    """
-    validate_mix_family(num_mixed, cutmix_alpha)
-    num_partners = num_mixed - 1
-    num_weights = batch_size if per_example else shards
-    shard_of_row = None
-    if shards > 1:
-        if groups is not None:
-            raise user_error(
-                ValueError,
-                "pairing='same_class' and per-shard mixing do not combine; pass "
-                "mix_across_devices=True to mix the global batch.",
-            )
-        if isinstance(batch_size, int) and batch_size % shards:
-            raise user_error(
-                ValueError,
-                f"a batch of {batch_size} does not split into {shards} equal shards; pass "
-                "mix_across_devices=True, or a batch size divisible by the device count.",
-            )
-        shard_of_row = ops.arange(batch_size) // (batch_size // shards)
-        groups = shard_of_row
-    cutmix = cutmix_alpha is not None
-    if cutmix and image_size is None:
-        raise user_error(
-            ValueError, "sample_mix_params: `image_size` is needed with `cutmix_alpha`."
-        )
-    keys_per_partner = batch_size if groups is None else 2 * batch_size
-    mixup_variates = num_mixed * num_weights
-    requests = [(STREAMS["permutation"] + p, 0, keys_per_partner) for p in range(num_partners)]
-    requests.append((STREAMS["prob"], 0, num_weights))
-    requests += gamma_requests(STREAMS["mixup_gamma"], mixup_variates, ops=ops)
-    if cutmix:
-        requests += [
-            (STREAMS["switch"], 0, num_weights),
-            (STREAMS["box_centre"], 0, 2 * num_weights),
-        ]
-        requests += gamma_requests(STREAMS["cutmix_gamma"], 2 * num_weights, ops=ops)
-    words = stream_words(seed, requests, ops=ops)  # every word of the batch in one call
-    permutations = []
-    for keys in words[:num_partners]:
-        if groups is None:
-            permutations.append(ops.argsort(keys))
-        else:
-            permutations.append(
-                _permutation_within_groups(keys[:batch_size], keys[batch_size:], groups, ops=ops)
-            )
-    prob_words, mixup_words = words[num_partners], words[num_partners + 1 : num_partners + 3]
-    alpha = _as_alpha(alpha, ops=ops)
-    mixup_gammas = log_gamma_from_words(
-        seed,
-        STREAMS["mixup_gamma"],
-        mixup_words,
-        mixup_variates,
-        ops.where(alpha > 0, alpha, 1.0),
-        ops=ops,
-    )
-    weights = dirichlet_weights(mixup_gammas, num_mixed, alpha, ops=ops)
-    applied = unit_uniforms(prob_words, ops=ops) <= prob  # u in (0, 1]: prob 1 always
-    applied = applied & (ops.convert(batch_size) > 1)  # a batch of one has no partner
-    own = ops.where(applied, weights[0], 1.0)
-    partner = ops.where(applied, weights[1], 0.0)
-    more_weights = ops.where(applied, weights[2:], 0.0) if num_mixed > 2 else None
-    box = cut = None
-    if cutmix:
-        switch_words, centre_words = words[num_partners + 3], words[num_partners + 4]
-        cutmix_alpha = _as_alpha(cutmix_alpha, ops=ops)
-        cut_gammas = log_gamma_from_words(
-            seed,
-            STREAMS["cutmix_gamma"],
-            words[num_partners + 5 :],
-            2 * num_weights,
-            ops.where(cutmix_alpha > 0, cutmix_alpha, 1.0),
-            ops=ops,
-        )
-        cut_lam = dirichlet_weights(cut_gammas, 2, cutmix_alpha, ops=ops)[0]
-        box, area = _cutmix_boxes(cut_lam, ops.reshape(centre_words, [2, -1]), image_size, ops=ops)
-        switch = unit_uniforms(switch_words, ops=ops) <= switch_prob
-        use_cutmix = ops.where((alpha > 0) & (cutmix_alpha > 0), switch, cutmix_alpha > 0)
-        cut = applied & use_cutmix
-        own = ops.where(cut, 1.0 - area if exact_area else cut_lam, own)
-        partner = ops.where(cut, area if exact_area else 1.0 - cut_lam, partner)
-    if shard_of_row is not None and not per_example:  # each shard's draw to its rows
-        own, partner, cut = (
-            None if v is None else ops.take(v, shard_of_row) for v in (own, partner, cut)
-        )
-        box = None if box is None else ops.take(box, shard_of_row)
-        more_weights = (
-            None if more_weights is None else ops.take(more_weights, shard_of_row, axis=1)
-        )
-    shape = [batch_size]
-    return MixParams(
-        mix_weight=ops.broadcast_to(own, shape),
-        permutation=permutations[0],
-        more_weights=None
-        if more_weights is None
-        else ops.broadcast_to(more_weights, [num_mixed - 2, batch_size]),
-        more_permutations=None if num_mixed == 2 else ops.stack(permutations[1:]),
-        box=None if box is None else ops.broadcast_to(box, [batch_size, 4]),
-        cut=None if cut is None else ops.broadcast_to(cut, shape),
-        partner_weight=ops.broadcast_to(partner, shape),
-    )
-
-
-def sample_mix_params(
-    # Any: tensors of any kind the ops bindings take (NumPy, TensorFlow, JAX, torch)
-    seed: Any,
-    batch_size: int | Any,
-    alpha: float | Any,
-    per_example: bool = False,
-    groups: Any = None,
-    ops: Any = None,  # an ops binding (`ops.py`; private), or None
-    *,
-    num_mixed: int = 2,
-    cutmix_alpha: float | Any | None = None,
-    switch_prob: float | Any = 0.5,
-    prob: float | Any = 1.0,
-    image_size: tuple[int | Any, int | Any] | None = None,
-    exact_area: bool = True,
-) -> MixParams:
-    """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.
-
-    This is the one place where keras_mixup draws mixing parameters: the fronts
-    (`MixupTransform`, `MixupLayer`, `NeighbourMixup`) draw through `MixSpec.draw`,
-    which calls the same sampler (`draw_mix_params`).
-
-    Every purpose draws from its own Threefry stream of the seed (the partner
-    keys, the Gamma proposals, the uniforms of `prob` and of the switch, the box
-    centres), so the draws of one do not depend on the sizes of the others. The
-    same seed gives the same permutation, bit for bit, in eager, graph and XLA
-    code, on every Keras backend and in NumPy; the weights are the same up to the
-    rounding of `log`, `cos` and `sin` (relative differences of about 1e-7). In
-    the rare case where a Gamma proposal's acceptance test falls within that
-    rounding of its boundary (about one proposal in 10**7), two libraries can
-    accept different proposals and draw different, equally distributed weights.
-
-    Args:
-        seed: two integers (tensor or array of shape `[2]`, e.g. a stateless seed or
-            a `keras.random.SeedGenerator` state).
-        batch_size: int or scalar int tensor.
-        alpha: mixup's concentration, float >= 0 (Python or tensor): lambda ~
-            Beta(alpha, alpha), or the weights ~ Dirichlet(alpha, ..., alpha) for
-            `num_mixed > 2`. 0 means no mixup (lambda = 1).
-        per_example: if False (default, the paper's choice), one draw for the
-            whole batch (one lambda, one box, one switch and `prob` decision); if
-            True, an independent draw per example.
-        groups: optional integer tensor `[batch_size]` (class ids): partners are
-            then drawn among the examples of the same group (a uniformly random
-            permutation within each group, the paper's "SC" pairing of Table 5).
-            An example alone in its group is its own partner.
-        ops: the ops binding; None (default): the one for `seed`'s kind of tensor
-            (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
-            `keras.ops` for a JAX array or torch tensor).
-        num_mixed: how many examples mixup combines (static int >= 2): each
-            example with `num_mixed - 1` partners from as many independent
-            permutations (paper, Section 2).
-        cutmix_alpha: None (default): no CutMix. A float >= 0 (Python or tensor):
-            CutMix's lambda ~ Beta(cutmix_alpha, cutmix_alpha) sets a box (see
-            `MixParams.box`) of area `(1 - lambda) H W` with the image's aspect
-            ratio at a uniformly random centre, clipped to the image.
-        switch_prob: with both alphas > 0, the probability that a batch (an
-            example, with `per_example`) uses CutMix instead of mixup. With only
-            one alpha > 0, that method is used.
-        prob: the probability that a batch (an example) is mixed at all;
-            otherwise its weight is 1 (it is returned as it is).
-        image_size: `(H, W)` of the images (ints or scalar tensors); needed with
-            `cutmix_alpha`.
-        exact_area: if True (default), an example cut by a box keeps the weight
-            `1 - (clipped box area) / (H W)`, the share of its pixels it keeps; if
-            False, the drawn lambda (timm's `correct_lam=False`), which overstates
-            the example's share when the box was clipped at the border.
-
-    Returns:
-        A `MixParams` (float32 weights, int32 permutations, in the binding's kind
-        of tensor). A batch of size 1 has nothing to mix with: its mix weight is
-        1, so it is returned unchanged.
-
-    Raises:
-        ValueError: `cutmix_alpha` without `image_size`; CutMix with
-            `num_mixed > 2`; a seed that is not two integers.
-
-    Examples:
-        >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
-        >>> sorted(params.permutation.numpy().tolist())
-        [0, 1, 2, 3, 4]
-        >>> params.mix_weight.shape
-        TensorShape([5])
-        >>> classes = tf.constant([0, 1, 0, 1, 1])
-        >>> same = sample_mix_params(tf.constant([0, 42]), 5, 1.0, groups=classes)
-        >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
-        True
-        >>> cut = sample_mix_params(np.array([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
-        >>> cut.box.shape, bool(cut.cut[0])
-        ((4, 4), True)
-    """
-    ops = ops or ops_for(seed)
-    return draw_mix_params(
-        seed,
-        batch_size,
-        alpha,
-        per_example=per_example,
-        num_mixed=num_mixed,
-        cutmix_alpha=cutmix_alpha,
-        switch_prob=switch_prob,
-        prob=prob,
-        image_size=image_size,
-        exact_area=exact_area,
-        groups=groups,
-        ops=ops,
-    )
 
 
 def sample_neighbour_choice(seed, batch_size, num_neighbours, *, ops):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from keras_mixup._src.spec import RUNTIME as SCHEDULABLE
+from keras_mixup._src.options import RUNTIME as SCHEDULABLE
 from keras_mixup._src.validation import (
     validate_alpha,
     validate_epoch_count,

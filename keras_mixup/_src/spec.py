@@ -10,13 +10,15 @@ part of `get_config` and offers the three operations a front needs:
 - `mix_targets(params, y_true, ...)`: the targets of a loss or metric mixed the
   way the layer mixed the inputs.
 
-Run-time values (`RUNTIME`: alpha, cutmix_alpha, switch_prob, prob) are also
+Run-time values (`options.RUNTIME`: alpha, cutmix_alpha, switch_prob, prob) are also
 kept in variables (`RuntimeVariables`) that traced code reads, so that changing
 them needs no retrace: assigning `front.alpha` replaces the front's spec with a
 validated copy and assigns the variables.
 
-Adding an option: a field here (with its check in `__post_init__`), its use in
-`draw` / `apply` or the core, and the fronts' signatures and docstrings.
+Adding an option: its row in the option table (`options.py`, or its method's
+`options`), a field here with the table's default, its use in `draw` / `apply`
+or the core, and the fronts' signatures and docstrings (`tests/test_options.py`
+checks them against the table).
 """
 
 from __future__ import annotations
@@ -30,31 +32,11 @@ from keras_mixup._src import boxes, mixing
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of, parse_element
 from keras_mixup._src.ops import NUMPY, is_tensorflow_tensor, ops_for
-from keras_mixup._src.sampling import draw_mix_params
+from keras_mixup._src.options import OPTIONS, RUNTIME, RUNTIME_DOCS
+from keras_mixup._src.sampler import draw_mix_params, traced_methods
 from keras_mixup._src.seeds import HostSeeds
 from keras_mixup._src.structures import MixParams, Parts
-from keras_mixup._src.validation import (
-    user_error,
-    validate_alpha,
-    validate_bool,
-    validate_data_format,
-    validate_ignore_class,
-    validate_label_smoothing,
-    validate_mix_family,
-    validate_num_classes,
-    validate_num_mixed,
-    validate_pairing,
-    validate_probability,
-    validate_target_mode,
-)
-
-RUNTIME = ("alpha", "cutmix_alpha", "switch_prob", "prob")
-RUNTIME_DOCS = {
-    "alpha": "mixup's alpha (Beta / Dirichlet concentration; 0: no mixup)",
-    "cutmix_alpha": "CutMix's alpha (0: no CutMix)",
-    "switch_prob": "the probability of CutMix instead of mixup when both alphas are > 0",
-    "prob": "the probability that a batch (an example, with per_example) is mixed at all",
-}
+from keras_mixup._src.validation import user_error, validate_mix_family
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,25 +71,8 @@ class MixSpec:
         def set_(name, value):
             object.__setattr__(self, name, value)
 
-        set_("alpha", validate_alpha(self.alpha))
-        set_("cutmix_alpha", validate_alpha(self.cutmix_alpha, "cutmix_alpha"))
-        set_("switch_prob", validate_probability(self.switch_prob, "switch_prob"))
-        set_("prob", validate_probability(self.prob, "prob"))
-        set_("per_example", bool(self.per_example))
-        set_("num_mixed", validate_num_mixed(self.num_mixed))
-        set_("exact_cutmix_weight", validate_bool(self.exact_cutmix_weight, "exact_cutmix_weight"))
-        set_("num_classes", validate_num_classes(self.num_classes))
-        set_("targets", validate_target_mode(self.targets))
-        set_("pairing", validate_pairing(self.pairing))
-        set_("label_smoothing", validate_label_smoothing(self.label_smoothing))
-        set_("ignore_class", validate_ignore_class(self.ignore_class))
-        set_("mix_across_devices", validate_bool(self.mix_across_devices, "mix_across_devices"))
-        set_("bounding_box_format", boxes.validate_format(self.bounding_box_format))
-        set_(
-            "min_box_visibility",
-            validate_probability(self.min_box_visibility, "min_box_visibility"),
-        )
-        set_("data_format", validate_data_format(self.data_format))
+        for name, option in OPTIONS.items():  # the table's checks (options.py)
+            set_(name, option.validate(getattr(self, name)))
         if self.cutmix_at_build is None:
             validate_mix_family(self.num_mixed, self.cutmix_alpha)
             set_("cutmix_at_build", self.cutmix_alpha)
@@ -217,14 +182,12 @@ class MixSpec:
         return draw_mix_params(
             seed,
             batch_size_of(parts, ops=data_ops),
-            values["alpha"],
+            values,
+            methods=traced_methods(self.cutmix),
             per_example=self.per_example,
             num_mixed=self.num_mixed,
-            cutmix_alpha=values["cutmix_alpha"] if self.cutmix else None,
-            switch_prob=values["switch_prob"],
-            prob=values["prob"],
+            options={"exact_cutmix_weight": self.exact_cutmix_weight},
             image_size=image_size,
-            exact_area=self.exact_cutmix_weight,
             groups=groups,
             shards=shards,
             ops=ops,

@@ -8,27 +8,12 @@ import hashlib
 import numpy as np
 
 from keras_mixup._src.ops import is_tensorflow_dataset
+from keras_mixup._src.options import options_of
 from keras_mixup._src.seeds import seed_from_generator
 from keras_mixup._src.spec import ElementMixer, MixSpec, RuntimeSettings, RuntimeVariables
 from keras_mixup._src.validation import floating_dtype, validate_seed
 
-_OWN_OPTIONS = (
-    "alpha",
-    "per_example",
-    "num_mixed",
-    "cutmix_alpha",
-    "switch_prob",
-    "prob",
-    "exact_cutmix_weight",
-    "num_classes",
-    "pairing",
-    "targets",
-    "label_smoothing",
-    "ignore_class",
-    "bounding_box_format",
-    "min_box_visibility",
-    "data_format",
-)
+_OWN_OPTIONS = options_of("transform")  # the option table's, in its order
 
 
 # tf.data.Dataset is named, not imported: TensorFlow is imported on first use (tf_data)

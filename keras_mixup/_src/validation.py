@@ -117,12 +117,19 @@ def validate_image_shape(shape, owner: str, *, channels_first: bool = False) -> 
     )
 
 
+def static_number(value) -> float | None:
+    """`value` as a Python float where it is known now (a Python or NumPy number, a 0-d
+    NumPy array), None where it is a tensor (known only when the computation runs)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    return float(value) if _is_real(value) else None
+
+
 def validate_mix_family(num_mixed: int, cutmix_alpha) -> None:
     """k-way mixing (`num_mixed > 2`) and CutMix do not combine. `cutmix_alpha`:
-    None (no CutMix), a Python number (0: no CutMix) or a tensor (CutMix traced)."""
-    cuts = cutmix_alpha is not None and (
-        not isinstance(cutmix_alpha, (int, float)) or cutmix_alpha > 0
-    )
+    None (no CutMix), a number (0: no CutMix) or a tensor (CutMix traced)."""
+    known = None if cutmix_alpha is None else static_number(cutmix_alpha)
+    cuts = cutmix_alpha is not None and (known is None or known > 0)
     if num_mixed > 2 and cuts:
         raise user_error(
             ValueError,
