@@ -19,7 +19,8 @@ FIGURES = ROOT / "docs" / "figures"
 ROLES = {  # colour by role
     "front": ("transform", "layer", "losses", "metrics", "neighbours", "schedule", "prediction",
               "adversarial", "diagnostics", "tf_data"),
-    "core": ("sampling", "mixing", "spec", "elements", "labels", "structures"),
+    "core": ("sampling", "sampler", "options", "mixing", "spec", "elements", "labels",
+             "structures", "methods", "base", "mixup", "cutmix"),
     "binding": ("ops", "tf_ops", "binding"),
     "helper": ("validation", "seeds", "gradients", "models"),
 }  # fmt: skip
