@@ -1,4 +1,4 @@
-"""examples/gan.py (Figure 5): data, scores, the mixup discriminator objective, end to end."""
+"""examples/paper/gan.py (Figure 5): data, scores, the mixup discriminator objective, end to end."""
 
 import json
 from types import SimpleNamespace

@@ -1,4 +1,4 @@
-"""examples/models.py, training.py, cifar.py and imagenet.py: architectures, training
+"""examples/paper/models.py, training.py, cifar.py and imagenet.py: architectures, training
 utilities with exact expectations, and both scripts end to end on TFDS mock data."""
 
 import json

@@ -1,4 +1,4 @@
-"""examples/speech_commands.py (Figure 4): spectrogram maths and shape, the loaders, end to end."""
+"""examples/paper/speech_commands.py (Figure 4): spectrogram maths and shape, the loaders, end to end."""
 
 import shutil
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""examples/toy.py (Figure 1b) end to end, shortened."""
+"""examples/paper/toy.py (Figure 1b) end to end, shortened."""
 
 import json
 

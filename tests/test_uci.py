@@ -1,4 +1,4 @@
-"""examples/uci.py (Table 4): offline data sets end to end, the offline error message."""
+"""examples/paper/uci.py (Table 4): offline data sets end to end, the offline error message."""
 
 import json
 
