@@ -105,7 +105,8 @@ def _modules():
     """Every module of the package by dotted name (`_src.sampling`, `adversarial`, ...)."""
     found = {}
     for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)  # a package: its name
         found[name] = ast.parse(path.read_text())
     return found
 
@@ -134,17 +135,21 @@ def _targets(module: str, names: list, modules: dict) -> set:
     targets = set()
     for name in names or [None]:
         candidate = f"{module}.{name}".lstrip(".") if name else module
-        targets.add(candidate if candidate in modules else module)
-    return targets - {""}
+        target = candidate if candidate in modules else module
+        parts = target.split(".")
+        # importing a module of a subpackage runs the subpackage's __init__ first
+        targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return targets - {"", "_src"}
 
 
 def test_no_import_cycles_among_the_modules_late_imports_included():
     modules = _modules()
-    graph = {
+    graph = {  # subpackages (`_src.methods`: its __init__) are nodes too
         name: set().union(*[_targets(m, n, modules) for m, n in _imports(tree)] or [set()])
-        - {"__init__", "_src.__init__"}
+        - {name}
+        - {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)}  # its own packages
         for name, tree in modules.items()
-        if not name.endswith("__init__")
+        if name not in ("", "_src")  # the package itself re-exports: it sits above all
     }
     visiting, done = set(), set()
 
