@@ -3,8 +3,8 @@ before/after timings in one run: `python -m benchmarks --baseline <commit>`.
 
 The commit's `keras_mixup/` is extracted with `git archive` into a temporary
 folder and renamed `keras_mixup_<commit>` (imports and Keras serialization
-names included), with an empty `__init__.py` so that only the modules a
-benchmark asks for are imported. Nothing is written into the repository and
+names included), with an empty top-level `__init__.py` so that only the modules
+a benchmark asks for are imported (subpackages keep theirs). Nothing is written into the repository and
 `sys.path` is not changed: the package is registered in `sys.modules` directly.
 """
 
@@ -44,8 +44,9 @@ def load(commit: str):
                     source = tar.extractfile(member).read().decode()
                     target = folder / Path(member.name).relative_to("keras_mixup")
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    is_init = target.name == "__init__.py"
-                    target.write_text("" if is_init else source.replace("keras_mixup", name))
+                    # the package's own __init__ only: a subpackage's (_src/methods/) is kept
+                    is_top = member.name == "keras_mixup/__init__.py"
+                    target.write_text("" if is_top else source.replace("keras_mixup", name))
         spec = importlib.util.spec_from_file_location(
             name, folder / "__init__.py", submodule_search_locations=[str(folder)]
         )
