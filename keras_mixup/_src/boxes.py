@@ -1,4 +1,4 @@
-"""Bounding boxes under mixup and CutMix, in Keras's format: `{"boxes": [B, N, 4],
+"""Bounding boxes under mixup, CutMix and GridMix, in Keras's format: `{"boxes": [B, N, 4],
 "labels": [B, N]}`, padded with label -1 (boxes of padding are ignored), in one of
 Keras's `bounding_box_format`s.
 
@@ -13,6 +13,11 @@ Keras's `bounding_box_format`s.
   visible part is not a rectangle and the box keeps its extent). A box whose visible area
   is less than `min_box_visibility` of its area becomes padding. The output keeps the
   fixed shape `[B, 2 N, 4]`, so the box path compiles under XLA.
+- GridMix: the same rule through each box's visible fraction, exact for the grid (the
+  holes' area inside a box is a product of two per-axis counts). The partner's boxes are
+  clipped to the crop that holds the holes; the example's own boxes keep their geometry
+  (what the holes cover is not a rectangle). A box that its source shows less than
+  `min_box_visibility` of becomes padding.
 - `"mix_weights"` `[B, k N]` (added to the boxes dict): the weight of each box's source
   image in the mixed image (its mixing weight; for CutMix, the share of the image it
   keeps), 0 for padding: the per-box loss weights of Bag of Freebies for detection
@@ -149,6 +154,30 @@ def _own_outside_region(corners, region, *, ops):
     return shrunk, visible
 
 
+def _in_holes(start, end, cell, hole, t, *, ops):
+    """The measure of `[start, t)` that falls in holes, along one axis of a GridMix crop
+    `[start, end)` (`t` clipped to the crop): whole cells times the hole, and the
+    part of the last cell's hole."""
+    d = ops.minimum(ops.maximum(t, start), end) - start
+    cells = ops.floor(d / cell)
+    return cells * hole + ops.minimum(d - cells * cell, hole)
+
+
+def _grid_covered(corners, region, holes, *, ops):
+    """The area of each box that GridMix's holes cover (the partner's pixels in it):
+    the grid is separable, so the area is the product of the two axes' measures."""
+    y1, x1, y2, x2 = corners
+    top, left, bottom, right = region
+    cell_h, cell_w, hole_h, hole_w = (ops.cast(holes[:, i], "float32")[:, None] for i in range(4))
+    rows = _in_holes(top, bottom, cell_h, hole_h, y2, ops=ops) - _in_holes(
+        top, bottom, cell_h, hole_h, y1, ops=ops
+    )
+    cols = _in_holes(left, right, cell_w, hole_w, x2, ops=ops) - _in_holes(
+        left, right, cell_w, hole_w, x1, ops=ops
+    )
+    return rows * cols
+
+
 def mix_boxes(
     bounding_boxes: dict,
     params: MixParams,
@@ -191,6 +220,14 @@ def mix_boxes(
                 cut_corners, visible = _own_outside_region(corners, region, ops=ops)
             else:
                 cut_corners, visible = _partner_in_region(corners, region, ops=ops)
+            if params.holes is not None:  # GridMix rows: the share its holes leave or show
+                grid = (params.holes[:, 3] < params.holes[:, 1])[:, None]  # a hole < its cell
+                shown = _grid_covered(corners, region, params.holes, ops=ops)
+                visible = ops.where(grid, area - shown if index == 0 else shown, visible)
+                if index == 0:  # own boxes keep their geometry: holes do not shrink them
+                    cut_corners = [
+                        ops.where(grid, o, c) for c, o in zip(cut_corners, corners, strict=True)
+                    ]
             is_cut = (params.cut & ~alone)[:, None]
             corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
             enough = visible >= min_box_visibility * area

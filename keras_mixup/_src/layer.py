@@ -177,8 +177,14 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             box of the partner's pixels of area `(1 - lambda) H W`, lambda ~
             Beta(cutmix_alpha, cutmix_alpha); the inputs must be images
             `[B, H, W(, C)]`. The loss gets the area-corrected weights.
-        switch_prob: with both alphas > 0, the probability of CutMix instead of
-            mixup for a batch (an example, with `per_example`).
+        gridmix_alpha: GridMix's concentration (> 0 turns GridMix on, default 0): the
+            partner shows through the holes of a grid in a random crop, the hole
+            side set by lambda ~ Beta(gridmix_alpha, gridmix_alpha); images only.
+        gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
+            across the crop's width, drawn uniformly from this range.
+        switch_prob: with mixup and CutMix (or GridMix) on, the probability of CutMix
+            (or GridMix; split equally where both are on) instead of mixup for a
+            batch (an example, with `per_example`).
         prob: the probability that a batch (an example) is mixed at all.
         exact_cutmix_weight: True (default): a cut example's target weight is
             exactly the share of its pixels it keeps; False: the drawn lambda.
@@ -207,7 +213,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     The options mean what they mean for `MixupTransform`, which documents them in
-    full; `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are run-time settings
+    full; `alpha`, `cutmix_alpha`, `gridmix_alpha`, `switch_prob` and `prob` are run-time settings
     (layer variables) that `AlphaScheduler` can drive.
 
     Call arguments:
@@ -250,6 +256,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         seed: int | None = None,
         num_mixed: int = 2,
         cutmix_alpha: float = 0.0,
+        gridmix_alpha: float = 0.0,
+        gridmix_holes: tuple[int, int] = (2, 6),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -270,6 +278,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 targets=targets,
                 num_mixed=num_mixed,
                 cutmix_alpha=cutmix_alpha,
+                gridmix_alpha=gridmix_alpha,
+                gridmix_holes=gridmix_holes,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
@@ -309,7 +319,13 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         }
 
     def load_own_variables(self, store):
-        super().load_own_variables(store)
+        if len(store.keys()) < len(self.non_trainable_variables):
+            # saved before a run-time option was added (0.2.0 saved four): the saved
+            # values by their index (options.RUNTIME appends new ones), the rest as built
+            for index in range(len(store.keys())):
+                self.non_trainable_variables[index].assign(store[str(index)])
+        else:
+            super().load_own_variables(store)
         # the loaded values, except where they equal the current ones in float32 (which
         # keeps the exact Python values of the configuration)
         changed = {
@@ -390,18 +406,21 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         """The Keras mask of each input (None where it has none).
 
         Raises:
-            ValueError: CutMix with masked (sequence) inputs: it cuts image boxes.
+            ValueError: CutMix or GridMix with masked (sequence) inputs: they paste
+                regions of images.
         """
         masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)
         if len(masks) != len(flat_inputs):
             masks = [None] * len(flat_inputs)
-        if self.spec.cutmix and any(m is not None for m in masks):
+        if self.spec.cuts and any(m is not None for m in masks):
+            name = "cutmix_alpha" if self.spec.cutmix else "gridmix_alpha"
+            method = "CutMix" if self.spec.cutmix else "GridMix"
             raise user_error(
                 ValueError,
-                f"{self.owner} has cutmix_alpha={self.spec.cutmix_alpha}, but its input "
-                "carries a Keras mask (a padded sequence, e.g. after Embedding(mask_zero="
-                "True)): CutMix cuts boxes out of images and is not defined for sequences. "
-                "Use mixup (cutmix_alpha=0) on sequences.",
+                f"{self.owner} has {name}={getattr(self.spec, name)}, but its input carries a "
+                "Keras mask (a padded sequence, e.g. after Embedding(mask_zero=True)): "
+                f"{method} pastes regions of images and is not defined for sequences. Use "
+                f"mixup ({name}=0) on sequences.",
             )
         return masks
 

@@ -31,7 +31,7 @@ def map_tensors(fn, structure):
 def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W), or
     `[B, 1, H, W]` for channels-first images: the pixels of each example that come from
-    its partner under CutMix."""
+    its partner under CutMix (its box) or GridMix (the holes in its box)."""
     validate_image_shape(ops.static_shape(tensor), "CutMix", channels_first=channels_first)
     rank = ops.rank(tensor)
     top, left, bottom, right = (params.box[:, i] for i in range(4))
@@ -40,6 +40,10 @@ def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     cols = ops.arange(ops.size(tensor, first + 1))[None, :]
     in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])
     in_cols = (cols >= left[:, None]) & (cols < right[:, None])
+    if params.holes is not None:  # GridMix: the holes of each cell (MixParams.holes)
+        cell_h, cell_w, hole_h, hole_w = (params.holes[:, i][:, None] for i in range(4))
+        in_rows = in_rows & ((rows - top[:, None]) % cell_h < hole_h)
+        in_cols = in_cols & ((cols - left[:, None]) % cell_w < hole_w)
     mask = in_rows[:, :, None] & in_cols[:, None, :] & params.cut[:, None, None]
     if channels_first:
         return mask[:, None]

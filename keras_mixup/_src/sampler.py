@@ -16,6 +16,7 @@ from typing import Any
 from keras_mixup._src.labels import same_class_groups
 from keras_mixup._src.methods import METHODS, Build, Method
 from keras_mixup._src.methods.cutmix import CUTMIX
+from keras_mixup._src.methods.gridmix import GRIDMIX
 from keras_mixup._src.methods.mixup import MIXUP
 from keras_mixup._src.ops import ops_for
 from keras_mixup._src.sampling import (
@@ -28,6 +29,7 @@ from keras_mixup._src.structures import MixParams
 from keras_mixup._src.validation import (
     static_number,
     user_error,
+    validate_int_range,
     validate_mix_family,
     validate_pairing,
 )
@@ -66,17 +68,23 @@ def choose(uniforms, shares: list, enabled: list, *, ops):
     return chosen
 
 
-def method_shares(values: dict, methods: tuple[Method, ...]) -> list:
-    """Each traced method's share of the choice: with mixup and CutMix, `1 - switch_prob`
-    and `switch_prob` (the only choice among methods so far)."""
-    shares = {MIXUP.name: 1.0 - values["switch_prob"], CUTMIX.name: values["switch_prob"]}
-    return [shares[method.name] for method in methods]
+def method_shares(values: dict, methods: tuple[Method, ...], enabled: list, *, ops) -> list:
+    """Each traced method's share of the choice: mixup `1 - switch_prob`; the methods
+    that cut (CutMix, GridMix) `switch_prob`, split equally among those enabled (with
+    CutMix alone, exactly `switch_prob`)."""
+    cutting = [
+        ops.cast(on, "float32") for method, on in zip(methods, enabled, strict=True) if method.cuts
+    ]
+    count = ops.maximum(sum(cutting[1:], cutting[0]), 1.0) if cutting else 1.0
+    switch = ops.cast(ops.convert(values["switch_prob"]), "float32")
+    return [switch / count if method.cuts else 1.0 - switch for method in methods]
 
 
-def traced_methods(cutmix: bool) -> tuple[Method, ...]:
+def traced_methods(cutmix: bool, gridmix: bool = False) -> tuple[Method, ...]:
     """The methods a mixer traces, in the registry's order: mixup always (its alpha
-    may be scheduled from 0), CutMix where built with it."""
-    return tuple(m for m in METHODS if m is MIXUP or (m is CUTMIX and cutmix))
+    may be scheduled from 0), CutMix and GridMix where built with them."""
+    built = {MIXUP.name: True, CUTMIX.name: cutmix, GRIDMIX.name: gridmix}
+    return tuple(method for method in METHODS if built[method.name])
 
 
 def partners(words, groups, batch_size, *, ops) -> list:
@@ -159,34 +167,41 @@ def draw_mix_params(
     own = ops.where(applied, draws[0].own, 1.0)
     partner = ops.where(applied, draws[0].partner, 0.0)
     more = None if draws[0].more is None else ops.where(applied, draws[0].more, 0.0)
-    box = cut = None
+    box = cut = holes = None
     if len(methods) > 1:
         enabled = [ops.convert(values[method.alpha]) > 0 for method in methods]
         choice_words = words[num_partners + 1]
         chosen = choose(
             unit_uniforms(choice_words, ops=ops),
-            method_shares(values, methods),
+            method_shares(values, methods, enabled, ops=ops),
             enabled,
             ops=ops,
         )
+        # a grid of holes where a method draws one; elsewhere one cell that is all hole
+        # (the whole box), so that rows of every method share one per-pixel rule
+        if any(d.holes is not None for d in draws):
+            height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
+            whole = (
+                ops.stack([height, width, height, width]) + ops.cast(own * 0.0, "int32")[:, None]
+            )
+            holes = whole
         for index in range(1, len(methods)):
             use = applied & (chosen == index)
-            own = ops.where(use, draws[index].own, own)
-            partner = ops.where(use, draws[index].partner, partner)
+            drawn = draws[index]
+            own = ops.where(use, drawn.own, own)
+            partner = ops.where(use, drawn.partner, partner)
             if more is not None:
                 more = ops.where(use, 0.0, more)
             if methods[index].cuts:
                 cut = use if cut is None else cut | use
-                box = (
-                    draws[index].box
-                    if box is None
-                    else ops.where(use[:, None], draws[index].box, box)
-                )
+                box = drawn.box if box is None else ops.where(use[:, None], drawn.box, box)
+            if drawn.holes is not None:
+                holes = ops.where(use[:, None], drawn.holes, holes)
     if shard_of_row is not None and not per_example:  # each shard's draw to its rows
         own, partner, cut = (
             None if v is None else ops.take(v, shard_of_row) for v in (own, partner, cut)
         )
-        box = None if box is None else ops.take(box, shard_of_row)
+        box, holes = (None if v is None else ops.take(v, shard_of_row) for v in (box, holes))
         more = None if more is None else ops.take(more, shard_of_row, axis=1)
     shape = [batch_size]
     return MixParams(
@@ -197,6 +212,7 @@ def draw_mix_params(
         box=None if box is None else ops.broadcast_to(box, [batch_size, 4]),
         cut=None if cut is None else ops.broadcast_to(cut, shape),
         partner_weight=ops.broadcast_to(partner, shape),
+        holes=None if holes is None else ops.broadcast_to(holes, [batch_size, 4]),
     )
 
 
@@ -220,6 +236,8 @@ def sample_mix_params(
     *,
     num_mixed: int = 2,
     cutmix_alpha: float | Any = 0.0,
+    gridmix_alpha: float | Any = 0.0,
+    gridmix_holes: tuple[int, int] = (2, 6),
     switch_prob: float | Any = 0.5,
     prob: float | Any = 1.0,
     image_size: tuple[int | Any, int | Any] | None = None,
@@ -270,13 +288,21 @@ def sample_mix_params(
             Beta(cutmix_alpha, cutmix_alpha) sets a box (see `MixParams.box`) of
             area `(1 - lambda) H W` with the image's aspect ratio at a uniformly
             random centre, clipped to the image (Yun et al., ICCV 2019).
-        switch_prob: with both alphas > 0, the probability that a batch (an
-            example, with `per_example`) uses CutMix instead of mixup. With only
+        gridmix_alpha: GridMix's concentration, float >= 0 (Python or tensor); 0
+            (default): no GridMix. Otherwise lambda ~ Beta(gridmix_alpha,
+            gridmix_alpha) sets the holes of a grid in a random crop, through which
+            the partner shows (`MixParams.box` is the crop, `MixParams.holes` the
+            cells and holes; Baek et al., Pattern Recognition 2021).
+        gridmix_holes: `(low, high)`: GridMix's number of cells across the crop's
+            width, uniform on this inclusive range.
+        switch_prob: with mixup and a method that cuts (CutMix, GridMix) on, the
+            probability that a batch (an example, with `per_example`) uses the one
+            that cuts (split equally where both are on) instead of mixup. With only
             one alpha > 0, that method is used.
         prob: the probability that a batch (an example) is mixed at all;
             otherwise its weight is 1 (it is returned as it is).
         image_size: `(H, W)` of the images (ints or scalar tensors); needed with
-            CutMix.
+            CutMix and GridMix.
         exact_cutmix_weight: if True (default), an example cut by a box keeps the
             weight `1 - (clipped box area) / (H W)`, the share of its pixels it
             keeps; if False, the drawn lambda (timm's `correct_lam=False`), which
@@ -288,11 +314,12 @@ def sample_mix_params(
 
     Returns:
         A `MixParams` (float32 weights, int32 permutations, in the binding's kind
-        of tensor). `box` and `cut` are None without CutMix. A batch of size 1 has
+        of tensor). `box` and `cut` are None without CutMix and GridMix, `holes`
+        without GridMix. A batch of size 1 has
         nothing to mix with: its mix weight is 1, so it is returned unchanged.
 
     Raises:
-        ValueError: CutMix without `image_size`; CutMix with `num_mixed > 2`;
+        ValueError: CutMix or GridMix without `image_size`, or with `num_mixed > 2`;
             `pairing="same_class"` without `labels`, or `labels` with another
             pairing; an unknown `pairing`; a seed that is not two integers.
 
@@ -333,24 +360,39 @@ def sample_mix_params(
             f"`labels` is only read by it; got pairing={pairing!r} with "
             f"labels={'None' if labels is None else 'a tensor'}.",
         )
-    known = static_number(cutmix_alpha)
-    cutmix = known is None or known > 0
-    validate_mix_family(num_mixed, cutmix_alpha)
-    if cutmix and image_size is None:
+
+    def traced(alpha) -> bool:  # a tensor is traced (a schedule may raise it); a 0 is not
+        known = static_number(alpha)
+        return known is None or known > 0
+
+    cutmix, gridmix = traced(cutmix_alpha), traced(gridmix_alpha)
+    validate_mix_family(num_mixed, cutmix_alpha, "cutmix_alpha")
+    validate_mix_family(num_mixed, gridmix_alpha, "gridmix_alpha")
+    if (cutmix or gridmix) and image_size is None:
         raise user_error(
             ValueError,
-            "sample_mix_params: `image_size` (H, W) is needed with CutMix "
-            f"(cutmix_alpha={cutmix_alpha!r}).",
+            "sample_mix_params: `image_size` (H, W) is needed with CutMix and GridMix "
+            f"(cutmix_alpha={cutmix_alpha!r}, gridmix_alpha={gridmix_alpha!r}).",
         )
+    gridmix_holes = validate_int_range(gridmix_holes, "gridmix_holes", minimum=1)
     groups = None if labels is None else same_class_groups(labels, "sample_mix_params", ops=ops)
     return draw_mix_params(
         seed,
         batch_size,
-        {"alpha": alpha, "cutmix_alpha": cutmix_alpha, "switch_prob": switch_prob, "prob": prob},
-        methods=traced_methods(cutmix),
+        {
+            "alpha": alpha,
+            "cutmix_alpha": cutmix_alpha,
+            "gridmix_alpha": gridmix_alpha,
+            "switch_prob": switch_prob,
+            "prob": prob,
+        },
+        methods=traced_methods(cutmix, gridmix),
         per_example=per_example,
         num_mixed=num_mixed,
-        options={"exact_cutmix_weight": bool(exact_cutmix_weight)},
+        options={
+            "exact_cutmix_weight": bool(exact_cutmix_weight),
+            "gridmix_holes": gridmix_holes,
+        },
         image_size=image_size,
         groups=groups,
         ops=ops,

@@ -31,6 +31,7 @@ import keras
 from keras_mixup._src import boxes, mixing
 from keras_mixup._src import labels as label_rules
 from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of, parse_element
+from keras_mixup._src.methods import METHODS
 from keras_mixup._src.ops import NUMPY, is_tensorflow_tensor, ops_for
 from keras_mixup._src.options import OPTIONS, RUNTIME, RUNTIME_DOCS
 from keras_mixup._src.sampler import draw_mix_params, traced_methods
@@ -43,14 +44,16 @@ from keras_mixup._src.validation import user_error, validate_mix_family
 class MixSpec:
     """Every option of a mixer (see `MixupTransform` for their meaning).
 
-    `cutmix` is not an option: it records whether the CutMix code is part of the
-    traced computation, which is decided by `cutmix_alpha > 0` at construction
-    and kept by `replace`, so that a schedule can take `cutmix_alpha` to 0 and
-    back without retracing.
+    `built_alphas` is not an option: it records which methods' code is part of the
+    traced computation (CutMix, GridMix), which is decided by their alphas at
+    construction (`cutmix_alpha > 0`, ...) and kept by `replace`, so that a schedule
+    can take an alpha to 0 and back without retracing.
     """
 
     alpha: float = 1.0
     cutmix_alpha: float = 0.0
+    gridmix_alpha: float = 0.0
+    gridmix_holes: tuple = (2, 6)
     switch_prob: float = 0.5
     prob: float = 1.0
     per_example: bool = False
@@ -65,7 +68,8 @@ class MixSpec:
     bounding_box_format: str | None = None
     min_box_visibility: float = 0.1
     data_format: str | None = None
-    cutmix_at_build: float | None = None  # set once: `cutmix_alpha` when first built
+    # set once: ((alpha option, its value when first built), ...) of the methods after mixup
+    built_alphas: tuple | None = None
 
     def __post_init__(self):
         def set_(name, value):
@@ -73,23 +77,43 @@ class MixSpec:
 
         for name, option in OPTIONS.items():  # the table's checks (options.py)
             set_(name, option.validate(getattr(self, name)))
-        if self.cutmix_at_build is None:
-            validate_mix_family(self.num_mixed, self.cutmix_alpha)
-            set_("cutmix_at_build", self.cutmix_alpha)
-        elif self.cutmix_alpha > 0 and not self.cutmix:
-            raise user_error(
-                ValueError,
-                f"`cutmix_alpha` can only be scheduled on a mixer built with cutmix_alpha > 0 "
-                f"(the CutMix code is traced only then); got cutmix_alpha={self.cutmix_alpha!r} "
-                "for a mixer built with cutmix_alpha=0. Build it with the schedule's first "
-                "positive value and start the schedule at 0 if needed.",
-            )
+        if self.built_alphas is None:
+            alphas = tuple((m.alpha, getattr(self, m.alpha)) for m in METHODS[1:])
+            for method in METHODS:
+                if method.pairs_only:
+                    validate_mix_family(self.num_mixed, getattr(self, method.alpha), method.alpha)
+            set_("built_alphas", alphas)
+        for name, at_build in self.built_alphas:
+            if getattr(self, name) > 0 and not at_build > 0:
+                raise user_error(
+                    ValueError,
+                    f"`{name}` can only be scheduled on a mixer built with {name} > 0 (the "
+                    f"method's code is traced only then); got {name}={getattr(self, name)!r} "
+                    f"for a mixer built with {name}=0. Build it with the schedule's first "
+                    "positive value and start the schedule at 0 if needed.",
+                )
+
+    def traces(self, alpha: str) -> bool:
+        """Whether the method turned on by the option `alpha` (e.g. "cutmix_alpha") is
+        traced: fixed by the value built with (a schedule may later set it to 0, not
+        raise it from 0)."""
+        return dict(self.built_alphas).get(alpha, 1.0) > 0
 
     @property
     def cutmix(self) -> bool:
-        """Whether the CutMix code is traced: fixed by the `cutmix_alpha` built with (a
-        schedule may later set it to 0, not raise it from 0)."""
-        return self.cutmix_at_build > 0
+        """Whether the CutMix code is traced (see `traces`)."""
+        return self.traces("cutmix_alpha")
+
+    @property
+    def gridmix(self) -> bool:
+        """Whether the GridMix code is traced (see `traces`)."""
+        return self.traces("gridmix_alpha")
+
+    @property
+    def cuts(self) -> bool:
+        """Whether a method that pastes the partner's pixels is traced (CutMix, GridMix):
+        the images' size is then needed, and masked sequences are refused."""
+        return self.cutmix or self.gridmix
 
     def replace(self, **changes) -> MixSpec:
         """A validated copy with `changes` (CutMix stays traced or not, as built)."""
@@ -97,12 +121,13 @@ class MixSpec:
 
     def config(self, *names: str) -> dict:
         """The options `names` (default: all) as `get_config` entries."""
-        fields = [f.name for f in dataclasses.fields(self) if f.name != "cutmix_at_build"]
+        fields = [f.name for f in dataclasses.fields(self) if f.name != "built_alphas"]
         config = {name: getattr(self, name) for name in names or fields}
-        if "cutmix_alpha" in config and self.cutmix and self.cutmix_alpha == 0:
-            # scheduled to 0: the value it was built with, so that a mixer built from this
-            # config traces CutMix too (a layer's variables then restore the 0)
-            config["cutmix_alpha"] = self.cutmix_at_build
+        for name, at_build in self.built_alphas:
+            if name in config and at_build > 0 and config[name] == 0:
+                # scheduled to 0: the value it was built with, so that a mixer built from
+                # this config traces the method too (a layer's variables then restore the 0)
+                config[name] = at_build
         return config
 
     def runtime_values(self) -> dict:
@@ -114,10 +139,10 @@ class MixSpec:
     @property
     def pastes_whole_pixels(self) -> bool:
         """Whether every pixel of a mixed example comes whole from one source, as
-        built: CutMix alone (`alpha=0`, `cutmix_alpha > 0`) or `targets="dominant"`.
+        built: CutMix or GridMix alone (`alpha=0`) or `targets="dominant"`.
         Segmentation masks then keep their dtype and values (no `num_classes` for
         them needed; an ignore label such as 255 stays 255)."""
-        return self.targets == "dominant" or (self.cutmix and self.alpha == 0)
+        return self.targets == "dominant" or (self.cuts and self.alpha == 0)
 
     @property
     def channels_first(self) -> bool:
@@ -158,8 +183,9 @@ class MixSpec:
     def active(self, values):
         """Whether anything can be mixed with these run-time values (bool tensor)."""
         active = values["alpha"] > 0
-        if self.cutmix:
-            active = active | (values["cutmix_alpha"] > 0)
+        for method in METHODS[1:]:
+            if self.traces(method.alpha):
+                active = active | (values[method.alpha] > 0)
         return active & (values["prob"] > 0)
 
     def draw(
@@ -178,15 +204,18 @@ class MixSpec:
         groups = None
         if self.pairing == "same_class":
             groups = label_rules.same_class_groups(parts.labels, owner, ops=data_ops)
-        image_size = self.image_size(parts, owner, ops=data_ops) if self.cutmix else None
+        image_size = self.image_size(parts, owner, ops=data_ops) if self.cuts else None
         return draw_mix_params(
             seed,
             batch_size_of(parts, ops=data_ops),
             values,
-            methods=traced_methods(self.cutmix),
+            methods=traced_methods(self.cutmix, self.gridmix),
             per_example=self.per_example,
             num_mixed=self.num_mixed,
-            options={"exact_cutmix_weight": self.exact_cutmix_weight},
+            options={
+                "exact_cutmix_weight": self.exact_cutmix_weight,
+                "gridmix_holes": self.gridmix_holes,
+            },
             image_size=image_size,
             groups=groups,
             shards=shards,
@@ -402,6 +431,7 @@ class RuntimeSettings:
 
     alpha = runtime_property("alpha")
     cutmix_alpha = runtime_property("cutmix_alpha")
+    gridmix_alpha = runtime_property("gridmix_alpha")
     switch_prob = runtime_property("switch_prob")
     prob = runtime_property("prob")
 

@@ -46,7 +46,8 @@ class MixParams(NamedTuple):
         more_permutations: int32 `[k - 2, batch_size]` or None: those partners.
         box: int32 `[batch_size, 4]` or None: with CutMix, the rectangle
             `(top, left, bottom, right)` (bottom and right exclusive, in pixels of
-            the images' H x W) whose pixels come from the partner.
+            the images' H x W) whose pixels come from the partner; with GridMix, the
+            crop that holds its grid of holes.
         cut: bool `[batch_size]` or None: with CutMix, whether the example is mixed
             by its box (True) or blended with weight `mix_weight` (False).
         partner_weight: float32 `[batch_size]` or None: the first partner's weight.
@@ -54,6 +55,11 @@ class MixParams(NamedTuple):
             in so that a weight near 0 keeps its precision whichever example it
             belongs to (`1 - lambda` for lambda within 6e-8 of 1 would round to 0
             in float32, while lambda near 0 does not).
+        holes: int32 `[batch_size, 4]` or None: with GridMix, `(cell height, cell
+            width, hole height, hole width)`: inside `box`, the pixel at `(y, x)`
+            comes from the partner where `(y - top) % cell height < hole height` and
+            `(x - left) % cell width < hole width` (a hole in the top-left corner of
+            every cell). None, or a hole as large as its cell: the whole box (CutMix).
     """
 
     mix_weight: Any
@@ -63,3 +69,4 @@ class MixParams(NamedTuple):
     box: Any = None
     cut: Any = None
     partner_weight: Any = None
+    holes: Any = None

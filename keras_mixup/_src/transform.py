@@ -146,9 +146,20 @@ class MixupTransform(RuntimeSettings):
             feature must then be an image `[B, H, W(, C)]` (`[B, C, H, W]` with
             `data_format="channels_first"`), any H x W;
             per-pixel labels (segmentation masks) are cut with the same box.
-        switch_prob: with both `alpha > 0` and `cutmix_alpha > 0`, the probability
-            that a batch (an example, with `per_example`) uses CutMix instead of
-            mixup (default 0.5, as in timm and the DeiT / ConvNeXt recipes).
+        gridmix_alpha: GridMix's concentration (> 0 turns GridMix on, default 0;
+            Baek et al., Pattern Recognition 2021): lambda ~ Beta(gridmix_alpha,
+            gridmix_alpha) sets the holes of a grid of square cells in a random crop
+            (half the image to all of it, aspect ratio 0.5 to 2); the partner shows
+            through the holes (side `cell * sqrt(1 - lambda)`). The targets weigh
+            each source by the share of pixels it shows, exactly. Images only, as
+            for CutMix; not with `num_mixed > 2`.
+        gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
+            across the crop's width, drawn uniformly from this inclusive range (at
+            most half the crop's width in pixels).
+        switch_prob: with `alpha > 0` and `cutmix_alpha > 0` (or `gridmix_alpha >
+            0`), the probability that a batch (an example, with `per_example`) uses
+            CutMix (or GridMix; split equally where both are on) instead of mixup
+            (default 0.5, as in timm and the DeiT / ConvNeXt recipes).
         prob: the probability that a batch (an example) is mixed at all (default
             1); the others pass through with the same conversions.
         exact_cutmix_weight: if True (default), an example cut by a box keeps the
@@ -181,7 +192,7 @@ class MixupTransform(RuntimeSettings):
             (`[B, C, H, W]`) images, for CutMix's box and the boxes; None:
             `keras.config.image_data_format()`.
 
-    `alpha`, `cutmix_alpha`, `switch_prob` and `prob` are read from variables at
+    `alpha`, `cutmix_alpha`, `gridmix_alpha`, `switch_prob` and `prob` are read from variables at
     run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
     next batches without rebuilding the pipeline.
 
@@ -239,6 +250,8 @@ class MixupTransform(RuntimeSettings):
         label_smoothing: float = 0.0,
         num_mixed: int = 2,
         cutmix_alpha: float = 0.0,
+        gridmix_alpha: float = 0.0,
+        gridmix_holes: tuple[int, int] = (2, 6),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -257,6 +270,8 @@ class MixupTransform(RuntimeSettings):
                 label_smoothing=label_smoothing,
                 num_mixed=num_mixed,
                 cutmix_alpha=cutmix_alpha,
+                gridmix_alpha=gridmix_alpha,
+                gridmix_holes=gridmix_holes,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,

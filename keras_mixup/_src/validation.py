@@ -117,6 +117,26 @@ def validate_image_shape(shape, owner: str, *, channels_first: bool = False) -> 
     )
 
 
+def validate_int_range(value, name: str, *, minimum: int) -> tuple[int, int]:
+    """`(low, high)`: two integers with `minimum <= low <= high` (an inclusive range)."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(_is_integer(v) for v in value)
+    ):
+        raise user_error(
+            TypeError,
+            f"`{name}` must be a pair of integers (low, high), an inclusive range; got {value!r}.",
+        )
+    low, high = int(value[0]), int(value[1])
+    if not minimum <= low <= high:
+        raise user_error(
+            ValueError,
+            f"`{name}` must be (low, high) with {minimum} <= low <= high; got {name}={value!r}.",
+        )
+    return (low, high)
+
+
 def static_number(value) -> float | None:
     """`value` as a Python float where it is known now (a Python or NumPy number, a 0-d
     NumPy array), None where it is a tensor (known only when the computation runs)."""
@@ -125,17 +145,19 @@ def static_number(value) -> float | None:
     return float(value) if _is_real(value) else None
 
 
-def validate_mix_family(num_mixed: int, cutmix_alpha) -> None:
-    """k-way mixing (`num_mixed > 2`) and CutMix do not combine. `cutmix_alpha`:
-    None (no CutMix), a number (0: no CutMix) or a tensor (CutMix traced)."""
-    known = None if cutmix_alpha is None else static_number(cutmix_alpha)
-    cuts = cutmix_alpha is not None and (known is None or known > 0)
-    if num_mixed > 2 and cuts:
+def validate_mix_family(num_mixed: int, alpha, name: str = "cutmix_alpha") -> None:
+    """k-way mixing (`num_mixed > 2`) and a method that pastes a partner's pixels
+    (CutMix: `cutmix_alpha`, GridMix: `gridmix_alpha`) do not combine. `alpha`: None
+    (not used), a number (0: not used) or a tensor (traced)."""
+    known = None if alpha is None else static_number(alpha)
+    pastes = alpha is not None and (known is None or known > 0)
+    if num_mixed > 2 and pastes:
+        method = {"cutmix_alpha": "CutMix", "gridmix_alpha": "GridMix"}.get(name, name)
         raise user_error(
             ValueError,
-            f"CutMix pastes one partner's box into each example, so it combines pairs; got "
-            f"num_mixed={num_mixed} with cutmix_alpha={cutmix_alpha}. Use num_mixed=2 with "
-            "CutMix, or cutmix_alpha=0 for k-way mixup.",
+            f"{method} pastes one partner's pixels into each example, so it combines pairs; "
+            f"got num_mixed={num_mixed} with {name}={alpha}. Use num_mixed=2 with {method}, "
+            f"or {name}=0 for k-way mixup.",
         )
 
 

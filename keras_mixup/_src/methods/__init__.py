@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from keras_mixup._src.methods.base import Build, Draw, Method, Option
 from keras_mixup._src.methods.cutmix import CUTMIX
+from keras_mixup._src.methods.gridmix import GRIDMIX
 from keras_mixup._src.methods.mixup import MIXUP
 
-METHODS: tuple[Method, ...] = (MIXUP, CUTMIX)
+METHODS: tuple[Method, ...] = (MIXUP, CUTMIX, GRIDMIX)
 
 __all__ = ["Build", "Draw", "METHODS", "Method", "Option"]

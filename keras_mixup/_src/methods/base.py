@@ -45,12 +45,14 @@ class Draw(NamedTuple):
     """What one method drew for every draw of a batch (one per batch, per shard or per
     example): float32 `[n]` weights of the example itself and of its first partner,
     the further partners' weights (`[k - 2, n]`, k-way mixup only) and, for a method
-    that pastes a rectangle, the int32 box `[n, 4]` (top, left, bottom, right)."""
+    that pastes a region, the int32 box `[n, 4]` (top, left, bottom, right) and, for
+    a grid of holes in it, the int32 `holes` `[n, 4]` (see `MixParams.holes`)."""
 
     own: Any
     partner: Any
     more: Any = None
     box: Any = None
+    holes: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
