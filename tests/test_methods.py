@@ -15,6 +15,7 @@ from scipy import stats
 from keras_mixup import sample_mix_params
 from keras_mixup._src.methods import METHODS, Build, Draw, Method
 from keras_mixup._src.methods.cutmix import CUTMIX, cutmix_boxes
+from keras_mixup._src.methods.gridmix import GRIDMIX
 from keras_mixup._src.methods.mixup import MIXUP
 from keras_mixup._src.ops import KERAS, NUMPY
 from keras_mixup._src.sampler import choose, draw_mix_params, traced_methods
@@ -194,9 +195,11 @@ def test_mixup_draws_k_way_weights_that_sum_to_one():
         assert (draw.more is None) == (num_mixed == 2)
 
 
-def test_the_sampler_traces_cutmix_only_where_built_with_it():
+def test_the_sampler_traces_cutmix_and_gridmix_only_where_built_with_them():
     assert traced_methods(False) == (MIXUP,)
     assert traced_methods(True) == (MIXUP, CUTMIX)
+    assert traced_methods(False, True) == (MIXUP, GRIDMIX)
+    assert traced_methods(True, True) == METHODS
 
 
 @pytest.mark.parametrize(("per_example", "switch_prob"), itertools.product((False, True), (0.3,)))

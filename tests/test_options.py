@@ -18,7 +18,7 @@ FRONTS = {"transform": MixupTransform, "layer": MixupLayer}
 
 
 def test_mixspec_has_a_field_per_option_with_the_table_s_default():
-    fields = {f.name: f.default for f in dataclasses.fields(MixSpec) if f.name != "cutmix_at_build"}
+    fields = {f.name: f.default for f in dataclasses.fields(MixSpec) if f.name != "built_alphas"}
     assert set(fields) == set(OPTIONS)
     for name, option in OPTIONS.items():
         assert fields[name] == option.default, name
@@ -63,6 +63,8 @@ def test_the_run_time_options_are_the_table_s_and_each_has_a_property():
 BAD = {
     "alpha": (-1.0, "`alpha`"),
     "cutmix_alpha": (float("nan"), "`cutmix_alpha`"),
+    "gridmix_alpha": (-2.0, "`gridmix_alpha`"),
+    "gridmix_holes": ((0, 3), "`gridmix_holes`"),
     "switch_prob": (1.5, "`switch_prob`"),
     "prob": ("half", "`prob`"),
     "per_example": ("yes", "`per_example`"),
