@@ -93,6 +93,14 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
     families = {
         "cutmix": dict(alpha=0.5, per_example=True, cutmix_alpha=1.0, image_size=(7, 9)),
         "kway": dict(alpha=0.5, per_example=True, num_mixed=4),
+        "gridmix": dict(
+            alpha=0.5,
+            per_example=True,
+            cutmix_alpha=1.0,
+            gridmix_alpha=1.0,
+            switch_prob=0.8,
+            image_size=(9, 11),
+        ),  # fmt: skip
     }
     for name, family in families.items():
         params = sample_mix_params(seed, 12, ops=TENSORFLOW, **family)

@@ -35,6 +35,13 @@ FAMILIES = {
     "three_way": {"num_mixed": 3, "per_example": True},
     "cutmix_switch": {"cutmix_alpha": 1.0, "switch_prob": 0.5, "per_example": True},
     "cutmix_only": {"alpha": 0.0, "cutmix_alpha": 0.7},
+    "gridmix_switch": {
+        "cutmix_alpha": 1.0,
+        "gridmix_alpha": 1.0,
+        "switch_prob": 0.7,
+        "per_example": True,
+    },  # fmt: skip
+    "gridmix_only": {"alpha": 0.0, "gridmix_alpha": 0.8, "gridmix_holes": (1, 3)},
     "prob_half": {"prob": 0.5, "per_example": True},
     "dominant": {"targets": "dominant"},
     "smoothing": {"label_smoothing": 0.1},
@@ -58,7 +65,7 @@ def elements(draw, family_names=tuple(FAMILIES)):
     """(element as a tuple, transform options, num_classes): a generated batch."""
     family = draw(st.sampled_from(family_names))
     options = {"alpha": 0.6, **FAMILIES[family]}
-    cutmix = options.get("cutmix_alpha", 0) > 0
+    cutmix = options.get("cutmix_alpha", 0) > 0 or options.get("gridmix_alpha", 0) > 0
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     batch = draw(st.integers(1, 9))
     height, width = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -138,8 +145,14 @@ def _mix_rows(x, params, *, per_pixel, dominant=False):
     for i in range(len(x)):
         if params.cut is not None and bool(params.cut[i]) and per_pixel:
             top, left, bottom, right = np.asarray(params.box[i])
-            out[i] = x[i]
-            out[i, top:bottom, left:right] = x[perm[i], top:bottom, left:right]
+            region = np.zeros(x.shape[1:3], bool)
+            region[top:bottom, left:right] = True
+            if params.holes is not None:  # GridMix: the hole of each cell
+                cell_h, cell_w, hole_h, hole_w = np.asarray(params.holes[i])
+                rows, cols = np.meshgrid(*map(np.arange, x.shape[1:3]), indexing="ij")
+                region &= ((rows - top) % cell_h < hole_h) & ((cols - left) % cell_w < hole_w)
+            region = region.reshape(region.shape + (1,) * (x.ndim - 3))
+            out[i] = np.where(region, x[perm[i]], x[i])
             continue
         if params.cut is not None and bool(params.cut[i]) and dominant:
             out[i] = x[i] if own[i] >= partner[i] else x[perm[i]]
@@ -241,14 +254,27 @@ def test_tf_data_front_mixes_every_generated_element_as_its_parameters_say(case,
 
 
 @settings(max_examples=60)
-@given(elements(family_names=("pairs", "per_example", "three_way", "cutmix_switch", "prob_half")))
+@given(
+    elements(
+        family_names=(
+            "pairs",
+            "per_example",
+            "three_way",
+            "cutmix_switch",
+            "gridmix_switch",
+            "prob_half",
+        )  # fmt: skip
+    )
+)
 def test_layer_mixes_inputs_and_targets_with_its_recorded_parameters(case):
     """MixupLayer in a model on the current Keras backend (also run on JAX and PyTorch by
     tests/test_backends.py): features blended with the recorded parameters, and the targets
     of `_step_targets` (what MixupLoss and MixupAccuracy use) mixed with the same ones."""
     element, options, num_classes = case
     features, labels = element[0], element[1]
-    if options.get("cutmix_alpha") and np.asarray(labels).ndim == 3:
+    if (options.get("cutmix_alpha") or options.get("gridmix_alpha")) and np.asarray(
+        labels
+    ).ndim == 3:
         return  # per-pixel targets are a pipeline case; a model's y_true is per example here
     layer = MixupLayer(seed=1, inputs_only=True, **options)
     inputs = keras.tree.map_structure(keras.ops.convert_to_tensor, features)

@@ -15,9 +15,6 @@ from typing import Any
 
 from keras_mixup._src.labels import same_class_groups
 from keras_mixup._src.methods import METHODS, Build, Method
-from keras_mixup._src.methods.cutmix import CUTMIX
-from keras_mixup._src.methods.gridmix import GRIDMIX
-from keras_mixup._src.methods.mixup import MIXUP
 from keras_mixup._src.ops import ops_for
 from keras_mixup._src.sampling import (
     STREAMS,
@@ -80,11 +77,29 @@ def method_shares(values: dict, methods: tuple[Method, ...], enabled: list, *, o
     return [switch / count if method.cuts else 1.0 - switch for method in methods]
 
 
-def traced_methods(cutmix: bool, gridmix: bool = False) -> tuple[Method, ...]:
-    """The methods a mixer traces, in the registry's order: mixup always (its alpha
-    may be scheduled from 0), CutMix and GridMix where built with them."""
-    built = {MIXUP.name: True, CUTMIX.name: cutmix, GRIDMIX.name: gridmix}
-    return tuple(method for method in METHODS if built[method.name])
+def traced_methods(alphas: dict) -> tuple[Method, ...]:
+    """The methods a mixer traces, in the registry's order, from the values of their
+    alpha options when built (`{"cutmix_alpha": 1.0, ...}`): the default method
+    (mixup) always, since its alpha may be scheduled from 0; another where its alpha
+    is a number > 0 or a tensor (a schedule may raise it)."""
+
+    def traced(alpha) -> bool:
+        known = static_number(alpha)
+        return known is None or known > 0
+
+    return (METHODS[0],) + tuple(
+        method for method in METHODS[1:] if traced(alphas.get(method.alpha, 0.0))
+    )
+
+
+def method_options(values: dict) -> dict:
+    """The build-time options of the methods (their draws read them), by name."""
+    return {
+        option.name: values[option.name]
+        for method in METHODS
+        for option in method.options
+        if not option.runtime
+    }
 
 
 def partners(words, groups, batch_size, *, ops) -> list:
@@ -361,14 +376,12 @@ def sample_mix_params(
             f"labels={'None' if labels is None else 'a tensor'}.",
         )
 
-    def traced(alpha) -> bool:  # a tensor is traced (a schedule may raise it); a 0 is not
-        known = static_number(alpha)
-        return known is None or known > 0
-
-    cutmix, gridmix = traced(cutmix_alpha), traced(gridmix_alpha)
-    validate_mix_family(num_mixed, cutmix_alpha, "cutmix_alpha")
-    validate_mix_family(num_mixed, gridmix_alpha, "gridmix_alpha")
-    if (cutmix or gridmix) and image_size is None:
+    alphas = {"cutmix_alpha": cutmix_alpha, "gridmix_alpha": gridmix_alpha}
+    methods = traced_methods(alphas)
+    for method in METHODS:
+        if method.pairs_only:
+            validate_mix_family(num_mixed, alphas[method.alpha], method.alpha)
+    if any(method.needs_image_size for method in methods) and image_size is None:
         raise user_error(
             ValueError,
             "sample_mix_params: `image_size` (H, W) is needed with CutMix and GridMix "
@@ -386,13 +399,16 @@ def sample_mix_params(
             "switch_prob": switch_prob,
             "prob": prob,
         },
-        methods=traced_methods(cutmix, gridmix),
+        methods=methods,
         per_example=per_example,
         num_mixed=num_mixed,
-        options={
-            "exact_cutmix_weight": bool(exact_cutmix_weight),
-            "gridmix_holes": gridmix_holes,
-        },
+        options=method_options(
+            {
+                "num_mixed": num_mixed,
+                "exact_cutmix_weight": bool(exact_cutmix_weight),
+                "gridmix_holes": gridmix_holes,
+            }
+        ),
         image_size=image_size,
         groups=groups,
         ops=ops,

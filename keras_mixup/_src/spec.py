@@ -34,7 +34,7 @@ from keras_mixup._src.elements import batch_size_of, check_parts, image_size_of,
 from keras_mixup._src.methods import METHODS
 from keras_mixup._src.ops import NUMPY, is_tensorflow_tensor, ops_for
 from keras_mixup._src.options import OPTIONS, RUNTIME, RUNTIME_DOCS
-from keras_mixup._src.sampler import draw_mix_params, traced_methods
+from keras_mixup._src.sampler import draw_mix_params, method_options, traced_methods
 from keras_mixup._src.seeds import HostSeeds
 from keras_mixup._src.structures import MixParams, Parts
 from keras_mixup._src.validation import user_error, validate_mix_family
@@ -113,7 +113,7 @@ class MixSpec:
     def cuts(self) -> bool:
         """Whether a method that pastes the partner's pixels is traced (CutMix, GridMix):
         the images' size is then needed, and masked sequences are refused."""
-        return self.cutmix or self.gridmix
+        return any(m.cuts and self.traces(m.alpha) for m in METHODS)
 
     def replace(self, **changes) -> MixSpec:
         """A validated copy with `changes` (CutMix stays traced or not, as built)."""
@@ -209,13 +209,10 @@ class MixSpec:
             seed,
             batch_size_of(parts, ops=data_ops),
             values,
-            methods=traced_methods(self.cutmix, self.gridmix),
+            methods=traced_methods(dict(self.built_alphas)),
             per_example=self.per_example,
             num_mixed=self.num_mixed,
-            options={
-                "exact_cutmix_weight": self.exact_cutmix_weight,
-                "gridmix_holes": self.gridmix_holes,
-            },
+            options=method_options(vars(self)),
             image_size=image_size,
             groups=groups,
             shards=shards,

@@ -39,6 +39,15 @@ draws = {}
 FAMILIES = {
     "cutmix": dict(alpha=0.5, per_example=True, ops=KERAS, cutmix_alpha=1.0, image_size=(7, 9)),
     "kway": dict(alpha=0.5, per_example=True, ops=KERAS, num_mixed=4),
+    "gridmix": dict(
+        alpha=0.5,
+        per_example=True,
+        ops=KERAS,
+        cutmix_alpha=1.0,
+        gridmix_alpha=1.0,
+        switch_prob=0.8,
+        image_size=(9, 11),
+    ),  # fmt: skip
 }
 
 
@@ -106,7 +115,7 @@ def loss_and_metric_equal_hand_mixed_values(targets, per_example):
 
 
 def family_loss_equals_hand_mixed_values(family):
-    """CutMix (per example, switching with mixup) and 3-way mixing in a model, compiled
+    """CutMix and GridMix (per example, switching with mixup) and 3-way mixing in a model, compiled
     where the backend compiles: the loss equals NumPy's on hand-mixed values."""
     images = rng.integers(0, 256, (B, 5, 4, 1)).astype("uint8")
     layer = MixupLayer(seed=3, per_example=True, **family)
@@ -132,9 +141,14 @@ def family_loss_equals_hand_mixed_values(family):
         own, partner = p["mix_weight"][i], p["permutation"][i]
         if p["cut"] is not None and p["cut"][i]:
             top, left, bottom, right = p["box"][i]
-            mixed_x[i] = x[i]
-            mixed_x[i, top:bottom, left:right] = x[partner, top:bottom, left:right]
-            assert abs(own - (1 - (bottom - top) * (right - left) / 20)) < 1e-6, own
+            region = np.zeros((5, 4), bool)
+            region[top:bottom, left:right] = True
+            if p["holes"] is not None:  # GridMix rows: the holes of each cell
+                cell_h, cell_w, hole_h, hole_w = p["holes"][i]
+                rows, cols = np.meshgrid(np.arange(5), np.arange(4), indexing="ij")
+                region &= ((rows - top) % cell_h < hole_h) & ((cols - left) % cell_w < hole_w)
+            mixed_x[i] = np.where(region[..., None], x[partner], x[i])
+            assert abs(own - (1 - region.mean())) < 1e-6, own
         else:
             more = [] if p["more_weights"] is None else list(p["more_weights"][:, i])
             rows = [] if p["more_weights"] is None else list(p["more_permutations"][:, i])
@@ -522,6 +536,7 @@ for targets in ("mixed", "dominant"):
         loss_and_metric_equal_hand_mixed_values(targets, per_example)
 for family in (
     {"alpha": 0.6, "cutmix_alpha": 1.0, "switch_prob": 0.5},
+    {"alpha": 0.6, "cutmix_alpha": 1.0, "gridmix_alpha": 1.0, "switch_prob": 0.8},
     {"alpha": 0.6, "num_mixed": 3},
 ):
     family_loss_equals_hand_mixed_values(family)
