@@ -20,7 +20,7 @@ ROLES = {  # colour by role
     "front": ("transform", "layer", "losses", "metrics", "neighbours", "schedule", "prediction",
               "adversarial", "diagnostics", "tf_data"),
     "core": ("sampling", "sampler", "options", "mixing", "spec", "elements", "labels",
-             "structures", "methods", "base", "mixup", "cutmix"),
+             "structures", "methods", "base", "mixup", "cutmix", "gridmix"),
     "binding": ("ops", "tf_ops", "binding"),
     "helper": ("validation", "seeds", "gradients", "models"),
 }  # fmt: skip

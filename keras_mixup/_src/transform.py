@@ -53,8 +53,9 @@ class MixupTransform(RuntimeSettings):
     The family, from the same sampler and blend: k-way mixing (`num_mixed=k`:
     weights ~ Dirichlet(alpha, ..., alpha) over k examples, the paper's Section
     2), CutMix (`cutmix_alpha > 0`: a box of the partner's pixels, Yun et al.
-    2019), a per-batch (or per-example) switch between the two (`switch_prob`),
-    and mixing only a share of the batches (`prob`).
+    2019), GridMix (`gridmix_alpha > 0`: the partner through a grid of holes,
+    Baek et al. 2021), a per-batch (or per-example) choice between them
+    (`switch_prob`), and mixing only a share of the batches (`prob`).
 
     Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
     Keras's preprocessing dict (`{"images": ..., "labels": ...}`); features may be
@@ -234,6 +235,8 @@ class MixupTransform(RuntimeSettings):
           Minimization", ICLR 2018.
         - Yun, Han, Oh, Chun, Choe & Yoo, "CutMix: Regularization Strategy to Train
           Strong Classifiers with Localizable Features", ICCV 2019.
+        - Baek, Bang & Shim, "GridMix: Strong regularization through local context
+          mapping", Pattern Recognition 110, 2021.
     """
 
     def __init__(
