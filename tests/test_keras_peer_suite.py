@@ -31,6 +31,7 @@ import pytest
 import tensorflow as tf
 
 from keras_mixup import MixParams, MixupLayer, MixupLoss, blend
+from keras_mixup._src.methods import METHODS
 from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.structures import Parts
 from keras_mixup._src.tf_ops import TENSORFLOW
@@ -129,15 +130,21 @@ def test_layer_config_and_serialization_round_trip(options):
 
 def test_layer_weights_seed_generators_and_build():
     """run_layer_test's build asserts. Keras's MixUp has no weights; MixupLayer has no
-    trainable weight and four float32 non-trainable ones, its run-time settings (what
-    AlphaScheduler assigns), and one seed generator; it is built at instantiation."""
+    trainable weight and one float32 non-trainable weight per run-time setting (what
+    AlphaScheduler assigns): 0.2.0's four first, in their saved order, then the alphas
+    of the methods added since, each 0 (off) by default; and one seed generator; it is
+    built at instantiation."""
     layer = MixupLayer(alpha=0.2, seed=0)
     assert layer.built
     assert layer.trainable_weights == []
     names = [v.path.split("/")[-1] for v in layer.non_trainable_weights]
-    assert names == ["alpha", "cutmix_alpha", "switch_prob", "prob"]
+    assert names[:4] == ["alpha", "cutmix_alpha", "switch_prob", "prob"]
+    added = names[4:]
+    assert added == [m.alpha for m in METHODS[2:]]  # each method after CutMix, in order
     assert {v.dtype for v in layer.weights} == {"float32"}
-    np.testing.assert_allclose(to_numpy(layer.non_trainable_weights), [0.2, 0.0, 0.5, 1.0])
+    np.testing.assert_allclose(
+        to_numpy(layer.non_trainable_weights), [0.2, 0.0, 0.5, 1.0] + [0.0] * len(added)
+    )
     generators = [v for v in vars(layer).values() if isinstance(v, keras.random.SeedGenerator)]
     assert len(generators) == 1
     layer.build((8, 3, 4, 3))
