@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_mixup import MixupLayer, MixupTransform
+from keras_mixup._src.methods import METHODS
 from keras_mixup._src.ops import NUMPY
 from keras_mixup._src.structures import Parts
 
@@ -42,6 +43,16 @@ FAMILIES = {
         "per_example": True,
     },  # fmt: skip
     "gridmix_only": {"alpha": 0.0, "gridmix_alpha": 0.8, "gridmix_holes": (1, 3)},
+    "every_method": {
+        "cutmix_alpha": 1.0,
+        "gridmix_alpha": 1.0,
+        "fmix_alpha": 1.0,
+        "smoothmix_alpha": 1.0,
+        "switch_prob": 0.8,
+        "per_example": True,
+    },  # fmt: skip
+    "fmix_only": {"alpha": 0.0, "fmix_alpha": 0.5, "fmix_max_soft": 0.2},
+    "smoothmix_only": {"alpha": 0.0, "smoothmix_alpha": 2.0, "smoothmix_sigma": (0.1, 0.3)},
     "prob_half": {"prob": 0.5, "per_example": True},
     "dominant": {"targets": "dominant"},
     "smoothing": {"label_smoothing": 0.1},
@@ -60,12 +71,17 @@ def _array(rng, shape, dtype):
     return values.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
 
 
+def pastes(options) -> bool:
+    """Whether a method that mixes by a per-pixel rule (images only) is on."""
+    return any(options.get(m.alpha, 0) > 0 for m in METHODS if m.cuts)
+
+
 @st.composite
 def elements(draw, family_names=tuple(FAMILIES)):
     """(element as a tuple, transform options, num_classes): a generated batch."""
     family = draw(st.sampled_from(family_names))
     options = {"alpha": 0.6, **FAMILIES[family]}
-    cutmix = options.get("cutmix_alpha", 0) > 0 or options.get("gridmix_alpha", 0) > 0
+    cutmix = pastes(options)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     batch = draw(st.integers(1, 9))
     height, width = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -151,8 +167,14 @@ def _mix_rows(x, params, *, per_pixel, dominant=False):
                 cell_h, cell_w, hole_h, hole_w = np.asarray(params.holes[i])
                 rows, cols = np.meshgrid(*map(np.arange, x.shape[1:3]), indexing="ij")
                 region &= ((rows - top) % cell_h < hole_h) & ((cols - left) % cell_w < hole_w)
-            region = region.reshape(region.shape + (1,) * (x.ndim - 3))
-            out[i] = np.where(region, x[perm[i]], x[i])
+            share = region.astype(np.float64)  # the partner's share of each pixel
+            if params.mask is not None:  # FMix, SmoothMix: the mask in the box
+                share = share * np.asarray(params.mask[i], np.float64)
+            share = share.reshape(share.shape + (1,) * (x.ndim - 3))
+            if dominant:
+                out[i] = np.where(share > 1.0 - share, x[perm[i]], x[i])
+            else:
+                out[i] = (1.0 - share) * x[i] + share * x[perm[i]]
             continue
         if params.cut is not None and bool(params.cut[i]) and dominant:
             out[i] = x[i] if own[i] >= partner[i] else x[perm[i]]
@@ -262,6 +284,7 @@ def test_tf_data_front_mixes_every_generated_element_as_its_parameters_say(case,
             "three_way",
             "cutmix_switch",
             "gridmix_switch",
+            "every_method",
             "prob_half",
         )  # fmt: skip
     )
@@ -272,9 +295,7 @@ def test_layer_mixes_inputs_and_targets_with_its_recorded_parameters(case):
     of `_step_targets` (what MixupLoss and MixupAccuracy use) mixed with the same ones."""
     element, options, num_classes = case
     features, labels = element[0], element[1]
-    if (options.get("cutmix_alpha") or options.get("gridmix_alpha")) and np.asarray(
-        labels
-    ).ndim == 3:
+    if pastes(options) and np.asarray(labels).ndim == 3:
         return  # per-pixel targets are a pipeline case; a model's y_true is per example here
     layer = MixupLayer(seed=1, inputs_only=True, **options)
     inputs = keras.tree.map_structure(keras.ops.convert_to_tensor, features)

@@ -241,7 +241,7 @@ def test_the_realised_shares_follow_the_published_algorithm(alpha):
 
 
 def test_gridmix_mixes_pairs_only():
-    with pytest.raises(ValueError, match="GridMix pastes one partner's pixels.*gridmix_alpha=1.0"):
+    with pytest.raises(ValueError, match="GridMix mixes one partner's pixels.*gridmix_alpha=1.0"):
         MixupTransform(gridmix_alpha=1.0, num_mixed=3)
     with pytest.raises(ValueError, match="num_mixed=3 with gridmix_alpha=1.0"):
         sample_mix_params(np.array([0, 1]), 8, 1.0, num_mixed=3, gridmix_alpha=1.0,
@@ -271,7 +271,7 @@ def test_gridmix_refuses_masked_sequences():
          keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)]
     )  # fmt: skip
     model.compile(optimizer="sgd", loss=MixupLoss("sparse_categorical_crossentropy", layer=layer))
-    with pytest.raises(ValueError, match="GridMix pastes regions of images"):
+    with pytest.raises(ValueError, match="GridMix mixes regions of images"):
         model.train_on_batch(np.array([[1, 2, 0, 0, 0]] * 4), np.array([0, 1, 0, 1]))
 
 
@@ -292,4 +292,4 @@ def test_the_layer_trains_with_gridmix_under_xla_and_saves(tmp_path):
     assert np.isfinite(history.history["loss"]).all()
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
-    assert loaded.layers[0].gridmix_alpha == 1.0 and loaded.layers[0].spec.gridmix
+    assert loaded.layers[0].gridmix_alpha == 1.0 and loaded.layers[0].spec.traces("gridmix_alpha")

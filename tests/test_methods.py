@@ -199,7 +199,13 @@ def test_the_sampler_traces_cutmix_and_gridmix_only_where_built_with_them():
     assert traced_methods({}) == (MIXUP,)
     assert traced_methods({"cutmix_alpha": 0.5, "gridmix_alpha": 0}) == (MIXUP, CUTMIX)
     assert traced_methods({"gridmix_alpha": np.float32(1)}) == (MIXUP, GRIDMIX)
-    assert traced_methods({"cutmix_alpha": tf.constant(0.0), "gridmix_alpha": 2}) == METHODS
+    assert traced_methods({"cutmix_alpha": tf.constant(0.0), "gridmix_alpha": 2}) == (
+        MIXUP,
+        CUTMIX,
+        GRIDMIX,
+    )
+    every = {m.alpha: 1.0 for m in METHODS}
+    assert traced_methods(every) == METHODS
 
 
 @pytest.mark.parametrize(("per_example", "switch_prob"), itertools.product((False, True), (0.3,)))

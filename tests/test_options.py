@@ -65,6 +65,12 @@ BAD = {
     "cutmix_alpha": (float("nan"), "`cutmix_alpha`"),
     "gridmix_alpha": (-2.0, "`gridmix_alpha`"),
     "gridmix_holes": ((0, 3), "`gridmix_holes`"),
+    "fmix_alpha": (float("inf"), "`fmix_alpha`"),
+    "fmix_decay_power": (0.0, "`fmix_decay_power`"),
+    "fmix_max_soft": (0.6, "`fmix_max_soft`"),
+    "fmix_reformulate": ("no", "`fmix_reformulate`"),
+    "smoothmix_alpha": (-0.5, "`smoothmix_alpha`"),
+    "smoothmix_sigma": ((0.5, 0.25), "`smoothmix_sigma`"),
     "switch_prob": (1.5, "`switch_prob`"),
     "prob": ("half", "`prob`"),
     "per_example": ("yes", "`per_example`"),
@@ -154,7 +160,10 @@ def test_labels_and_same_class_pairing_come_together():
 
 
 def test_cutmix_needs_the_image_size_and_a_python_zero_leaves_it_out():
-    with pytest.raises(ValueError, match=r"`image_size` \(H, W\) is needed with CutMix"):
+    with pytest.raises(
+        ValueError,
+        match=r"`image_size` \(H, W\) is needed with the methods that paste pixels.*cutmix_alpha=0.5",
+    ):
         sample_mix_params(SEED, 8, 1.0, cutmix_alpha=0.5)
     for zero in (0, 0.0, np.float32(0), np.array(0.0)):
         params = sample_mix_params(SEED, 8, 1.0, cutmix_alpha=zero)

@@ -17,7 +17,8 @@ class Binding:
     #    floor, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
     #    rotate_left (32-bit), cumsum, sum, max, any, all, argsort (stable, int32), take,
     #    take_along_axis,
-    #    argmax (int32), one_hot.
+    #    argmax (int32), one_hot, irfft2 (the inverse real 2-D DFT of a half spectrum
+    #    given as real and imaginary parts `[..., H, W // 2 + 1]`: float32 `[..., H, W]`).
     # -- control flow and checks: cond, check (raise now, or an assert op in a graph;
     #    `value`, a scalar: the offending value, named in the error).
 

@@ -36,7 +36,7 @@ References:
 
 from __future__ import annotations
 
-from keras_mixup._src.mixing import weights_of
+from keras_mixup._src.mixing import partner_share, weights_of
 from keras_mixup._src.structures import MixParams
 from keras_mixup._src.validation import user_error
 
@@ -134,17 +134,19 @@ def _partner_in_region(corners, region, *, ops):
 
 def _own_outside_region(corners, region, *, ops):
     """Own boxes minus the pasted region: shrunk where the region covers a box across
-    its full width or height from one side; the visible area either way."""
+    its full width or height from one side (not where it covers the whole box: a box
+    CutMix hides is dropped, and under a mask, whose region is the whole image, boxes
+    keep their geometry); the visible area either way."""
     y1, x1, y2, x2 = corners
     top, left, bottom, right = region
     overlap, _ = _partner_in_region(corners, region, ops=ops)
     visible = _area(corners, ops=ops) - _area(overlap, ops=ops)
     across_width = (left <= x1) & (right >= x2)
     across_height = (top <= y1) & (bottom >= y2)
-    from_top = across_width & (top <= y1) & (bottom > y1)
-    from_bottom = across_width & (bottom >= y2) & (top < y2)
-    from_left = across_height & (left <= x1) & (right > x1)
-    from_right = across_height & (right >= x2) & (left < x2)
+    from_top = across_width & (top <= y1) & (bottom > y1) & (bottom < y2)
+    from_bottom = across_width & (bottom >= y2) & (top < y2) & (top > y1)
+    from_left = across_height & (left <= x1) & (right > x1) & (right < x2)
+    from_right = across_height & (right >= x2) & (left < x2) & (left > x1)
     shrunk = [
         ops.where(from_top, ops.minimum(bottom, y2), y1),
         ops.where(from_left, ops.minimum(right, x2), x1),
@@ -178,6 +180,49 @@ def _grid_covered(corners, region, holes, *, ops):
     return rows * cols
 
 
+def _integral(share, *, ops):
+    """The summed-area table of per-pixel shares `[B, H, W]`: `[B, (H + 1) (W + 1)]`
+    (flattened), entry `(i, j)` the sum over the pixels above row i and left of column j."""
+    table = ops.cumsum(ops.cumsum(share, axis=1), axis=2)
+    table = ops.concat([table[:, :1] * 0.0, table], axis=1)
+    table = ops.concat([table[:, :, :1] * 0.0, table], axis=2)
+    return ops.reshape(table, [ops.size(table, 0), -1])
+
+
+def _integral_at(table, y, x, height, width, *, ops):
+    """The integral of the per-pixel shares over `[0, y) x [0, x)` (`y`, `x` float32
+    `[B, N]` in pixels, clipped to the image of `height` x `width`, ints or scalar
+    tensors), exact: the shares are constant over each pixel, so the integral is
+    bilinear between the table's entries."""
+    h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+    y = ops.minimum(ops.maximum(y, 0.0), h)
+    x = ops.minimum(ops.maximum(x, 0.0), w)
+    i = ops.minimum(ops.floor(y), h - 1.0)
+    j = ops.minimum(ops.floor(x), w - 1.0)
+    fy, fx = y - i, x - j
+    i, j = ops.cast(i, "int32"), ops.cast(j, "int32")
+
+    def at(di, dj):
+        return ops.take_along_axis(table, (i + di) * (width + 1) + (j + dj), 1)
+
+    return (
+        at(0, 0) * (1.0 - fy) * (1.0 - fx)
+        + at(1, 0) * fy * (1.0 - fx)
+        + at(0, 1) * (1.0 - fy) * fx
+        + at(1, 1) * fy * fx
+    )
+
+
+def _mask_covered(corners, table, height, width, *, ops):
+    """The area of each box that the partner's per-pixel shares cover (`_integral`)."""
+    y1, x1, y2, x2 = corners
+
+    def at(y, x):
+        return _integral_at(table, y, x, height, width, ops=ops)
+
+    return at(y2, x2) - at(y1, x2) - at(y2, x1) + at(y1, x1)
+
+
 def mix_boxes(
     bounding_boxes: dict,
     params: MixParams,
@@ -205,6 +250,12 @@ def mix_boxes(
     sources = [(own, None), (partner, params.permutation)]
     sources += [(more[j], params.more_permutations[j]) for j in range(count)]
     region = None if params.box is None else _cut(params, ops=ops)
+    table = None
+    if params.mask is not None:  # a mask (FMix, SmoothMix): every row's exact shares
+        # 0 for the rows that are not cut; the ones of CutMix and GridMix are exact too
+        share = partner_share(params, params.mask, "float32", ops=ops)
+        table = _integral(share, ops=ops)
+        mask_height, mask_width = ops.size(params.mask, 1), ops.size(params.mask, 2)
     out_boxes, out_labels, out_weights = [], [], []
     for index, (weight, permutation) in enumerate(sources):
         source_boxes, source_labels = boxes, labels
@@ -228,6 +279,9 @@ def mix_boxes(
                     cut_corners = [
                         ops.where(grid, o, c) for c, o in zip(cut_corners, corners, strict=True)
                     ]
+            if table is not None:
+                shown = _mask_covered(corners, table, mask_height, mask_width, ops=ops)
+                visible = area - shown if index == 0 else shown
             is_cut = (params.cut & ~alone)[:, None]
             corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
             enough = visible >= min_box_visibility * area

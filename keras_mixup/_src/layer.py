@@ -182,9 +182,22 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             side set by lambda ~ Beta(gridmix_alpha, gridmix_alpha); images only.
         gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
             across the crop's width, drawn uniformly from this range.
-        switch_prob: with mixup and CutMix (or GridMix) on, the probability of CutMix
-            (or GridMix; split equally where both are on) instead of mixup for a
-            batch (an example, with `per_example`).
+        fmix_alpha: FMix's concentration (> 0 turns FMix on, default 0): the partner
+            shows through a random low-frequency mask covering `1 - lambda` of the
+            pixels, lambda ~ Beta(fmix_alpha, fmix_alpha); images of a fixed size.
+        fmix_decay_power: the decay of FMix's spectrum (> 0, default 3).
+        fmix_max_soft: in [0, 0.5], default 0: the share of pixels on each side of
+            FMix's threshold that get soft weights.
+        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1, fmix_alpha).
+        smoothmix_alpha: SmoothMix's concentration (> 0 turns SmoothMix on, default
+            0): the partner blended in through a Gaussian blob at a random centre,
+            its width drawn within `smoothmix_sigma` ~ Beta(smoothmix_alpha,
+            smoothmix_alpha) (1: uniform, as published); images only.
+        smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
+            SmoothMix's width as a share of the image's side.
+        switch_prob: with mixup and a method that pastes pixels on (CutMix, GridMix,
+            FMix, SmoothMix), the probability of one of those (split equally among
+            those on) instead of mixup for a batch (an example, with `per_example`).
         prob: the probability that a batch (an example) is mixed at all.
         exact_cutmix_weight: True (default): a cut example's target weight is
             exactly the share of its pixels it keeps; False: the drawn lambda.
@@ -201,20 +214,22 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             weight of its labelled sources: a categorical cross-entropy then weighs
             each pixel by that share (a pixel void in every source adds 0 to the sum,
             but counts in a `sum_over_batch_size` mean). Where each pixel comes from
-            one source (CutMix alone, `targets="dominant"`) integer masks are kept as
+            one source (CutMix, GridMix or FMix without soft edges, alone;
+            `targets="dominant"`) integer masks are kept as
             they are, void ids included, for
             `SparseCategoricalCrossentropy(ignore_class=...)`.
         bounding_box_format: the format of the boxes of Keras's element dict in a data
             pipeline, as for `MixupTransform`.
-        min_box_visibility: under CutMix, the share of its area a box must keep (as for
-            `MixupTransform`; default 0.1).
+        min_box_visibility: under a method that pastes pixels, the share of its area
+            a box's source must still show (as for `MixupTransform`; default 0.1).
         data_format: "channels_last" or "channels_first" images (for CutMix's box and
             the boxes); None: `keras.config.image_data_format()`.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     The options mean what they mean for `MixupTransform`, which documents them in
-    full; `alpha`, `cutmix_alpha`, `gridmix_alpha`, `switch_prob` and `prob` are run-time settings
-    (layer variables) that `AlphaScheduler` can drive.
+    full; `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`) are run-time settings (layer
+    variables) that `AlphaScheduler` can drive.
 
     Call arguments:
         inputs: a batch of features (tensor or nest of tensors) in a model; in a
@@ -258,6 +273,12 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         cutmix_alpha: float = 0.0,
         gridmix_alpha: float = 0.0,
         gridmix_holes: tuple[int, int] = (2, 6),
+        fmix_alpha: float = 0.0,
+        fmix_decay_power: float = 3.0,
+        fmix_max_soft: float = 0.0,
+        fmix_reformulate: bool = False,
+        smoothmix_alpha: float = 0.0,
+        smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -280,6 +301,12 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 cutmix_alpha=cutmix_alpha,
                 gridmix_alpha=gridmix_alpha,
                 gridmix_holes=gridmix_holes,
+                fmix_alpha=fmix_alpha,
+                fmix_decay_power=fmix_decay_power,
+                fmix_max_soft=fmix_max_soft,
+                fmix_reformulate=fmix_reformulate,
+                smoothmix_alpha=smoothmix_alpha,
+                smoothmix_sigma=smoothmix_sigma,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
@@ -406,20 +433,20 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         """The Keras mask of each input (None where it has none).
 
         Raises:
-            ValueError: CutMix or GridMix with masked (sequence) inputs: they paste
-                regions of images.
+            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix)
+                with masked (sequence) inputs: it mixes regions of images.
         """
         masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)
         if len(masks) != len(flat_inputs):
             masks = [None] * len(flat_inputs)
         if self.spec.cuts and any(m is not None for m in masks):
-            name = "cutmix_alpha" if self.spec.cutmix else "gridmix_alpha"
-            method = "CutMix" if self.spec.cutmix else "GridMix"
+            cutting = self.spec.cutting_methods[0]
+            name, method = cutting.alpha, cutting.title
             raise user_error(
                 ValueError,
                 f"{self.owner} has {name}={getattr(self.spec, name)}, but its input carries a "
                 "Keras mask (a padded sequence, e.g. after Embedding(mask_zero=True)): "
-                f"{method} pastes regions of images and is not defined for sequences. Use "
+                f"{method} mixes regions of images and is not defined for sequences. Use "
                 f"mixup ({name}=0) on sequences.",
             )
         return masks

@@ -31,7 +31,8 @@ def map_tensors(fn, structure):
 def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     """bool `[B, H, W, 1, ...]` (as many trailing 1s as `tensor` has axes after W), or
     `[B, 1, H, W]` for channels-first images: the pixels of each example that come from
-    its partner under CutMix (its box) or GridMix (the holes in its box)."""
+    its partner under CutMix (its box) or GridMix (the holes in its box), or that a
+    mask may give to the partner (`partner_share`)."""
     validate_image_shape(ops.static_shape(tensor), "CutMix", channels_first=channels_first)
     rank = ops.rank(tensor)
     top, left, bottom, right = (params.box[:, i] for i in range(4))
@@ -52,6 +53,28 @@ def box_mask(params: MixParams, tensor, *, channels_first: bool = False, ops):
     return mask
 
 
+def pixel_mask(params: MixParams, like, *, channels_first: bool = False, ops):
+    """`params.mask` (`[B, H, W]`) shaped like `box_mask`'s result for `like`."""
+    if channels_first:
+        return params.mask[:, None]
+    mask = params.mask
+    for _ in range(ops.rank(like) - 3):
+        mask = mask[..., None]
+    return mask
+
+
+def partner_share(params: MixParams, tensor, dtype: str, *, channels_first=False, ops):
+    """The per-pixel rule of the methods that paste: the partner's share of each pixel
+    of the cut examples (0 elsewhere), shaped like `box_mask`'s result. bool (whole
+    pixels) without a mask; with one (FMix, SmoothMix: `MixParams.mask`), `dtype`
+    values: the mask inside the box and its holes."""
+    inside = box_mask(params, tensor, channels_first=channels_first, ops=ops)
+    if params.mask is None:
+        return inside
+    mask = pixel_mask(params, inside, channels_first=channels_first, ops=ops)
+    return ops.where(inside, ops.cast(mask, dtype), ops.cast(0.0, dtype))
+
+
 def weights_of(params: MixParams, dtype: str, *, ops) -> tuple:
     """`(own, first partner, [further partners])` weights `[B]` in `dtype` (the
     partner's from `partner_weight`, or by difference where the sampler left it out)."""
@@ -68,17 +91,21 @@ def weights_of(params: MixParams, dtype: str, *, ops) -> tuple:
 def _row_weights(
     params: MixParams, tensor, dtype: str, per_pixel: bool, *, channels_first=False, ops
 ) -> tuple:
-    """The weights of `_weights`, shaped to broadcast against `tensor`; with CutMix and
-    `per_pixel`, 1 / 0 outside / inside the box for cut examples."""
+    """The weights of `weights_of`, shaped to broadcast against `tensor`; with a method
+    that pastes and `per_pixel`, the cut examples' weights per pixel (`partner_share`)."""
     own, partner, more = weights_of(params, dtype, ops=ops)
     own, partner = ops.rows_like(own, tensor), ops.rows_like(partner, tensor)
     more = [ops.rows_like(w, tensor) for w in more]
     if params.box is not None and per_pixel:
-        mask = box_mask(params, tensor, channels_first=channels_first, ops=ops)
+        share = partner_share(params, tensor, dtype, channels_first=channels_first, ops=ops)
         cut = ops.rows_like(params.cut, tensor)
         one, zero = ops.cast(1.0, dtype), ops.cast(0.0, dtype)
-        own = ops.where(mask, zero, ops.where(cut, one, own))
-        partner = ops.where(mask, one, ops.where(cut, zero, partner))
+        if params.mask is None:  # whole pixels: selections, no arithmetic
+            own = ops.where(share, zero, ops.where(cut, one, own))
+            partner = ops.where(share, one, ops.where(cut, zero, partner))
+        else:
+            own = ops.where(cut, one - share, own)
+            partner = ops.where(cut, share, partner)
     return own, partner, more
 
 

@@ -256,6 +256,11 @@ class NumPyOps(Binding):
         return (ids[..., None] == np.arange(depth)).astype(np.dtype(dtype))
 
     @staticmethod
+    def irfft2(real, imag, height: int, width: int):
+        spectrum = np.asarray(real, np.float32) + 1j * np.asarray(imag, np.float32)
+        return np.fft.irfft2(spectrum, s=(height, width)).astype(np.float32)
+
+    @staticmethod
     def weighted_pair(x, own, x_partner, partner):
         # converted inside the multiplications: no full-size float copies of uint8
         # images before them (two fewer float arrays written than casting first)
@@ -390,6 +395,17 @@ class KerasOps(Binding):
     @staticmethod
     def one_hot(ids, depth: int, dtype="float32"):
         return keras.ops.one_hot(ids, depth, dtype=dtype)
+
+    @staticmethod
+    def irfft2(real, imag, height: int, width: int):
+        """From keras.ops's 1-D transforms (no 2-D inverse in every supported Keras):
+        the inverse DFT along the height, `ifft(z) = conj(fft(conj(z))) / n`, then the
+        inverse real DFT along the width."""
+        axes = [*range(len(real.shape) - 2), len(real.shape) - 1, len(real.shape) - 2]
+        real, imag = keras.ops.transpose(real, axes), keras.ops.transpose(imag, axes)
+        real, imag = keras.ops.fft((real, -imag))
+        real, imag = keras.ops.transpose(real, axes), keras.ops.transpose(-imag, axes)
+        return keras.ops.irfft((real / height, imag / height), fft_length=width)
 
     def weighted_pair(self, x, own, x_partner, partner):
         if keras.backend.backend() == "torch":

@@ -30,8 +30,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
         0.5,
         runtime=True,
         validate=lambda value: validate_probability(value, "switch_prob"),
-        doc="the probability of CutMix or GridMix (split equally where both are on) instead "
-        "of mixup, when mixup is on too",
+        doc="the probability of a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix; "
+        "split equally among those on) instead of mixup, when mixup is on too",
     ),
     Option(
         "prob",
@@ -119,7 +119,15 @@ OPTIONS: dict[str, Option] = {
 
 # The run-time options, in the order their variables are saved (a layer's weights):
 # new ones go after "prob", so that saved models keep loading.
-RUNTIME: tuple[str, ...] = ("alpha", "cutmix_alpha", "switch_prob", "prob", "gridmix_alpha")
+RUNTIME: tuple[str, ...] = (
+    "alpha",
+    "cutmix_alpha",
+    "switch_prob",
+    "prob",
+    "gridmix_alpha",
+    "fmix_alpha",
+    "smoothmix_alpha",
+)
 assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
 RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}
 

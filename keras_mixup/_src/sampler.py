@@ -16,6 +16,7 @@ from typing import Any
 from keras_mixup._src.labels import same_class_groups
 from keras_mixup._src.methods import METHODS, Build, Method
 from keras_mixup._src.ops import ops_for
+from keras_mixup._src.options import OPTIONS, RUNTIME
 from keras_mixup._src.sampling import (
     STREAMS,
     permutation_within_groups,
@@ -26,7 +27,6 @@ from keras_mixup._src.structures import MixParams
 from keras_mixup._src.validation import (
     static_number,
     user_error,
-    validate_int_range,
     validate_mix_family,
     validate_pairing,
 )
@@ -182,7 +182,7 @@ def draw_mix_params(
     own = ops.where(applied, draws[0].own, 1.0)
     partner = ops.where(applied, draws[0].partner, 0.0)
     more = None if draws[0].more is None else ops.where(applied, draws[0].more, 0.0)
-    box = cut = holes = None
+    box = cut = holes = mask = None
     if len(methods) > 1:
         enabled = [ops.convert(values[method.alpha]) > 0 for method in methods]
         choice_words = words[num_partners + 1]
@@ -212,11 +212,13 @@ def draw_mix_params(
                 box = drawn.box if box is None else ops.where(use[:, None], drawn.box, box)
             if drawn.holes is not None:
                 holes = ops.where(use[:, None], drawn.holes, holes)
+            if drawn.mask is not None:  # rows of other methods: 1 (their box says it)
+                mask = ops.where(use[:, None, None], drawn.mask, 1.0 if mask is None else mask)
     if shard_of_row is not None and not per_example:  # each shard's draw to its rows
-        own, partner, cut = (
-            None if v is None else ops.take(v, shard_of_row) for v in (own, partner, cut)
+        own, partner, cut, box, holes, mask = (
+            None if v is None else ops.take(v, shard_of_row)
+            for v in (own, partner, cut, box, holes, mask)
         )
-        box, holes = (None if v is None else ops.take(v, shard_of_row) for v in (box, holes))
         more = None if more is None else ops.take(more, shard_of_row, axis=1)
     shape = [batch_size]
     return MixParams(
@@ -228,6 +230,7 @@ def draw_mix_params(
         cut=None if cut is None else ops.broadcast_to(cut, shape),
         partner_weight=ops.broadcast_to(partner, shape),
         holes=None if holes is None else ops.broadcast_to(holes, [batch_size, 4]),
+        mask=None if mask is None else ops.broadcast_to(mask, [batch_size, *image_size]),
     )
 
 
@@ -253,6 +256,12 @@ def sample_mix_params(
     cutmix_alpha: float | Any = 0.0,
     gridmix_alpha: float | Any = 0.0,
     gridmix_holes: tuple[int, int] = (2, 6),
+    fmix_alpha: float | Any = 0.0,
+    fmix_decay_power: float = 3.0,
+    fmix_max_soft: float = 0.0,
+    fmix_reformulate: bool = False,
+    smoothmix_alpha: float | Any = 0.0,
+    smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
     switch_prob: float | Any = 0.5,
     prob: float | Any = 1.0,
     image_size: tuple[int | Any, int | Any] | None = None,
@@ -310,14 +319,30 @@ def sample_mix_params(
             cells and holes; Baek et al., Pattern Recognition 2021).
         gridmix_holes: `(low, high)`: GridMix's number of cells across the crop's
             width, uniform on this inclusive range.
-        switch_prob: with mixup and a method that cuts (CutMix, GridMix) on, the
-            probability that a batch (an example, with `per_example`) uses the one
-            that cuts (split equally where both are on) instead of mixup. With only
-            one alpha > 0, that method is used.
+        fmix_alpha: FMix's concentration, float >= 0 (Python or tensor); 0
+            (default): no FMix. Otherwise lambda ~ Beta(fmix_alpha, fmix_alpha) sets
+            the share of a low-frequency random mask's pixels the example keeps
+            (`MixParams.mask`; Harris et al. 2020). Needs a static `image_size`.
+        fmix_decay_power: the decay of FMix's spectrum, `1 / f ** fmix_decay_power`
+            (> 0; default 3, the paper's).
+        fmix_max_soft: in [0, 0.5]: the share of pixels on each side of FMix's
+            threshold that get soft weights (0, default: a binary mask).
+        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1, fmix_alpha).
+        smoothmix_alpha: SmoothMix's concentration, float >= 0 (Python or tensor);
+            0 (default): no SmoothMix. Otherwise the partner shows through a
+            Gaussian blob at a random centre, its width within `smoothmix_sigma`
+            drawn ~ Beta(smoothmix_alpha, smoothmix_alpha) (1: uniform, as
+            published; Lee et al. 2020).
+        smoothmix_sigma: `(low, high)`: the range of SmoothMix's width as a share of
+            the image's side (`sqrt(H W)`); default (0.25, 0.5).
+        switch_prob: with mixup and a method that pastes pixels (CutMix, GridMix,
+            FMix, SmoothMix) on, the probability that a batch (an example, with
+            `per_example`) uses one of those (split equally among those on) instead
+            of mixup. With only one alpha > 0, that method is used.
         prob: the probability that a batch (an example) is mixed at all;
             otherwise its weight is 1 (it is returned as it is).
-        image_size: `(H, W)` of the images (ints or scalar tensors); needed with
-            CutMix and GridMix.
+        image_size: `(H, W)` of the images (ints or scalar tensors; ints for FMix);
+            needed with the methods that paste pixels.
         exact_cutmix_weight: if True (default), an example cut by a box keeps the
             weight `1 - (clipped box area) / (H W)`, the share of its pixels it
             keeps; if False, the drawn lambda (timm's `correct_lam=False`), which
@@ -329,12 +354,13 @@ def sample_mix_params(
 
     Returns:
         A `MixParams` (float32 weights, int32 permutations, in the binding's kind
-        of tensor). `box` and `cut` are None without CutMix and GridMix, `holes`
-        without GridMix. A batch of size 1 has
-        nothing to mix with: its mix weight is 1, so it is returned unchanged.
+        of tensor). `box` and `cut` are None without a method that pastes pixels,
+        `holes` without GridMix, `mask` without FMix and SmoothMix. A batch of size
+        1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
 
     Raises:
-        ValueError: CutMix or GridMix without `image_size`, or with `num_mixed > 2`;
+        ValueError: a method that pastes pixels without `image_size`, or with
+            `num_mixed > 2`; FMix without a static `image_size`; an option out of range;
             `pairing="same_class"` without `labels`, or `labels` with another
             pairing; an unknown `pairing`; a seed that is not two integers.
 
@@ -376,39 +402,33 @@ def sample_mix_params(
             f"labels={'None' if labels is None else 'a tensor'}.",
         )
 
-    alphas = {"cutmix_alpha": cutmix_alpha, "gridmix_alpha": gridmix_alpha}
-    methods = traced_methods(alphas)
+    given = locals()
+    values = {name: given[name] for name in RUNTIME}  # tensors or numbers, unchecked
+    methods = traced_methods(values)
     for method in METHODS:
         if method.pairs_only:
-            validate_mix_family(num_mixed, alphas[method.alpha], method.alpha)
+            validate_mix_family(num_mixed, values[method.alpha], method.alpha, method.title)
     if any(method.needs_image_size for method in methods) and image_size is None:
+        alphas = ", ".join(f"{m.alpha}={values[m.alpha]!r}" for m in methods[1:])
         raise user_error(
             ValueError,
-            "sample_mix_params: `image_size` (H, W) is needed with CutMix and GridMix "
-            f"(cutmix_alpha={cutmix_alpha!r}, gridmix_alpha={gridmix_alpha!r}).",
+            "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
+            f"pixels (CutMix, GridMix, FMix, SmoothMix); got {alphas}.",
         )
-    gridmix_holes = validate_int_range(gridmix_holes, "gridmix_holes", minimum=1)
+    build_options = {
+        name: OPTIONS[name].validate(given[name])  # the option table's checks
+        for method in METHODS
+        for name in (option.name for option in method.options if not option.runtime)
+    }
     groups = None if labels is None else same_class_groups(labels, "sample_mix_params", ops=ops)
     return draw_mix_params(
         seed,
         batch_size,
-        {
-            "alpha": alpha,
-            "cutmix_alpha": cutmix_alpha,
-            "gridmix_alpha": gridmix_alpha,
-            "switch_prob": switch_prob,
-            "prob": prob,
-        },
+        values,
         methods=methods,
         per_example=per_example,
         num_mixed=num_mixed,
-        options=method_options(
-            {
-                "num_mixed": num_mixed,
-                "exact_cutmix_weight": bool(exact_cutmix_weight),
-                "gridmix_holes": gridmix_holes,
-            }
-        ),
+        options=method_options(build_options),
         image_size=image_size,
         groups=groups,
         ops=ops,

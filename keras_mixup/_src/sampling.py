@@ -149,6 +149,15 @@ def unit_uniforms(words, *, ops):
     return (ops.cast(top_bits, "float32") + 1.0) * (2.0**-24)
 
 
+def standard_normals(radius_uniforms, angle_uniforms, *, ops):
+    """Standard normals by Box-Muller from two equally shaped tensors of uniforms on
+    (0, 1]: `concat([r cos t, r sin t])` along the first axis, `r = sqrt(-2 log u1)`,
+    `t = 2 pi u2` (twice as many normals as pairs; each pair's two are independent)."""
+    radius = ops.sqrt(-2.0 * ops.log(radius_uniforms))
+    angle = (2.0 * math.pi) * angle_uniforms
+    return ops.concat([radius * ops.cos(angle), radius * ops.sin(angle)], axis=0)
+
+
 def _propose(round_uniforms, num_variates, d, c, *, ops):
     """One round of Marsaglia-Tsang: `PROPOSALS_PER_ROUND` proposals per variate.
 
@@ -157,9 +166,7 @@ def _propose(round_uniforms, num_variates, d, c, *, ops):
     `[PROPOSALS_PER_ROUND, num_variates]`, in proposal order.
     """
     u = ops.reshape(round_uniforms, [WORDS_PER_ROUND, -1])
-    radius = ops.sqrt(-2.0 * ops.log(u[0:2]))  # Box-Muller: two pairs, four normals
-    angle = (2.0 * math.pi) * u[2:4]
-    x = ops.concat([radius * ops.cos(angle), radius * ops.sin(angle)], axis=0)
+    x = standard_normals(u[0:2], u[2:4], ops=ops)  # two pairs, four normals
     v = (1.0 + c * x) * (1.0 + c * x) * (1.0 + c * x)
     log_v = ops.log(ops.maximum(v, _FLOAT32_TINY))
     accept = (v > 0.0) & (ops.log(u[4:8]) < 0.5 * x * x + d - d * v + d * log_v)
@@ -252,6 +259,24 @@ def dirichlet_weights(log_gammas, num_mixed: int, alpha, *, ops):
         weights = shifted / ops.sum(shifted, axis=0)
     first = ops.cast(ops.arange(num_mixed) == 0, "float32")[:, None]
     return ops.where(alpha > 0, weights, first)
+
+
+def weights_from_words(
+    seed, stream: int, words: list, num_mixed: int, num_draws, alpha, *, first_plus=None, ops
+):
+    """Weights `[num_mixed, num_draws]` ~ Dirichlet(alpha, ..., alpha) (Beta(alpha, alpha)
+    for pairs) from the words of `gamma_requests(stream, num_mixed * num_draws)`; alpha
+    (a float32 scalar, `as_alpha`) 0 gives (1, 0, ..., 0). `first_plus`: Exp(1) variates
+    `[num_draws]` added to the first Gamma of each draw (Gamma(alpha) + Exp(1) is
+    Gamma(alpha + 1): a pair's weight then ~ Beta(alpha + 1, alpha))."""
+    log_gammas = log_gamma_from_words(
+        seed, stream, words, num_mixed * num_draws, ops.where(alpha > 0, alpha, 1.0), ops=ops
+    )
+    if first_plus is not None:
+        log_gammas = ops.reshape(log_gammas, [num_mixed, -1])
+        first = ops.log(ops.exp(log_gammas[0]) + first_plus)
+        log_gammas = ops.concat([first[None], log_gammas[1:]], axis=0)
+    return dirichlet_weights(log_gammas, num_mixed, alpha, ops=ops)
 
 
 def permutation_within_groups(keys_a, keys_b, groups, *, ops):

@@ -10,7 +10,7 @@ part of `get_config` and offers the three operations a front needs:
 - `mix_targets(params, y_true, ...)`: the targets of a loss or metric mixed the
   way the layer mixed the inputs.
 
-Run-time values (`options.RUNTIME`: alpha, cutmix_alpha, switch_prob, prob) are also
+Run-time values (`options.RUNTIME`: alpha, switch_prob, prob, each method's alpha) are also
 kept in variables (`RuntimeVariables`) that traced code reads, so that changing
 them needs no retrace: assigning `front.alpha` replaces the front's spec with a
 validated copy and assigns the variables.
@@ -54,6 +54,12 @@ class MixSpec:
     cutmix_alpha: float = 0.0
     gridmix_alpha: float = 0.0
     gridmix_holes: tuple = (2, 6)
+    fmix_alpha: float = 0.0
+    fmix_decay_power: float = 3.0
+    fmix_max_soft: float = 0.0
+    fmix_reformulate: bool = False
+    smoothmix_alpha: float = 0.0
+    smoothmix_sigma: tuple = (0.25, 0.5)
     switch_prob: float = 0.5
     prob: float = 1.0
     per_example: bool = False
@@ -81,7 +87,9 @@ class MixSpec:
             alphas = tuple((m.alpha, getattr(self, m.alpha)) for m in METHODS[1:])
             for method in METHODS:
                 if method.pairs_only:
-                    validate_mix_family(self.num_mixed, getattr(self, method.alpha), method.alpha)
+                    validate_mix_family(
+                        self.num_mixed, getattr(self, method.alpha), method.alpha, method.title
+                    )
             set_("built_alphas", alphas)
         for name, at_build in self.built_alphas:
             if getattr(self, name) > 0 and not at_build > 0:
@@ -100,20 +108,23 @@ class MixSpec:
         return dict(self.built_alphas).get(alpha, 1.0) > 0
 
     @property
-    def cutmix(self) -> bool:
-        """Whether the CutMix code is traced (see `traces`)."""
-        return self.traces("cutmix_alpha")
-
-    @property
-    def gridmix(self) -> bool:
-        """Whether the GridMix code is traced (see `traces`)."""
-        return self.traces("gridmix_alpha")
+    def cutting_methods(self) -> tuple:
+        """The traced methods that mix by a per-pixel rule (CutMix, GridMix, FMix,
+        SmoothMix), in the registry's order."""
+        return tuple(m for m in METHODS if m.cuts and self.traces(m.alpha))
 
     @property
     def cuts(self) -> bool:
-        """Whether a method that pastes the partner's pixels is traced (CutMix, GridMix):
-        the images' size is then needed, and masked sequences are refused."""
-        return any(m.cuts and self.traces(m.alpha) for m in METHODS)
+        """Whether a method that mixes by a per-pixel rule is traced: the images' size
+        is then needed, and masked sequences are refused."""
+        return bool(self.cutting_methods)
+
+    @property
+    def soft(self) -> bool:
+        """Whether a traced method may mix two sources in one pixel (SmoothMix; FMix
+        with `fmix_max_soft > 0`)."""
+        options = method_options(vars(self))
+        return any(m.soft(options) for m in self.cutting_methods)
 
     def replace(self, **changes) -> MixSpec:
         """A validated copy with `changes` (CutMix stays traced or not, as built)."""
@@ -139,10 +150,12 @@ class MixSpec:
     @property
     def pastes_whole_pixels(self) -> bool:
         """Whether every pixel of a mixed example comes whole from one source, as
-        built: CutMix or GridMix alone (`alpha=0`) or `targets="dominant"`.
-        Segmentation masks then keep their dtype and values (no `num_classes` for
-        them needed; an ignore label such as 255 stays 255)."""
-        return self.targets == "dominant" or (self.cuts and self.alpha == 0)
+        built: methods that paste whole pixels (CutMix, GridMix, FMix without soft
+        edges) without mixup (`alpha=0`), or `targets="dominant"`. Segmentation masks
+        then keep their dtype and values (no `num_classes` for them needed; an ignore
+        label such as 255 stays 255)."""
+        whole = self.cuts and self.alpha == 0 and not self.soft
+        return self.targets == "dominant" or whole
 
     @property
     def channels_first(self) -> bool:
@@ -429,6 +442,8 @@ class RuntimeSettings:
     alpha = runtime_property("alpha")
     cutmix_alpha = runtime_property("cutmix_alpha")
     gridmix_alpha = runtime_property("gridmix_alpha")
+    fmix_alpha = runtime_property("fmix_alpha")
+    smoothmix_alpha = runtime_property("smoothmix_alpha")
     switch_prob = runtime_property("switch_prob")
     prob = runtime_property("prob")
 

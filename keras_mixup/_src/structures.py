@@ -60,6 +60,11 @@ class MixParams(NamedTuple):
             comes from the partner where `(y - top) % cell height < hole height` and
             `(x - left) % cell width < hole width` (a hole in the top-left corner of
             every cell). None, or a hole as large as its cell: the whole box (CutMix).
+        mask: float32 `[batch_size, H, W]` or None: with a method whose per-pixel rule
+            is a mask (FMix, SmoothMix), the partner's share of each pixel inside
+            `box` (and its holes) for examples with `cut`: the mask for those
+            examples (their box is the whole image), 1 for examples of CutMix and
+            GridMix (their box and holes say it all). None: 1 everywhere.
     """
 
     mix_weight: Any
@@ -70,3 +75,4 @@ class MixParams(NamedTuple):
     cut: Any = None
     partner_weight: Any = None
     holes: Any = None
+    mask: Any = None

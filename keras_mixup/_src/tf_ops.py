@@ -150,6 +150,11 @@ class TensorFlowOps(Binding):
         return tf.one_hot(ids, depth, dtype=dtype)
 
     @staticmethod
+    def irfft2(real, imag, height: int, width: int):
+        spectrum = tf.complex(tf.cast(real, tf.float32), tf.cast(imag, tf.float32))
+        return tf.signal.irfft2d(spectrum, fft_length=[height, width])
+
+    @staticmethod
     def cond(pred, true_fn, false_fn):
         return tf.cond(pred, true_fn, false_fn)
 

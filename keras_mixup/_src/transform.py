@@ -54,7 +54,9 @@ class MixupTransform(RuntimeSettings):
     weights ~ Dirichlet(alpha, ..., alpha) over k examples, the paper's Section
     2), CutMix (`cutmix_alpha > 0`: a box of the partner's pixels, Yun et al.
     2019), GridMix (`gridmix_alpha > 0`: the partner through a grid of holes,
-    Baek et al. 2021), a per-batch (or per-example) choice between them
+    Baek et al. 2021), FMix (`fmix_alpha > 0`: through a low-frequency random mask,
+    Harris et al. 2020), SmoothMix (`smoothmix_alpha > 0`: blended in through a soft
+    Gaussian blob, Lee et al. 2020), a per-batch (or per-example) choice among them
     (`switch_prob`), and mixing only a share of the batches (`prob`).
 
     Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
@@ -157,10 +159,36 @@ class MixupTransform(RuntimeSettings):
         gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
             across the crop's width, drawn uniformly from this inclusive range (at
             most half the crop's width in pixels).
-        switch_prob: with `alpha > 0` and `cutmix_alpha > 0` (or `gridmix_alpha >
+        fmix_alpha: FMix's concentration (> 0 turns FMix on, default 0; Harris et
+            al. 2020): lambda ~ Beta(fmix_alpha, fmix_alpha) sets the share of the
+            pixels the example keeps; the partner shows through the rest, a random
+            low-frequency shape (a Gaussian spectrum decaying as `1 / f **
+            fmix_decay_power`, binarised by rank). The targets weigh each source by
+            its realised share of the pixels, exactly. Images of a fixed size only;
+            not with `num_mixed > 2`. With `per_example=True` each example draws
+            its own mask (`H W` normals each).
+        fmix_decay_power: the decay of FMix's spectrum (> 0, default 3, the
+            paper's): larger values give smoother, blobbier masks.
+        fmix_max_soft: in [0, 0.5], default 0: the share of pixels on each side of
+            FMix's threshold that get soft weights (0: a binary mask).
+        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1,
+            fmix_alpha) (the paper's reformulation); default False.
+        smoothmix_alpha: SmoothMix's concentration (> 0 turns SmoothMix on, default
+            0; Lee et al., CVPR Workshops 2020): the partner is blended in through a
+            Gaussian blob `G` at a uniformly random centre (the example keeps `1 -
+            G` of each pixel), its width `s sqrt(H W)` with `s` in
+            `smoothmix_sigma` drawn ~ Beta(smoothmix_alpha, smoothmix_alpha) (1:
+            uniform, as published). SmoothMix draws no mixing ratio: the targets
+            weigh the partner by `mean(G)`, the example by `mean(1 - G)`, exactly.
+            Images only; pixels mix two sources, so integer segmentation masks
+            need `num_classes`.
+        smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
+            SmoothMix's width as a share of the image's side.
+        switch_prob: with `alpha > 0` and a method that pastes pixels on
+            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha` or `smoothmix_alpha >
             0`), the probability that a batch (an example, with `per_example`) uses
-            CutMix (or GridMix; split equally where both are on) instead of mixup
-            (default 0.5, as in timm and the DeiT / ConvNeXt recipes).
+            one of those (split equally among those on) instead of mixup (default
+            0.5, as in timm and the DeiT / ConvNeXt recipes).
         prob: the probability that a batch (an example) is mixed at all (default
             1); the others pass through with the same conversions.
         exact_cutmix_weight: if True (default), an example cut by a box keeps the
@@ -176,9 +204,13 @@ class MixupTransform(RuntimeSettings):
             the pasted region and the example's own boxes lose what it covers. The
             output adds `bounding_boxes["mix_weights"]` `[B, k N]`, the weight of each
             box's source image (Bag of Freebies' per-box loss weights).
-        min_box_visibility: under CutMix, a box keeping less than this share of its
-            area (default 0.1, as YOLOv5's `box_candidates`: a tenth of an object is
-            about the least a detector can be asked to find) becomes padding.
+        min_box_visibility: under a method that pastes pixels, a box whose source
+            shows less than this share of its area (default 0.1, as YOLOv5's
+            `box_candidates`: a tenth of an object is about the least a detector can
+            be asked to find) becomes padding. Under CutMix a box is clipped to
+            what shows where that is a rectangle; under GridMix, FMix and SmoothMix
+            (masks of other shapes) boxes keep their geometry and the share is the
+            exact mean of the source's per-pixel share over the box.
         ignore_class: the id of unlabelled ("void") pixels in integer segmentation
             masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
             class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
@@ -186,14 +218,16 @@ class MixupTransform(RuntimeSettings):
             weight of its labelled sources: a categorical cross-entropy then weighs
             each pixel by that share (a pixel void in every source adds 0 to the sum,
             but counts in a `sum_over_batch_size` mean). Where each pixel comes from
-            one source (CutMix alone, `targets="dominant"`) integer masks are kept as
+            one source (CutMix, GridMix or FMix without soft edges, alone;
+            `targets="dominant"`) integer masks are kept as
             they are, void ids included, for
             `SparseCategoricalCrossentropy(ignore_class=...)`.
         data_format: "channels_last" (`[B, H, W, C]`) or "channels_first"
             (`[B, C, H, W]`) images, for CutMix's box and the boxes; None:
             `keras.config.image_data_format()`.
 
-    `alpha`, `cutmix_alpha`, `gridmix_alpha`, `switch_prob` and `prob` are read from variables at
+    `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`) are read from variables at
     run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
     next batches without rebuilding the pipeline.
 
@@ -237,6 +271,10 @@ class MixupTransform(RuntimeSettings):
           Strong Classifiers with Localizable Features", ICCV 2019.
         - Baek, Bang & Shim, "GridMix: Strong regularization through local context
           mapping", Pattern Recognition 110, 2021.
+        - Harris, Marcu, Painter, Niranjan, Prügel-Bennett & Hare, "FMix: Enhancing
+          Mixed Sample Data Augmentation", arXiv 2002.12047, 2020.
+        - Lee, Zaheer, Astrid & Lee, "SmoothMix: a Simple Yet Effective Data
+          Augmentation to Train Robust Classifiers", CVPR Workshops 2020.
     """
 
     def __init__(
@@ -255,6 +293,12 @@ class MixupTransform(RuntimeSettings):
         cutmix_alpha: float = 0.0,
         gridmix_alpha: float = 0.0,
         gridmix_holes: tuple[int, int] = (2, 6),
+        fmix_alpha: float = 0.0,
+        fmix_decay_power: float = 3.0,
+        fmix_max_soft: float = 0.0,
+        fmix_reformulate: bool = False,
+        smoothmix_alpha: float = 0.0,
+        smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -275,6 +319,12 @@ class MixupTransform(RuntimeSettings):
                 cutmix_alpha=cutmix_alpha,
                 gridmix_alpha=gridmix_alpha,
                 gridmix_holes=gridmix_holes,
+                fmix_alpha=fmix_alpha,
+                fmix_decay_power=fmix_decay_power,
+                fmix_max_soft=fmix_max_soft,
+                fmix_reformulate=fmix_reformulate,
+                smoothmix_alpha=smoothmix_alpha,
+                smoothmix_sigma=smoothmix_sigma,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,

@@ -137,6 +137,41 @@ def validate_int_range(value, name: str, *, minimum: int) -> tuple[int, int]:
     return (low, high)
 
 
+def _interval(low: float, high: float, open_low: bool) -> str:
+    return f"{'(' if open_low else '['}{low}, {high}]"
+
+
+def validate_real_in(value, name: str, low: float, high: float, *, open_low=False) -> float:
+    """`value` as a float after checking it is a real number in `[low, high]` (or
+    `(low, high]` with `open_low`; `high` may be infinite)."""
+    interval = _interval(low, high, open_low)
+    if not _is_real(value):
+        raise user_error(
+            TypeError,
+            f"`{name}` must be a real number in {interval}; got {value!r} of type "
+            f"{type(value).__name__}.",
+        )
+    value = float(value)
+    if not (low < value if open_low else low <= value) or not value <= high:  # NaN fails
+        raise user_error(ValueError, f"`{name}` must be in {interval}; got {name}={value!r}.")
+    return value
+
+
+def validate_real_range(value, name: str, low: float, high: float) -> tuple[float, float]:
+    """`(a, b)`: two real numbers with `low < a <= b <= high` (a range of values)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(map(_is_real, value)):
+        raise user_error(
+            TypeError, f"`{name}` must be a pair of real numbers (low, high); got {value!r}."
+        )
+    a, b = float(value[0]), float(value[1])
+    if not low < a <= b <= high:
+        raise user_error(
+            ValueError,
+            f"`{name}` must be (a, b) with {low} < a <= b <= {high}; got {name}={value!r}.",
+        )
+    return (a, b)
+
+
 def static_number(value) -> float | None:
     """`value` as a Python float where it is known now (a Python or NumPy number, a 0-d
     NumPy array), None where it is a tensor (known only when the computation runs)."""
@@ -145,17 +180,16 @@ def static_number(value) -> float | None:
     return float(value) if _is_real(value) else None
 
 
-def validate_mix_family(num_mixed: int, alpha, name: str = "cutmix_alpha") -> None:
-    """k-way mixing (`num_mixed > 2`) and a method that pastes a partner's pixels
-    (CutMix: `cutmix_alpha`, GridMix: `gridmix_alpha`) do not combine. `alpha`: None
-    (not used), a number (0: not used) or a tensor (traced)."""
+def validate_mix_family(num_mixed: int, alpha, name: str, method: str) -> None:
+    """k-way mixing (`num_mixed > 2`) and a method that mixes pairs only (`method`,
+    e.g. "CutMix", turned on by the option `name`, e.g. "cutmix_alpha") do not
+    combine. `alpha`: None (not used), a number (0: not used) or a tensor (traced)."""
     known = None if alpha is None else static_number(alpha)
     pastes = alpha is not None and (known is None or known > 0)
     if num_mixed > 2 and pastes:
-        method = {"cutmix_alpha": "CutMix", "gridmix_alpha": "GridMix"}.get(name, name)
         raise user_error(
             ValueError,
-            f"{method} pastes one partner's pixels into each example, so it combines pairs; "
+            f"{method} mixes one partner's pixels into each example, so it combines pairs; "
             f"got num_mixed={num_mixed} with {name}={alpha}. Use num_mixed=2 with {method}, "
             f"or {name}=0 for k-way mixup.",
         )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from keras_mixup._src.methods.base import Build, Draw, Method, Option
 from keras_mixup._src.methods.cutmix import CUTMIX
+from keras_mixup._src.methods.fmix import FMIX
 from keras_mixup._src.methods.gridmix import GRIDMIX
 from keras_mixup._src.methods.mixup import MIXUP
+from keras_mixup._src.methods.smoothmix import SMOOTHMIX
 
-METHODS: tuple[Method, ...] = (MIXUP, CUTMIX, GRIDMIX)
+METHODS: tuple[Method, ...] = (MIXUP, CUTMIX, GRIDMIX, FMIX, SMOOTHMIX)
 
 __all__ = ["Build", "Draw", "METHODS", "Method", "Option"]

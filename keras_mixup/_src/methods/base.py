@@ -43,16 +43,21 @@ class Option:
 
 class Draw(NamedTuple):
     """What one method drew for every draw of a batch (one per batch, per shard or per
-    example): float32 `[n]` weights of the example itself and of its first partner,
-    the further partners' weights (`[k - 2, n]`, k-way mixup only) and, for a method
-    that pastes a region, the int32 box `[n, 4]` (top, left, bottom, right) and, for
-    a grid of holes in it, the int32 `holes` `[n, 4]` (see `MixParams.holes`)."""
+    example): float32 `[n]` weights of the example itself and of its first partner
+    (its target weights: for a method that pastes pixels, the realised shares of the
+    sources' pixels), the further partners' weights (`[k - 2, n]`, k-way mixup only)
+    and, for a method that pastes pixels, its per-pixel rule: the int32 box `[n, 4]`
+    (top, left, bottom, right) whose pixels come from the partner, for a grid of holes
+    in it the int32 `holes` `[n, 4]` (see `MixParams.holes`), and for a mask of any
+    shape the float32 `mask` `[n, H, W]`: the partner's share of each pixel (0 or 1
+    for a binary mask, between for a soft one), with the whole image as its box."""
 
     own: Any
     partner: Any
     more: Any = None
     box: Any = None
     holes: Any = None
+    mask: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +78,15 @@ class Method:
             `build` the build-time facts of the batch (`Build`).
         needs_image_size: whether `draw` reads `build.image_size`.
         pairs_only: whether it mixes pairs only (no `num_mixed > 2`).
-        cuts: whether a mixed example takes each pixel whole from one source
-            (its boxes and segmentation masks follow its box).
+        cuts: whether it mixes by a per-pixel rule (`Draw.box`, `holes`, `mask`):
+            the features must be images, and its bounding boxes and segmentation
+            masks follow the rule (`boxes.py`, `mixing.py`).
+        soft: `options -> bool` (the build-time options by name): whether a pixel
+            may mix two sources (a soft mask) rather than come whole from one;
+            integer segmentation masks can then not be pasted as they are.
+        title: its name in messages and docs ("CutMix").
+        test_time: what the test-time transformation of mixup (`theta_bar`,
+            `mixup_aware_predictor`; Carratino et al. 2020) says of it.
     """
 
     name: str
@@ -86,6 +98,12 @@ class Method:
     needs_image_size: bool = False
     pairs_only: bool = False
     cuts: bool = False
+    soft: Callable = lambda options: False
+    title: str = ""
+    test_time: str = (
+        "not a shrink of the inputs towards their mean: theta_bar raises, and the "
+        "mixup-aware predictor does not apply"
+    )
 
 
 class Build(NamedTuple):
@@ -97,3 +115,11 @@ class Build(NamedTuple):
     num_mixed: int
     image_size: Any
     options: dict
+
+
+def whole_image(like, image_size, *, ops):
+    """int32 `[n, 4]`: the box `(0, 0, H, W)` of the whole image for each of the `n`
+    draws of `like` (`[n]`): the box of a method whose per-pixel rule is a mask."""
+    height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
+    zeros = ops.cast(like * 0.0, "int32")
+    return ops.stack([zeros, zeros, zeros + height, zeros + width], axis=1)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from keras_mixup._src.methods.base import Draw, Method, Option
 from keras_mixup._src.sampling import (
     as_alpha,
-    dirichlet_weights,
     gamma_requests,
-    log_gamma_from_words,
+    weights_from_words,
 )
 from keras_mixup._src.validation import validate_alpha, validate_bool
 
@@ -51,15 +50,9 @@ def _requests(build, *, ops) -> list:
 def _draw(seed, words, values, build, *, ops) -> Draw:
     centre_words, gamma_words = words[0], words[1:]
     alpha = as_alpha(values["cutmix_alpha"], ops=ops)
-    log_gammas = log_gamma_from_words(
-        seed,
-        STREAMS["gamma"],
-        gamma_words,
-        2 * build.num_draws,
-        ops.where(alpha > 0, alpha, 1.0),
-        ops=ops,
-    )
-    lam = dirichlet_weights(log_gammas, 2, alpha, ops=ops)[0]
+    lam = weights_from_words(
+        seed, STREAMS["gamma"], gamma_words, 2, build.num_draws, alpha, ops=ops
+    )[0]
     box, area = cutmix_boxes(lam, ops.reshape(centre_words, [2, -1]), build.image_size, ops=ops)
     if build.options["exact_cutmix_weight"]:
         return Draw(own=1.0 - area, partner=area, box=box)
@@ -68,6 +61,7 @@ def _draw(seed, words, values, build, *, ops) -> Draw:
 
 CUTMIX = Method(
     name="cutmix",
+    title="CutMix",
     alpha="cutmix_alpha",
     options=(
         Option(

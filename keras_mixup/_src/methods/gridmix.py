@@ -28,10 +28,9 @@ from __future__ import annotations
 from keras_mixup._src.methods.base import Draw, Method, Option
 from keras_mixup._src.sampling import (
     as_alpha,
-    dirichlet_weights,
     gamma_requests,
-    log_gamma_from_words,
     unit_uniforms,
+    weights_from_words,
 )
 from keras_mixup._src.validation import validate_alpha, validate_int_range
 
@@ -93,15 +92,9 @@ def _requests(build, *, ops) -> list:
 def _draw(seed, words, values, build, *, ops) -> Draw:
     shape_words, gamma_words = words[0], words[1:]
     alpha = as_alpha(values["gridmix_alpha"], ops=ops)
-    log_gammas = log_gamma_from_words(
-        seed,
-        STREAMS["gamma"],
-        gamma_words,
-        2 * build.num_draws,
-        ops.where(alpha > 0, alpha, 1.0),
-        ops=ops,
-    )
-    lam = dirichlet_weights(log_gammas, 2, alpha, ops=ops)[0]
+    lam = weights_from_words(
+        seed, STREAMS["gamma"], gamma_words, 2, build.num_draws, alpha, ops=ops
+    )[0]
     uniforms = ops.reshape(unit_uniforms(shape_words, ops=ops), [SHAPE_WORDS, -1])
     box, holes = grid(lam, uniforms, build.image_size, build.options["gridmix_holes"], ops=ops)
     rows = covered(box[:, 0], box[:, 2], holes[:, 0], holes[:, 2], ops=ops)
@@ -113,6 +106,7 @@ def _draw(seed, words, values, build, *, ops) -> Draw:
 
 GRIDMIX = Method(
     name="gridmix",
+    title="GridMix",
     alpha="gridmix_alpha",
     options=(
         Option(

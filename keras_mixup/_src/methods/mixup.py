@@ -19,7 +19,7 @@ from keras_mixup._src.sampling import (
     dirichlet_weights,
     gamma_requests,
     log_gamma,
-    log_gamma_from_words,
+    weights_from_words,
 )
 from keras_mixup._src.validation import validate_alpha, validate_num_mixed
 
@@ -32,15 +32,9 @@ def _requests(num_draws, num_mixed: int, *, ops) -> list:
 
 def _draw(seed, words, values, build, *, ops) -> Draw:
     alpha = as_alpha(values["alpha"], ops=ops)
-    log_gammas = log_gamma_from_words(
-        seed,
-        STREAMS["gamma"],
-        words,
-        build.num_mixed * build.num_draws,
-        ops.where(alpha > 0, alpha, 1.0),
-        ops=ops,
+    weights = weights_from_words(
+        seed, STREAMS["gamma"], words, build.num_mixed, build.num_draws, alpha, ops=ops
     )
-    weights = dirichlet_weights(log_gammas, build.num_mixed, alpha, ops=ops)
     return Draw(
         own=weights[0], partner=weights[1], more=weights[2:] if build.num_mixed > 2 else None
     )
@@ -48,6 +42,7 @@ def _draw(seed, words, values, build, *, ops) -> Draw:
 
 MIXUP = Method(
     name="mixup",
+    title="mixup",
     alpha="alpha",
     options=(
         Option(
@@ -70,6 +65,8 @@ MIXUP = Method(
     streams=STREAMS,
     requests=lambda build, *, ops: _requests(build.num_draws, build.num_mixed, ops=ops),
     draw=_draw,
+    test_time="a shrink of the inputs and targets towards their means by theta_bar, for "
+    "pairs on a model's inputs (theta_bar, mixup_aware_predictor)",
 )
 
 
