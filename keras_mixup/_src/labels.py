@@ -151,7 +151,8 @@ def check_label(labels, num_classes, *, name: str, per_pixel: bool = False, ops)
                 + (
                     " Segmentation masks are kept as they are, integer ids and an ignore "
                     "label such as 255 included, where each pixel comes from one source: "
-                    "CutMix alone (alpha=0, cutmix_alpha > 0) or targets='dominant'."
+                    "CutMix, GridMix or FMix without soft edges, alone (alpha=0, e.g. "
+                    "cutmix_alpha > 0), or targets='dominant'."
                     if per_pixel
                     else ""
                 ),

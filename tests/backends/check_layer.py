@@ -48,6 +48,16 @@ FAMILIES = {
         switch_prob=0.8,
         image_size=(9, 11),
     ),  # fmt: skip
+    "masks": dict(
+        alpha=0.5,
+        per_example=True,
+        ops=KERAS,
+        cutmix_alpha=1.0,
+        fmix_alpha=1.0,
+        smoothmix_alpha=1.0,
+        switch_prob=0.9,
+        image_size=(8, 10),
+    ),  # fmt: skip
 }
 
 
@@ -115,7 +125,8 @@ def loss_and_metric_equal_hand_mixed_values(targets, per_example):
 
 
 def family_loss_equals_hand_mixed_values(family):
-    """CutMix and GridMix (per example, switching with mixup) and 3-way mixing in a model, compiled
+    """CutMix, GridMix, FMix and SmoothMix (per example, switching with mixup) and 3-way mixing
+    in a model, compiled
     where the backend compiles: the loss equals NumPy's on hand-mixed values."""
     images = rng.integers(0, 256, (B, 5, 4, 1)).astype("uint8")
     layer = MixupLayer(seed=3, per_example=True, **family)
@@ -147,8 +158,11 @@ def family_loss_equals_hand_mixed_values(family):
                 cell_h, cell_w, hole_h, hole_w = p["holes"][i]
                 rows, cols = np.meshgrid(np.arange(5), np.arange(4), indexing="ij")
                 region &= ((rows - top) % cell_h < hole_h) & ((cols - left) % cell_w < hole_w)
-            mixed_x[i] = np.where(region[..., None], x[partner], x[i])
-            assert abs(own - (1 - region.mean())) < 1e-6, own
+            share = region.astype("float64")  # the partner's share of each pixel
+            if p["mask"] is not None:  # FMix, SmoothMix rows: their mask
+                share = share * p["mask"][i]
+            mixed_x[i] = (1 - share[..., None]) * x[i] + share[..., None] * x[partner]
+            assert abs(own - (1 - share.mean())) < 1e-6, own
         else:
             more = [] if p["more_weights"] is None else list(p["more_weights"][:, i])
             rows = [] if p["more_weights"] is None else list(p["more_permutations"][:, i])
@@ -538,6 +552,7 @@ for family in (
     {"alpha": 0.6, "cutmix_alpha": 1.0, "switch_prob": 0.5},
     {"alpha": 0.6, "cutmix_alpha": 1.0, "gridmix_alpha": 1.0, "switch_prob": 0.8},
     {"alpha": 0.6, "num_mixed": 3},
+    {"alpha": 0.6, "fmix_alpha": 1.0, "smoothmix_alpha": 1.0, "switch_prob": 0.8},
 ):
     family_loss_equals_hand_mixed_values(family)
 same_seed_same_draws()
