@@ -43,6 +43,7 @@ TUTORIALS = (
     "mixup_tf_data",
     "mixup_in_model",
     "cutmix_recipe",
+    "mask_family",
     "label_noise_demo",
     "keras_pipeline",
     "detection_mixup",

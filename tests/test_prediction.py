@@ -31,12 +31,17 @@ def test_theta_bar_values_and_limits():
     "kwargs, match",
     [
         ({"num_mixed": 3}, r"derived for mixup of pairs; got num_mixed=3"),
-        ({"cutmix_alpha": 1.0}, r"CutMix \(cutmix_alpha=1.0\) .* does not apply"),
+        ({"cutmix_alpha": 1.0}, r"CutMix \(cutmix_alpha=1.0\) is not a shrink .* not apply"),
+        ({"fmix_alpha": 0.5}, r"FMix \(fmix_alpha=0.5\) is not a shrink of the inputs"),
+        ({"smoothmix_alpha": 1}, r"SmoothMix \(smoothmix_alpha=1\) is not a shrink"),
     ],
 )
-def test_theta_bar_raises_for_cutmix_and_k_way(kwargs, match):
+def test_theta_bar_raises_for_the_methods_that_paste_pixels_and_k_way(kwargs, match):
     with pytest.raises(ValueError, match=match):
         theta_bar(1.0, **kwargs)
+    assert theta_bar(1.0, cutmix_alpha=0.0, gridmix_alpha=0) == 0.75  # off: no change
+    with pytest.raises(TypeError, match="unexpected keyword 'mixup_alpha'.*cutmix_alpha"):
+        theta_bar(1.0, mixup_alpha=1.0)
 
 
 def test_the_predictor_recovers_the_untransformed_least_squares_predictions():

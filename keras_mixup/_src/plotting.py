@@ -109,6 +109,8 @@ def plot_batch(
     images = _displayable(_numpy(features), channels_first)[:max_images]
     targets = _numpy(keras.tree.flatten(parts.labels)[0]) if parts.labels is not None else None
     masks = _numpy(parts.segmentation_masks)
+    if masks is not None and masks.ndim == 3:  # [B, H, W]: ids without a channel axis
+        masks = masks[..., None]
     corners = None
     if parts.bounding_boxes is not None:
         if bounding_box_format is None:

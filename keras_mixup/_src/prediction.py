@@ -21,8 +21,9 @@ temperature mixup sets itself.
 
 The derivation is for mixup of pairs on the model's inputs. It does not hold for latent
 mixing (a `MixupLayer` after some layers: the shrink would have to act on those features),
-for CutMix (a box of pixels is not a shrink towards the mean) or for k-way mixing (the
-notes treat pairs); `theta_bar` raises for CutMix and k-way settings, and the docstrings
+for the methods that paste pixels (CutMix, GridMix, FMix, SmoothMix: a mask of pixels is not
+a shrink towards the mean; each method says so in its `Method.test_time`) or for k-way
+mixing (the notes treat pairs); `theta_bar` raises for those settings, and the docstrings
 say so for latent mixing.
 """
 
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from keras_mixup._src.methods import METHODS
 from keras_mixup._src.models import last_activation
 from keras_mixup._src.ops import batch_count
 from keras_mixup._src.validation import user_error, validate_alpha
@@ -53,7 +55,7 @@ def _mean_of_max_weight(alpha: float) -> float:
     return 0.5 + math.exp(-math.log(alpha) - alpha * math.log(4.0) - log_beta)
 
 
-def theta_bar(alpha: float, *, num_mixed: int = 2, cutmix_alpha: float = 0.0) -> float:
+def theta_bar(alpha: float, *, num_mixed: int = 2, **method_alphas: float) -> float:
     """The mean of `max(lambda, 1 - lambda)` for lambda ~ Beta(alpha, alpha), exactly.
 
     `theta_bar = 1/2 + E|lambda - 1/2| = 1/2 + 1 / (alpha 4^alpha B(alpha, alpha))`
@@ -63,10 +65,15 @@ def theta_bar(alpha: float, *, num_mixed: int = 2, cutmix_alpha: float = 0.0) ->
     Args:
         alpha: mixup's alpha, >= 0.
         num_mixed: must be 2: the transformation is derived for pairs.
-        cutmix_alpha: must be 0: CutMix does not shrink inputs towards their mean.
+        **method_alphas: the alphas of the methods that paste pixels, as the fronts
+            name them (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`,
+            `smoothmix_alpha`): each must be 0, since pasting pixels is not a shrink
+            of the inputs towards their mean.
 
     Raises:
-        ValueError: a k-way or CutMix setting, where no such transformation is known.
+        ValueError: a k-way setting, or a method that pastes pixels, where no such
+            transformation is known.
+        TypeError: a keyword that is no method's alpha.
 
     Examples:
         >>> theta_bar(1.0)
@@ -80,12 +87,20 @@ def theta_bar(alpha: float, *, num_mixed: int = 2, cutmix_alpha: float = 0.0) ->
             f"theta_bar: the test-time transformation is derived for mixup of pairs; got "
             f"num_mixed={num_mixed}. For k-way mixing no such transformation is known.",
         )
-    if cutmix_alpha:
-        raise user_error(
-            ValueError,
-            f"theta_bar: CutMix (cutmix_alpha={cutmix_alpha}) pastes boxes of pixels, which is "
-            "not a shrink of the inputs towards their mean: the transformation does not apply.",
-        )
+    by_alpha = {method.alpha: method for method in METHODS[1:]}
+    for name, value in method_alphas.items():
+        if name not in by_alpha:
+            raise user_error(
+                TypeError,
+                f"theta_bar got an unexpected keyword {name!r}; it takes alpha, num_mixed and "
+                f"the alphas of the methods that paste pixels ({', '.join(by_alpha)}).",
+            )
+        if value:
+            method = by_alpha[name]
+            raise user_error(
+                ValueError,
+                f"theta_bar: {method.title} ({name}={value}) is {method.test_time}.",
+            )
     return _mean_of_max_weight(alpha)
 
 
