@@ -21,11 +21,12 @@ FLOOR_PYTHON ?= $(shell for p in $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/py
 	$$p -c "" 2>/dev/null && echo $$p && break; done)
 FLOOR_PINS := "tensorflow==2.16.2" "keras==3.7.0" "numpy<2"
 FLOOR := .venv-floor
-FLOOR_TESTS := tests/test_core.py tests/test_sampling.py tests/test_mixing.py tests/test_transform.py \
-	tests/test_layer.py tests/test_family.py tests/test_nothing_silently_wrong.py \
-	tests/test_checkpoint.py tests/test_schedule.py tests/test_ablation_options.py \
-	tests/test_prediction.py tests/test_float_class_ids.py tests/test_nothing_silently_wrong_2.py \
-	tests/test_sequence_masks.py keras_mixup
+FLOOR_TESTS := tests/core/test_core.py tests/core/test_sampling.py tests/core/test_mixing.py \
+	tests/core/test_elements.py tests/core/test_labels.py tests/core/test_float_class_ids.py \
+	tests/fronts/test_transform.py tests/fronts/test_layer.py tests/fronts/test_loss_and_metric.py \
+	tests/fronts/test_checkpoint.py tests/fronts/test_schedule.py tests/fronts/test_sequence_masks.py \
+	tests/methods/test_family.py tests/methods/test_ablation_options.py tests/methods/test_fmix.py \
+	tests/methods/test_smoothmix.py tests/paper/test_prediction.py keras_mixup
 
 install: $(STAMP)
 
@@ -60,7 +61,7 @@ $(FLOOR)/.installed-stamp: pyproject.toml
 # there (TensorFlow is imported only by keras_mixup's tf.data front, on first use).
 NOTF := .venv-notf
 notf: $(NOTF)/.installed-stamp
-	KERAS_MIXUP_REQUIRE_NO_TENSORFLOW=1 KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow tests/test_fuzz.py
+	KERAS_MIXUP_REQUIRE_NO_TENSORFLOW=1 KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow tests/integration/test_fuzz.py
 
 $(NOTF)/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv $(NOTF)
@@ -95,7 +96,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
 docs-check: $(STAMP)
-	KERAS_MIXUP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_docs_site.py
+	KERAS_MIXUP_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/integration/test_docs_site.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --output benchmarks/results --plot docs/benchmarks_throughput.png

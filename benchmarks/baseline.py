@@ -44,7 +44,7 @@ def load(commit: str):
                     source = tar.extractfile(member).read().decode()
                     target = folder / Path(member.name).relative_to("keras_mixup")
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    # the package's own __init__ only: a subpackage's (_src/methods/) is kept
+                    # the package's own __init__ only: a subpackage's (_src/core/methods/) is kept
                     is_top = member.name == "keras_mixup/__init__.py"
                     target.write_text("" if is_top else source.replace("keras_mixup", name))
         spec = importlib.util.spec_from_file_location(

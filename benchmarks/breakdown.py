@@ -17,9 +17,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_mixup import MixParams, MixupTransform, sample_mix_params  # noqa: E402
-from keras_mixup._src.mixing import mix_parts  # noqa: E402
-from keras_mixup._src.structures import Parts  # noqa: E402
-from keras_mixup._src.tf_ops import TENSORFLOW  # noqa: E402
+from keras_mixup._src.bindings.tf_ops import TENSORFLOW  # noqa: E402
+from keras_mixup._src.core.mixing import mix_parts  # noqa: E402
+from keras_mixup._src.core.structures import Parts  # noqa: E402
 
 
 def mix_batch(parts, params, *, num_classes):

@@ -14,9 +14,9 @@ import numpy as np
 
 from benchmarks.common import device_name, interleaved_medians, print_table
 from keras_mixup import MixupLayer
-from keras_mixup._src.ops import KERAS, NUMPY
-from keras_mixup._src.spec import params_for
-from keras_mixup._src.structures import Parts
+from keras_mixup._src.bindings.ops import KERAS, NUMPY
+from keras_mixup._src.core.spec import params_for
+from keras_mixup._src.core.structures import Parts
 
 BATCH_SHAPE = (128, 32, 32, 3)
 

@@ -79,13 +79,67 @@ def naive_gather_paste(num_classes: int):
     return mix
 
 
+def published_fmix(num_classes: int):
+    """The published FMix (the authors' `fmix.py`, ecs-vlc/FMix, as OpenMixup copies it),
+    ported line for line to NumPy, spectrum indexing included: one mask per batch drawn on
+    the host (`tf.numpy_function`), then the blend and the lambda-weighted labels."""
+    import math
+    import random
+
+    import numpy as np
+
+    def sample_mask(height: int, width: int):
+        lam = np.random.beta(1.0, 1.0)
+        fy = np.fft.fftfreq(height)[:, None]
+        fx = np.fft.fftfreq(width)[: width // 2 + (2 if width % 2 else 1)]
+        freqs = np.sqrt(fx * fx + fy * fy)
+        scale = np.ones(1) / np.maximum(freqs, np.array([1.0 / max(width, height)])) ** 3
+        param = np.random.randn(1, *freqs.shape, 2)
+        spectrum = np.expand_dims(scale, -1)[None, :] * param
+        spectrum = spectrum[:, 0] + 1j * spectrum[:, 1]
+        mask = np.real(np.fft.irfftn(spectrum, (height, width)))[:1, :height, :width]
+        mask = (mask - mask.min()) / (mask - mask.min()).max()
+        idx = mask.reshape(-1).argsort()[::-1]
+        mask = mask.reshape(-1)
+        num = math.ceil(lam * mask.size) if random.random() > 0.5 else math.floor(lam * mask.size)
+        mask[idx[:num]] = 1
+        mask[idx[num:]] = 0
+        return np.float32(lam), mask.reshape(height, width, 1).astype(np.float32)
+
+    convert = no_mixup(num_classes)
+
+    def mix(x, y):
+        x, y = convert(x, y)
+        lam, mask = tf.numpy_function(
+            sample_mask, [tf.shape(x)[1], tf.shape(x)[2]], [tf.float32, tf.float32]
+        )
+        perm = tf.random.shuffle(tf.range(tf.shape(x)[0]))
+        mixed = mask * x + (1.0 - mask) * tf.gather(x, perm)
+        return mixed, lam * y + (1.0 - lam) * tf.gather(y, perm)
+
+    return mix
+
+
+def keras_cv_fourier_mix(num_classes: int):
+    """keras-cv's `FourierMix` (keras-cv 0.9.0, archived), where it imports beside Keras 3
+    (`pip install --no-deps keras-cv==0.9.0 regex kagglehub`: it declares keras-core);
+    None where it does not."""
+    try:
+        import keras_cv
+    except ImportError:
+        return None
+    layer = keras_cv.layers.FourierMix(alpha=1.0, seed=0)
+    return keras_layer(layer, num_classes)
+
+
 def family_candidates(num_classes: int) -> dict:
-    """CutMix and k-way rows (uint8 pipelines), as map functions, by name."""
+    """CutMix, k-way and the other mask methods' rows (uint8 pipelines), as map functions,
+    by name; keras-cv's FourierMix where it is installed."""
 
     def transform(**kwargs):
         return keras_mixup.MixupTransform(num_classes=num_classes, seed=0, **kwargs)
 
-    return {
+    found = {
         "keras.layers.CutMix": keras_layer(keras.layers.CutMix(factor=1.0, seed=0), num_classes),
         "naive gather + paste (CutMix)": naive_gather_paste(num_classes),
         "keras_mixup CutMix (XLA)": transform(alpha=0.0, cutmix_alpha=1.0),
@@ -94,7 +148,15 @@ def family_candidates(num_classes: int) -> dict:
         ),
         "keras_mixup k=3 (XLA)": transform(alpha=ALPHA, num_mixed=3),
         "keras_mixup k=4 (XLA)": transform(alpha=ALPHA, num_mixed=4),
+        "keras_mixup GridMix (XLA)": transform(alpha=0.0, gridmix_alpha=1.0),
+        "keras_mixup FMix (XLA)": transform(alpha=0.0, fmix_alpha=1.0),
+        "keras_mixup SmoothMix (XLA)": transform(alpha=0.0, smoothmix_alpha=1.0),
+        "published FMix (NumPy port, host mask)": published_fmix(num_classes),
     }
+    fourier_mix = keras_cv_fourier_mix(num_classes)
+    if fourier_mix is not None:
+        found["keras-cv FourierMix"] = fourier_mix
+    return found
 
 
 def layout_candidates(num_classes: int) -> dict:

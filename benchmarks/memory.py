@@ -74,9 +74,9 @@ def xla_buffers(shape_name: str) -> dict:
     import tensorflow as tf
 
     from keras_mixup import sample_mix_params
-    from keras_mixup._src.mixing import mix_parts
-    from keras_mixup._src.structures import Parts
-    from keras_mixup._src.tf_ops import TENSORFLOW
+    from keras_mixup._src.bindings.tf_ops import TENSORFLOW
+    from keras_mixup._src.core.mixing import mix_parts
+    from keras_mixup._src.core.structures import Parts
 
     shape = SHAPES[shape_name]
     full = (shape["batch"], *shape["image"])

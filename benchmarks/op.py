@@ -12,6 +12,12 @@ import numpy as np
 from benchmarks.common import interleaved_medians, print_table
 
 SHAPES = {"cifar": ((128, 32, 32, 3), 10), "imagenet": ((64, 224, 224, 3), 1000)}
+PASTING = {
+    "keras_mixup CutMix (XLA)": "cutmix_alpha",
+    "keras_mixup GridMix (XLA)": "gridmix_alpha",
+    "keras_mixup FMix (XLA)": "fmix_alpha",
+    "keras_mixup SmoothMix (XLA)": "smoothmix_alpha",
+}
 
 
 def run(quick: bool) -> dict:
@@ -21,6 +27,7 @@ def run(quick: bool) -> dict:
         return op_backend.run(quick)
     import tensorflow as tf
 
+    import keras_mixup
     from benchmarks.implementations import candidates
 
     rng = np.random.default_rng(0)
@@ -34,7 +41,15 @@ def run(quick: bool) -> dict:
             # The copy limit: one XLA pass that reads the batch and writes float32 once.
             copy_pass = tf.function(lambda t: tf.cast(t, tf.float32) * 2.0, jit_compile=True)
             calls = {"copy limit (one read + write pass)": lambda c=copy_pass, x=x: c(x)}
-            for name, fn in candidates(classes).items():
+            found = candidates(classes)
+            if not quick:  # the methods that paste pixels, as one compiled op each
+                found |= {
+                    name: keras_mixup.MixupTransform(
+                        alpha=0.0, num_classes=classes, seed=0, **{option: 1.0}
+                    )
+                    for name, option in PASTING.items()
+                }
+            for name, fn in found.items():
                 compiled = tf.function(fn)
                 calls[name] = lambda c=compiled, x=x, y=y: c(x, y)
             # On CPU an eager call returns once its result is computed: nothing to force.

@@ -1,7 +1,7 @@
 """Draws keras_mixup's module layering from its imports: `python docs/layering.py`.
 
 Writes docs/figures/layering.png (the picture in docs/design.md) and
-docs/figures/layering.json (its edges; tests/test_docs_site.py checks that they are
+docs/figures/layering.json (its edges; tests/integration/test_docs_site.py checks that they are
 the code's current imports). A module sits one row above the highest module it
 imports at import time; dashed arrows are imports made on first use (inside a
 function: TensorFlow's binding, the tf.data machinery).
@@ -16,26 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "keras_mixup"
 FIGURES = ROOT / "docs" / "figures"
-ROLES = {  # colour by role
-    "front": ("transform", "layer", "losses", "metrics", "neighbours", "schedule", "prediction",
-              "adversarial", "diagnostics", "tf_data"),
-    "core": ("sampling", "sampler", "options", "mixing", "spec", "elements", "labels",
-             "structures", "methods", "base", "mixup", "cutmix", "gridmix"),
-    "binding": ("ops", "tf_ops", "binding"),
-    "helper": ("validation", "seeds", "gradients", "models"),
-}  # fmt: skip
+ROLES = {"fronts": "front", "core": "core", "bindings": "binding", "paper": "paper"}  # by package
 COLOURS = {
     "front": "#f6c89f",
     "core": "#a8d5a2",
     "binding": "#9fc5e8",
-    "helper": "#e6e0f0",
+    "paper": "#e6e0f0",
     "public": "#d5d5d5",
 }
 LABELS = [
-    "fronts and their machinery",
-    "core: spec, draw, apply, parse, label rules",
-    "ops bindings",
-    "argument checks, seeds, backend helpers",
+    "_src/fronts: fronts and their machinery",
+    "_src/core: spec, methods, draw, apply, parse, label rules",
+    "_src/bindings: ops bindings",
+    "_src/paper: the paper's analysis tools",
     "public submodules",
 ]
 
@@ -83,10 +76,11 @@ def rows(edges) -> dict[str, int]:
 
 
 def role(node: str) -> str:
-    short = node.split(".")[-1]
-    if not node.startswith("_src"):
+    """A module's colour: its subpackage of `_src`, or public."""
+    parts = node.split(".")
+    if parts[0] != "_src" or len(parts) < 2:
         return "public"
-    return next((r for r, names in ROLES.items() if short in names), "core")
+    return ROLES[parts[1]]
 
 
 def draw(edges, path: Path) -> None:

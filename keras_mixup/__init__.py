@@ -22,17 +22,17 @@ only: TensorFlow is imported on first use of a tf.data pipeline.
 """
 
 from keras_mixup import adversarial, diagnostics, neighbours
-from keras_mixup._src.layer import MixupLayer
-from keras_mixup._src.losses import MixupLoss
-from keras_mixup._src.methods.mixup import sample_beta
-from keras_mixup._src.metrics import MixupAccuracy
-from keras_mixup._src.mixing import blend
-from keras_mixup._src.plotting import plot_batch
-from keras_mixup._src.prediction import input_mean, mixup_aware_predictor, theta_bar
-from keras_mixup._src.sampler import sample_mix_params
-from keras_mixup._src.schedule import AlphaScheduler, alpha_schedule
-from keras_mixup._src.structures import MixParams
-from keras_mixup._src.transform import MixupTransform, checkpointable
+from keras_mixup._src.core.methods.mixup import sample_beta
+from keras_mixup._src.core.mixing import blend
+from keras_mixup._src.core.sampler import sample_mix_params
+from keras_mixup._src.core.structures import MixParams
+from keras_mixup._src.fronts.layer import MixupLayer
+from keras_mixup._src.fronts.losses import MixupLoss
+from keras_mixup._src.fronts.metrics import MixupAccuracy
+from keras_mixup._src.fronts.plotting import plot_batch
+from keras_mixup._src.fronts.schedule import AlphaScheduler, alpha_schedule
+from keras_mixup._src.fronts.transform import MixupTransform, checkpointable
+from keras_mixup._src.paper.prediction import input_mean, mixup_aware_predictor, theta_bar
 from keras_mixup.neighbours import NeighbourMixup, nearest_neighbours
 
 __version__ = "0.3.0.dev0"

@@ -16,7 +16,7 @@ References:
       2017 (iterative FGSM).
 """
 
-from keras_mixup._src.adversarial import evaluate_adversarial, fgsm, i_fgsm
-from keras_mixup._src.models import outputs_logits
+from keras_mixup._src.paper.adversarial import evaluate_adversarial, fgsm, i_fgsm
+from keras_mixup._src.paper.models import outputs_logits
 
 __all__ = ["evaluate_adversarial", "fgsm", "i_fgsm", "outputs_logits"]

@@ -24,6 +24,6 @@ def policy():
     keras.config.set_dtype_policy("float32")
 
 
-# Scripts for tests/test_distribute.py and tests/test_backends.py: run as fresh processes, never imported
+# Scripts for tests/integration/test_distribute.py and tests/integration/test_backends.py: run as fresh processes, never imported
 # (they configure devices and start strategies at import).
 collect_ignore = ["distributed", "backends"]

@@ -7,7 +7,7 @@
 Each block runs in a fresh namespace (the README promises that each is self-contained), as
 `python -c` would run it; a failing block exits non-zero with its number and traceback.
 `make user` runs the first block in an environment holding only `pip install ".[tensorflow]"`;
-`tests/test_readme.py` runs them all. Plain Python, no test framework: it runs where only the
+`tests/integration/test_readme.py` runs them all. Plain Python, no test framework: it runs where only the
 user's install is.
 """
 

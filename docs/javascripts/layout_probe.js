@@ -1,4 +1,4 @@
-// A layout probe for tests/test_docs_site.py, harmless to readers. `window.layoutProbe()`
+// A layout probe for tests/integration/test_docs_site.py, harmless to readers. `window.layoutProbe()`
 // measures the page as laid out now and returns (and records on <html> as data-probe-*,
 // which `chromium --headless --dump-dom` shows; it also runs once on load):
 //   scrollWidth, innerWidth: how wide the document is against the window;

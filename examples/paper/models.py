@@ -5,7 +5,7 @@
   pre-activated input, no final BN-ReLU, average pooling, linear. 11.17M.
 
 Parameter counts are trainable parameters (BatchNorm moving statistics excluded)
-for 10 classes (CIFAR) or 1000 (ImageNet); tests/test_examples_models.py checks them.
+for 10 classes (CIFAR) or 1000 (ImageNet); tests/paper/test_image_examples.py checks them.
 - `wide_resnet_28_10`: WRN-28-10 (Zagoruyko & Komodakis), pre-activation, 36.5M.
 - `densenet_bc_190`: DenseNet-BC, depth 190, growth rate 40, compression 0.5. 25.6M.
 - `resnext101_32x4d`, `resnext101_64x4d`: ImageNet ResNeXt-101 (Xie et al.),

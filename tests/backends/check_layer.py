@@ -1,5 +1,5 @@
 """keras_mixup on the Keras backend named by KERAS_BACKEND, in a fresh process (run by
-tests/test_backends.py). Checks behaviour here and writes the draws that the parent
+tests/integration/test_backends.py). Checks behaviour here and writes the draws that the parent
 test checks statistically and compares across backends to `$OUT/draws.npz`.
 
 Exits non-zero with a message on failure; prints "ALL OK" at the end.
@@ -24,8 +24,8 @@ from keras_mixup import (  # noqa: E402
     alpha_schedule,
     sample_mix_params,
 )
-from keras_mixup._src.ops import KERAS  # noqa: E402
-from keras_mixup._src.structures import Parts  # noqa: E402
+from keras_mixup._src.bindings.ops import KERAS  # noqa: E402
+from keras_mixup._src.core.structures import Parts  # noqa: E402
 
 BACKEND = keras.backend.backend()
 assert BACKEND == os.environ["KERAS_BACKEND"], BACKEND
@@ -35,7 +35,7 @@ rng = np.random.default_rng(0)
 x = rng.normal(size=(64, FEATURES)).astype("float32")
 y = (np.arange(64) % CLASSES).astype("int32")
 draws = {}
-# The family draws compared across backends (tests/test_backends.py uses the same).
+# The family draws compared across backends (tests/integration/test_backends.py uses the same).
 FAMILIES = {
     "cutmix": dict(alpha=0.5, per_example=True, ops=KERAS, cutmix_alpha=1.0, image_size=(7, 9)),
     "kway": dict(alpha=0.5, per_example=True, ops=KERAS, num_mixed=4),

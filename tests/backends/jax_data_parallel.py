@@ -1,5 +1,5 @@
 """MixupLayer under keras.distribution.DataParallel on JAX with eight CPU devices (run by
-tests/test_backends.py with KERAS_BACKEND=jax and XLA_FLAGS forcing 8 host devices).
+tests/integration/test_backends.py with KERAS_BACKEND=jax and XLA_FLAGS forcing 8 host devices).
 
 By default the layer mixes each device's shard of the global batch apart (partners from the
 same shard, parameters drawn per shard), so the compiled train step moves no input rows
@@ -18,8 +18,8 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from keras_mixup import MixupLayer, MixupLoss
-from keras_mixup._src.ops import NUMPY
-from keras_mixup._src.structures import Parts
+from keras_mixup._src.bindings.ops import NUMPY
+from keras_mixup._src.core.structures import Parts
 
 DEVICES, BATCH, CLASSES = 8, 64, 3
 assert len(jax.devices()) == DEVICES, jax.devices()

@@ -1,5 +1,5 @@
 """One worker of a two-process MultiWorkerMirroredStrategy run (started by
-tests/test_distribute.py with TF_CONFIG set). Trains a few steps of a model with
+tests/integration/test_distribute.py with TF_CONFIG set). Trains a few steps of a model with
 MixupLayer + MixupLoss on per-replica batches, and writes its final weights and the
 lambdas its replica drew to the .npz file named on the command line (argv[2]: the
 worker's index)."""

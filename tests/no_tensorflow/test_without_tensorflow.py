@@ -3,7 +3,7 @@ predictor, FGSM evaluator and the NumPy transform, with TensorFlow not installed
 
 Run by `make notf` (part of `make test`) in a virtual environment without
 TensorFlow and with KERAS_BACKEND=jax; in the main environment,
-tests/test_core.py runs a shorter version of this with TensorFlow's import blocked.
+tests/core/test_core.py runs a shorter version of this with TensorFlow's import blocked.
 """
 
 import importlib.util
@@ -25,8 +25,8 @@ from keras_mixup import (
     alpha_schedule,
     mixup_aware_predictor,
 )
-from keras_mixup._src.ops import NUMPY
-from keras_mixup._src.structures import Parts
+from keras_mixup._src.bindings.ops import NUMPY
+from keras_mixup._src.core.structures import Parts
 from keras_mixup.adversarial import fgsm, i_fgsm
 from keras_mixup.diagnostics import in_between
 

@@ -1,0 +1,146 @@
+"""The option table: every option of a mixer, once, for both fronts.
+
+`OPTIONS` holds each option's name, default, whether it is a run-time value (kept
+in a variable that traced code reads, so a schedule may change it without a
+retrace) or fixed at build time, its check, and one line of documentation: the
+mixing methods' own options (`methods/<method>.py`) and the core's
+(`CORE_OPTIONS`). `MixSpec` validates with it; the fronts keep explicit
+signatures and docstrings (IDE help), and `tests/core/test_options.py` checks them
+against it.
+"""
+
+from __future__ import annotations
+
+from keras_mixup._src.core import boxes
+from keras_mixup._src.core.methods import METHODS, Option
+from keras_mixup._src.core.validation import (
+    validate_bool,
+    validate_data_format,
+    validate_ignore_class,
+    validate_label_smoothing,
+    validate_num_classes,
+    validate_pairing,
+    validate_probability,
+    validate_target_mode,
+)
+
+CORE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "switch_prob",
+        0.5,
+        runtime=True,
+        validate=lambda value: validate_probability(value, "switch_prob"),
+        doc="the probability of a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix; "
+        "split equally among those on) instead of mixup, when mixup is on too",
+    ),
+    Option(
+        "prob",
+        1.0,
+        runtime=True,
+        validate=lambda value: validate_probability(value, "prob"),
+        doc="the probability that a batch (an example, with per_example) is mixed at all",
+    ),
+    Option(
+        "per_example",
+        False,
+        runtime=False,
+        validate=lambda value: validate_bool(value, "per_example"),
+        doc="one draw per example instead of one per batch",
+    ),
+    Option(
+        "num_classes",
+        None,
+        runtime=False,
+        validate=validate_num_classes,
+        doc="the number of classes of integer labels (one-hot encoded before mixing)",
+    ),
+    Option(
+        "targets",
+        "mixed",
+        runtime=False,
+        validate=validate_target_mode,
+        doc="'mixed' targets (the paper) or the 'dominant' source's label",
+    ),
+    Option(
+        "pairing",
+        "random",
+        runtime=False,
+        validate=validate_pairing,
+        doc="partners from a random permutation ('random') or of the same class",
+    ),
+    Option(
+        "label_smoothing",
+        0.0,
+        runtime=False,
+        validate=validate_label_smoothing,
+        doc="label smoothing of one-hot encoded targets before mixing",
+    ),
+    Option(
+        "ignore_class",
+        None,
+        runtime=False,
+        validate=validate_ignore_class,
+        doc="the id of unlabelled pixels of segmentation masks (e.g. 255)",
+    ),
+    Option(
+        "mix_across_devices",
+        False,
+        runtime=False,
+        validate=lambda value: validate_bool(value, "mix_across_devices"),
+        doc="partners from the global batch instead of each device's shard",
+    ),
+    Option(
+        "bounding_box_format",
+        None,
+        runtime=False,
+        validate=boxes.validate_format,
+        doc="the format of the element's bounding boxes (Keras's names)",
+    ),
+    Option(
+        "min_box_visibility",
+        0.1,
+        runtime=False,
+        validate=lambda value: validate_probability(value, "min_box_visibility"),
+        doc="the share of a box's area that must still show its own source",
+    ),
+    Option(
+        "data_format",
+        None,
+        runtime=False,
+        validate=validate_data_format,
+        doc="'channels_last' or 'channels_first' images (None: Keras's setting)",
+    ),
+)
+
+OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (*[o for method in METHODS for o in method.options], *CORE_OPTIONS)
+}
+
+# The run-time options, in the order their variables are saved (a layer's weights):
+# new ones go after "prob", so that saved models keep loading.
+RUNTIME: tuple[str, ...] = (
+    "alpha",
+    "cutmix_alpha",
+    "switch_prob",
+    "prob",
+    "gridmix_alpha",
+    "fmix_alpha",
+    "smoothmix_alpha",
+)
+assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
+RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}
+
+
+# What a front does not take: the transform mixes whole batches where they are made
+# (no devices to mix across); the layer's targets are mixed by MixupLoss, which has
+# its own label smoothing, and same-class pairing needs the labels in the data.
+_NOT_TAKEN = {
+    "transform": ("mix_across_devices",),
+    "layer": ("pairing", "label_smoothing"),
+}
+
+
+def options_of(front: str) -> tuple[str, ...]:
+    """The table's options that a front ("transform" or "layer") takes."""
+    return tuple(name for name in OPTIONS if name not in _NOT_TAKEN[front])

@@ -1,0 +1,435 @@
+"""The sampler: the parameters of one mixed batch (`MixParams`), drawn from a seed.
+
+It draws what every method shares (the partners, whether an example is mixed at
+all, `prob`, and which method mixes it, a categorical choice among the enabled
+methods) and asks each mixing method of the traced set (`methods/`) for its own
+draw; every word of the batch comes from one Threefry call (`sampling.stream_words`).
+`draw_mix_params` is what the fronts call (through `MixSpec.draw`),
+`sample_mix_params` the public function.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from keras_mixup._src.bindings.ops import ops_for
+from keras_mixup._src.core.labels import same_class_groups
+from keras_mixup._src.core.methods import METHODS, Build, Method
+from keras_mixup._src.core.options import OPTIONS, RUNTIME
+from keras_mixup._src.core.sampling import (
+    STREAMS,
+    permutation_within_groups,
+    stream_words,
+    unit_uniforms,
+)
+from keras_mixup._src.core.structures import MixParams
+from keras_mixup._src.core.validation import (
+    static_number,
+    user_error,
+    validate_mix_family,
+    validate_pairing,
+)
+
+
+def choose(uniforms, shares: list, enabled: list, *, ops):
+    """Which method mixes each draw: int32 `[n]` indices into the methods, from
+    uniforms on (0, 1] (`[n]`), each method's share (float32 scalars >= 0) and
+    whether it is enabled (bool scalars, e.g. its alpha > 0).
+
+    The enabled methods are chosen in proportion to their shares; where every
+    enabled share is 0, uniformly among the enabled methods; where none is
+    enabled, method 0. Method 0 is the default: methods 1, 2, ... take their
+    bands from the bottom of (0, 1] (method k where the uniform falls in
+    `(c[k-1], c[k]]`, `c` the cumulative shares of methods 1..k over the total)
+    and method 0 takes the rest, so that for two methods with shares `1 - p`
+    and `p` (both enabled) method 1 is chosen exactly where `u <= p`: the switch
+    between mixup and CutMix of `switch_prob`, bit for bit (`p + (1 - p)` is 1
+    exactly in float32).
+    """
+    enabled = [ops.convert(e) for e in enabled]
+    weighted = [
+        ops.where(on, ops.cast(ops.convert(share), "float32"), 0.0)
+        for on, share in zip(enabled, shares, strict=True)
+    ]
+    total = sum(weighted[1:], weighted[0])
+    uniform = [ops.cast(on, "float32") for on in enabled]  # every enabled share is 0
+    weighted = [ops.where(total > 0, w, u) for w, u in zip(weighted, uniform, strict=True)]
+    total = sum(weighted[1:], weighted[0])
+    total = ops.where(total > 0, total, 1.0)
+    chosen = ops.cast(uniforms * 0.0, "int32")
+    cumulative = weighted[0] * 0.0
+    for index in range(1, len(weighted)):
+        cumulative = cumulative + weighted[index]
+        chosen = ops.where((chosen == 0) & (uniforms <= cumulative / total), index, chosen)
+    return chosen
+
+
+def method_shares(values: dict, methods: tuple[Method, ...], enabled: list, *, ops) -> list:
+    """Each traced method's share of the choice: mixup `1 - switch_prob`; the methods
+    that cut (CutMix, GridMix) `switch_prob`, split equally among those enabled (with
+    CutMix alone, exactly `switch_prob`)."""
+    cutting = [
+        ops.cast(on, "float32") for method, on in zip(methods, enabled, strict=True) if method.cuts
+    ]
+    count = ops.maximum(sum(cutting[1:], cutting[0]), 1.0) if cutting else 1.0
+    switch = ops.cast(ops.convert(values["switch_prob"]), "float32")
+    return [switch / count if method.cuts else 1.0 - switch for method in methods]
+
+
+def traced_methods(alphas: dict) -> tuple[Method, ...]:
+    """The methods a mixer traces, in the registry's order, from the values of their
+    alpha options when built (`{"cutmix_alpha": 1.0, ...}`): the default method
+    (mixup) always, since its alpha may be scheduled from 0; another where its alpha
+    is a number > 0 or a tensor (a schedule may raise it)."""
+
+    def traced(alpha) -> bool:
+        known = static_number(alpha)
+        return known is None or known > 0
+
+    return (METHODS[0],) + tuple(
+        method for method in METHODS[1:] if traced(alphas.get(method.alpha, 0.0))
+    )
+
+
+def method_options(values: dict) -> dict:
+    """The build-time options of the methods (their draws read them), by name."""
+    return {
+        option.name: values[option.name]
+        for method in METHODS
+        for option in method.options
+        if not option.runtime
+    }
+
+
+def partners(words, groups, batch_size, *, ops) -> list:
+    """One permutation (int32 `[batch_size]`) per partner from its keys: a random
+    order of the batch, or one within each group (`groups`: int ids `[batch_size]`)."""
+    if groups is None:
+        return [ops.argsort(keys) for keys in words]
+    return [
+        permutation_within_groups(keys[:batch_size], keys[batch_size:], groups, ops=ops)
+        for keys in words
+    ]
+
+
+def draw_mix_params(
+    seed,
+    batch_size,
+    values: dict,
+    *,
+    methods: tuple[Method, ...],
+    per_example: bool,
+    num_mixed: int,
+    options: dict,
+    image_size,
+    groups,
+    shards: int = 1,
+    ops,
+) -> MixParams:
+    """The sampler behind `sample_mix_params` (see there); every argument explicit.
+
+    `values`: the run-time values by name (alpha, cutmix_alpha, switch_prob, prob;
+    tensors or floats); `methods`: the traced methods (`traced_methods`);
+    `options`: the build-time options the methods read (`exact_cutmix_weight`).
+    `shards` > 1 splits the batch into that many equal, consecutive shards (the
+    devices of a data-parallel step): partners come from the example's own shard,
+    and each shard draws its own weights, box and decisions (with `per_example`,
+    each example does).
+
+    Words per purpose come from their own streams in one Threefry call, except the
+    rare extra rejection rounds on the host binding.
+    """
+    num_partners = num_mixed - 1
+    num_draws = batch_size if per_example else shards
+    shard_of_row = None
+    if shards > 1:
+        if groups is not None:
+            raise user_error(
+                ValueError,
+                "pairing='same_class' and per-shard mixing do not combine; pass "
+                "mix_across_devices=True to mix the global batch.",
+            )
+        if isinstance(batch_size, int) and batch_size % shards:
+            raise user_error(
+                ValueError,
+                f"a batch of {batch_size} does not split into {shards} equal shards; pass "
+                "mix_across_devices=True, or a batch size divisible by the device count.",
+            )
+        shard_of_row = ops.arange(batch_size) // (batch_size // shards)
+        groups = shard_of_row
+    build = Build(num_draws=num_draws, num_mixed=num_mixed, image_size=image_size, options=options)
+    keys_per_partner = batch_size if groups is None else 2 * batch_size
+    requests = [(STREAMS["permutation"] + p, 0, keys_per_partner) for p in range(num_partners)]
+    requests.append((STREAMS["prob"], 0, num_draws))
+    if len(methods) > 1:
+        requests.append((STREAMS["choice"], 0, num_draws))
+    method_requests = [method.requests(build, ops=ops) for method in methods]
+    for own_requests in method_requests:
+        requests += own_requests
+    words = stream_words(seed, requests, ops=ops)  # every word of the batch in one call
+    permutations = partners(words[:num_partners], groups, batch_size, ops=ops)
+    prob_words = words[num_partners]
+    position = num_partners + 1 + (len(methods) > 1)
+    draws = []
+    for method, own_requests in zip(methods, method_requests, strict=True):
+        method_words = words[position : position + len(own_requests)]
+        draws.append(method.draw(seed, method_words, values, build, ops=ops))
+        position += len(own_requests)
+
+    applied = unit_uniforms(prob_words, ops=ops) <= values["prob"]  # u in (0, 1]: prob 1 always
+    applied = applied & (ops.convert(batch_size) > 1)  # a batch of one has no partner
+    own = ops.where(applied, draws[0].own, 1.0)
+    partner = ops.where(applied, draws[0].partner, 0.0)
+    more = None if draws[0].more is None else ops.where(applied, draws[0].more, 0.0)
+    box = cut = holes = mask = None
+    if len(methods) > 1:
+        enabled = [ops.convert(values[method.alpha]) > 0 for method in methods]
+        choice_words = words[num_partners + 1]
+        chosen = choose(
+            unit_uniforms(choice_words, ops=ops),
+            method_shares(values, methods, enabled, ops=ops),
+            enabled,
+            ops=ops,
+        )
+        # a grid of holes where a method draws one; elsewhere one cell that is all hole
+        # (the whole box), so that rows of every method share one per-pixel rule
+        if any(d.holes is not None for d in draws):
+            height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
+            whole = (
+                ops.stack([height, width, height, width]) + ops.cast(own * 0.0, "int32")[:, None]
+            )
+            holes = whole
+        for index in range(1, len(methods)):
+            use = applied & (chosen == index)
+            drawn = draws[index]
+            own = ops.where(use, drawn.own, own)
+            partner = ops.where(use, drawn.partner, partner)
+            if more is not None:
+                more = ops.where(use, 0.0, more)
+            if methods[index].cuts:
+                cut = use if cut is None else cut | use
+                box = drawn.box if box is None else ops.where(use[:, None], drawn.box, box)
+            if drawn.holes is not None:
+                holes = ops.where(use[:, None], drawn.holes, holes)
+            if drawn.mask is not None:  # rows of other methods: 1 (their box says it)
+                mask = ops.where(use[:, None, None], drawn.mask, 1.0 if mask is None else mask)
+    if shard_of_row is not None and not per_example:  # each shard's draw to its rows
+        own, partner, cut, box, holes, mask = (
+            None if v is None else ops.take(v, shard_of_row)
+            for v in (own, partner, cut, box, holes, mask)
+        )
+        more = None if more is None else ops.take(more, shard_of_row, axis=1)
+    shape = [batch_size]
+    return MixParams(
+        mix_weight=ops.broadcast_to(own, shape),
+        permutation=permutations[0],
+        more_weights=None if more is None else ops.broadcast_to(more, [num_mixed - 2, batch_size]),
+        more_permutations=None if num_mixed == 2 else ops.stack(permutations[1:]),
+        box=None if box is None else ops.broadcast_to(box, [batch_size, 4]),
+        cut=None if cut is None else ops.broadcast_to(cut, shape),
+        partner_weight=ops.broadcast_to(partner, shape),
+        holes=None if holes is None else ops.broadcast_to(holes, [batch_size, 4]),
+        mask=None if mask is None else ops.broadcast_to(mask, [batch_size, *image_size]),
+    )
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"sample_mix_params: `{old}` is deprecated and will be removed in the next release; "
+        f"use {new}.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def sample_mix_params(
+    # Any: tensors of any kind the ops bindings take (NumPy, TensorFlow, JAX, torch)
+    seed: Any,
+    batch_size: int | Any,
+    alpha: float | Any,
+    per_example: bool = False,
+    pairing: str = "random",
+    ops: Any = None,  # an ops binding (`ops.py`; private), or None
+    *,
+    num_mixed: int = 2,
+    cutmix_alpha: float | Any = 0.0,
+    gridmix_alpha: float | Any = 0.0,
+    gridmix_holes: tuple[int, int] = (2, 6),
+    fmix_alpha: float | Any = 0.0,
+    fmix_decay_power: float = 3.0,
+    fmix_max_soft: float = 0.0,
+    fmix_reformulate: bool = False,
+    smoothmix_alpha: float | Any = 0.0,
+    smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
+    switch_prob: float | Any = 0.5,
+    prob: float | Any = 1.0,
+    image_size: tuple[int | Any, int | Any] | None = None,
+    exact_cutmix_weight: bool = True,
+    labels: Any = None,
+    groups: Any = None,
+    exact_area: bool | None = None,
+) -> MixParams:
+    """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.
+
+    This is the one place where keras_mixup draws mixing parameters: the fronts
+    (`MixupTransform`, `MixupLayer`, `NeighbourMixup`) draw through `MixSpec.draw`,
+    which calls the same sampler (`draw_mix_params`). The options have the fronts'
+    names and defaults.
+
+    Every purpose draws from its own Threefry stream of the seed (the partner
+    keys, the Gamma proposals, the uniforms of `prob` and of the method choice, the
+    box centres), so the draws of one do not depend on the sizes of the others. The
+    same seed gives the same permutation, bit for bit, in eager, graph and XLA
+    code, on every Keras backend and in NumPy; the weights are the same up to the
+    rounding of `log`, `cos` and `sin` (relative differences of about 1e-7). In
+    the rare case where a Gamma proposal's acceptance test falls within that
+    rounding of its boundary (about one proposal in 10**7), two libraries can
+    accept different proposals and draw different, equally distributed weights.
+
+    Args:
+        seed: two integers (tensor or array of shape `[2]`, e.g. a stateless seed or
+            a `keras.random.SeedGenerator` state).
+        batch_size: int or scalar int tensor.
+        alpha: mixup's concentration, float >= 0 (Python or tensor): lambda ~
+            Beta(alpha, alpha), or the weights ~ Dirichlet(alpha, ..., alpha) for
+            `num_mixed > 2`. 0 means no mixup (lambda = 1).
+        per_example: if False (default, the paper's choice), one draw for the
+            whole batch (one lambda, one box, one method choice and `prob`
+            decision); if True, an independent draw per example.
+        pairing: "random" (default): partners from a random permutation of the
+            batch; "same_class": a uniformly random partner of the same class
+            (the paper's "SC" pairing of Table 5), the classes read from
+            `labels`. An example alone in its class is its own partner.
+        ops: the ops binding; None (default): the one for `seed`'s kind of tensor
+            (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
+            `keras.ops` for a JAX array or torch tensor).
+        num_mixed: how many examples mixup combines (static int >= 2): each
+            example with `num_mixed - 1` partners from as many independent
+            permutations (paper, Section 2).
+        cutmix_alpha: CutMix's concentration, float >= 0 (Python or tensor);
+            0 (default): no CutMix. A number > 0 or a tensor: CutMix's lambda ~
+            Beta(cutmix_alpha, cutmix_alpha) sets a box (see `MixParams.box`) of
+            area `(1 - lambda) H W` with the image's aspect ratio at a uniformly
+            random centre, clipped to the image (Yun et al., ICCV 2019).
+        gridmix_alpha: GridMix's concentration, float >= 0 (Python or tensor); 0
+            (default): no GridMix. Otherwise lambda ~ Beta(gridmix_alpha,
+            gridmix_alpha) sets the holes of a grid in a random crop, through which
+            the partner shows (`MixParams.box` is the crop, `MixParams.holes` the
+            cells and holes; Baek et al., Pattern Recognition 2021).
+        gridmix_holes: `(low, high)`: GridMix's number of cells across the crop's
+            width, uniform on this inclusive range.
+        fmix_alpha: FMix's concentration, float >= 0 (Python or tensor); 0
+            (default): no FMix. Otherwise lambda ~ Beta(fmix_alpha, fmix_alpha) sets
+            the share of a low-frequency random mask's pixels the example keeps
+            (`MixParams.mask`; Harris et al. 2020). Needs a static `image_size`.
+        fmix_decay_power: the decay of FMix's spectrum, `1 / f ** fmix_decay_power`
+            (> 0; default 3, the paper's).
+        fmix_max_soft: in [0, 0.5]: the share of pixels on each side of FMix's
+            threshold that get soft weights (0, default: a binary mask).
+        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1, fmix_alpha).
+        smoothmix_alpha: SmoothMix's concentration, float >= 0 (Python or tensor);
+            0 (default): no SmoothMix. Otherwise the partner shows through a
+            Gaussian blob at a random centre, its width within `smoothmix_sigma`
+            drawn ~ Beta(smoothmix_alpha, smoothmix_alpha) (1: uniform, as
+            published; Lee et al. 2020).
+        smoothmix_sigma: `(low, high)`: the range of SmoothMix's width as a share of
+            the image's side (`sqrt(H W)`); default (0.25, 0.5).
+        switch_prob: with mixup and a method that pastes pixels (CutMix, GridMix,
+            FMix, SmoothMix) on, the probability that a batch (an example, with
+            `per_example`) uses one of those (split equally among those on) instead
+            of mixup. With only one alpha > 0, that method is used.
+        prob: the probability that a batch (an example) is mixed at all;
+            otherwise its weight is 1 (it is returned as it is).
+        image_size: `(H, W)` of the images (ints or scalar tensors; ints for FMix);
+            needed with the methods that paste pixels.
+        exact_cutmix_weight: if True (default), an example cut by a box keeps the
+            weight `1 - (clipped box area) / (H W)`, the share of its pixels it
+            keeps; if False, the drawn lambda (timm's `correct_lam=False`), which
+            overstates the example's share when the box was clipped at the border.
+        labels: with `pairing="same_class"`, the batch's class ids `[batch_size]`
+            (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`.
+        groups: deprecated: `pairing="same_class", labels=groups`.
+        exact_area: deprecated: `exact_cutmix_weight`.
+
+    Returns:
+        A `MixParams` (float32 weights, int32 permutations, in the binding's kind
+        of tensor). `box` and `cut` are None without a method that pastes pixels,
+        `holes` without GridMix, `mask` without FMix and SmoothMix. A batch of size
+        1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
+
+    Raises:
+        ValueError: a method that pastes pixels without `image_size`, or with
+            `num_mixed > 2`; FMix without a static `image_size`; an option out of range;
+            `pairing="same_class"` without `labels`, or `labels` with another
+            pairing; an unknown `pairing`; a seed that is not two integers.
+
+    Examples:
+        >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
+        >>> sorted(params.permutation.numpy().tolist())
+        [0, 1, 2, 3, 4]
+        >>> params.mix_weight.shape
+        TensorShape([5])
+        >>> classes = tf.constant([0, 1, 0, 1, 1])
+        >>> same = sample_mix_params(
+        ...     tf.constant([0, 42]), 5, 1.0, pairing="same_class", labels=classes
+        ... )
+        >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
+        True
+        >>> cut = sample_mix_params(np.array([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
+        >>> cut.box.shape, bool(cut.cut[0])
+        ((4, 4), True)
+    """
+    ops = ops or ops_for(seed)
+    if not isinstance(pairing, str):  # the old positional `groups`
+        _deprecated("groups", 'pairing="same_class", labels=...')
+        pairing, labels = "same_class", pairing
+    if groups is not None:
+        _deprecated("groups", 'pairing="same_class", labels=...')
+        pairing, labels = "same_class", groups
+    if exact_area is not None:
+        _deprecated("exact_area", "exact_cutmix_weight")
+        exact_cutmix_weight = exact_area
+    if cutmix_alpha is None:
+        _deprecated("cutmix_alpha=None", "cutmix_alpha=0.0 (no CutMix)")
+        cutmix_alpha = 0.0
+    pairing = validate_pairing(pairing)
+    if (pairing == "same_class") != (labels is not None):
+        raise user_error(
+            ValueError,
+            "sample_mix_params: pairing='same_class' reads the classes from `labels`, and "
+            f"`labels` is only read by it; got pairing={pairing!r} with "
+            f"labels={'None' if labels is None else 'a tensor'}.",
+        )
+
+    given = locals()
+    values = {name: given[name] for name in RUNTIME}  # tensors or numbers, unchecked
+    methods = traced_methods(values)
+    for method in METHODS:
+        if method.pairs_only:
+            validate_mix_family(num_mixed, values[method.alpha], method.alpha, method.title)
+    if any(method.needs_image_size for method in methods) and image_size is None:
+        alphas = ", ".join(f"{m.alpha}={values[m.alpha]!r}" for m in methods[1:])
+        raise user_error(
+            ValueError,
+            "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
+            f"pixels (CutMix, GridMix, FMix, SmoothMix); got {alphas}.",
+        )
+    build_options = {
+        name: OPTIONS[name].validate(given[name])  # the option table's checks
+        for method in METHODS
+        for name in (option.name for option in method.options if not option.runtime)
+    }
+    groups = None if labels is None else same_class_groups(labels, "sample_mix_params", ops=ops)
+    return draw_mix_params(
+        seed,
+        batch_size,
+        values,
+        methods=methods,
+        per_example=per_example,
+        num_mixed=num_mixed,
+        options=method_options(build_options),
+        image_size=image_size,
+        groups=groups,
+        ops=ops,
+    )

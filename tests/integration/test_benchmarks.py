@@ -1,0 +1,96 @@
+"""The benchmark runner's quick smoke mode completes and writes its reports (numbers are not checked)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_run_writes_json_and_plot(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--output",
+            str(tmp_path),
+            "--plot",
+            str(tmp_path / "plot.png"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "all.json").read_text())
+    assert report["quick"] is True
+    for key in ["tensorflow", "keras", "device", "commit"]:
+        assert report["environment"][key]
+    implementations = {r["implementation"] for r in report["pipeline"]["results"]}
+    assert {
+        "keras.layers.MixUp",
+        "keras_mixup (XLA)",
+        "no mixup (cast + one-hot)",
+    } <= implementations
+    assert {r["jit_compile"] for r in report["model"]["results"]} == {True, False}
+    assert any(r["implementation"].startswith("copy limit") for r in report["op"]["results"])
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    assert "Pipeline throughput" in completed.stdout
+
+
+def test_baseline_loader_imports_earlier_commits_beside_the_working_tree():
+    """`--baseline COMMIT`: keras_mixup as of a commit, renamed, importable next to ours;
+    both layouts (keras_mixup/_src since 0.3, keras_mixup/*.py in 0.2.0 at 28fd075)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import baseline
+
+    for commit in ("HEAD", "28fd075"):
+        old = baseline.load(commit)
+        assert old.__name__.startswith("keras_mixup_") and old.commit
+        transform = old.MixupTransform(0.2, num_classes=3, seed=0)
+        _, targets = transform(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0]))
+        np.testing.assert_allclose(targets.numpy().sum(axis=1), 1.0, rtol=1e-6)
+        assert old.MixupLayer.__name__ == "MixupLayer" and old.MixupLoss.__name__ == "MixupLoss"
+
+
+def test_draw_breakdown_times_every_piece_and_the_pieces_make_up_the_whole():
+    from benchmarks import draw_breakdown
+
+    medians = draw_breakdown.main(rounds=3, seconds_per_round=0.05)
+    whole = medians.pop("whole draw (MixupLayer._step_params)")
+    assert len(medians) == 4 and all(t > 0 for t in medians.values())
+    # the pieces are what the whole does (loose: separate timings on a noisy machine)
+    assert 0.5 * whole < sum(medians.values()) < 2.0 * whole, (medians, whole)
+
+
+def test_report_renders_the_backend_op_suite_and_picks_suites():
+    printed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.report", "benchmarks/results/torch/all.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "**torch, cifar batch [128, 32, 32, 3], float32**" in printed
+    assert "| keras_mixup draw only |" in printed
+    only = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.report",
+            "benchmarks/results/all.json",
+            "--only",
+            "memory",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "### Peak memory" in only and "### Pipeline" not in only

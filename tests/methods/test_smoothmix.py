@@ -1,0 +1,210 @@
+"""SmoothMix (`keras_mixup/_src/core/methods/smoothmix.py`): the Gaussian mask from injected
+centres and widths, which image owns which weight (read back from the mixed pixels; the
+assignment OpenMixup's `smoothmix.py` makes would fail it), exact target weights on every
+binding, the same masks from the same seed everywhere, the draws against an independent
+NumPy sampler of the published algorithm, the width's Beta, soft segmentation masks and
+boxes, errors, the layer under XLA."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from keras_mixup import MixParams, MixupLayer, MixupLoss, MixupTransform, sample_mix_params
+from keras_mixup._src.bindings.ops import KERAS, NUMPY
+from keras_mixup._src.core.elements import parse_element
+from keras_mixup._src.core.methods.smoothmix import gaussian_masks
+
+P_MIN = 1e-3
+H, W = 12, 16
+
+
+def test_the_mask_is_the_gaussian_of_injected_centres_and_widths():
+    mask = gaussian_masks(
+        np.float32([3.0, 0.0]), np.float32([5.0, 15.0]), np.float32([4.0, 2.5]), (H, W), ops=NUMPY
+    )
+    assert mask.shape == (2, H, W)
+    y, x = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+    for i, (cy, cx, sigma) in enumerate([(3, 5, 4.0), (0, 15, 2.5)]):
+        expected = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * sigma**2))
+        np.testing.assert_allclose(mask[i], expected, rtol=1e-6, atol=1e-7)
+    assert mask[0, 3, 5] == 1.0 and mask[1, 0, 15] == 1.0  # the centre is all partner
+
+
+@pytest.mark.parametrize("where", ["numpy", "tf.data", "xla"])
+@pytest.mark.parametrize("per_example", [False, True])
+def test_the_partner_owns_the_mask_s_mean_and_the_example_the_rest(where, per_example):
+    """Constant images (example i holds i + 1): a mixed pixel is `(1 - G) (i + 1) + G
+    (j + 1)`, so G is read back from the pixels; the partner's class gets mean(G), the
+    example's own class mean(1 - G). OpenMixup returns lam = mean(G) for the example's
+    own label: the check below would fail it wherever mean(G) != 1/2."""
+    n = 6
+    images = np.broadcast_to(np.arange(1, n + 1, dtype="float32")[:, None, None, None],
+                             (n, H, W, 1)).copy()  # fmt: skip
+    labels = np.arange(n)
+    transform = MixupTransform(
+        alpha=0.0, smoothmix_alpha=1.0, num_classes=n, per_example=per_example, seed=5,
+        jit_compile=where == "xla",
+    )  # fmt: skip
+    seen_uneven = False
+    for _ in range(3):
+        if where == "numpy":
+            mixed, targets = transform(images, labels)
+        else:
+            dataset = tf.data.Dataset.from_tensors((images, labels)).map(transform)
+            mixed, targets = map(np.asarray, next(iter(dataset)))
+        for i in range(n):
+            partner = int(np.argmax(np.where(np.arange(n) == i, -1, targets[i])))
+            if targets[i, i] == pytest.approx(1.0):
+                continue  # paired with itself
+            g = (np.asarray(mixed)[i, ..., 0] - (i + 1)) / (partner - i)  # G, read back
+            assert 0.0 <= g.min() and g.max() <= 1.0 + 1e-5
+            np.testing.assert_allclose(targets[i, partner], g.mean(), atol=2e-5)
+            np.testing.assert_allclose(targets[i, i], 1.0 - g.mean(), atol=2e-5)
+            seen_uneven |= abs(g.mean() - 0.5) > 0.05
+    assert seen_uneven
+
+
+def test_the_same_seed_draws_the_same_masks_on_every_binding():
+    seed = np.array([9, 4], "int32")
+    kwargs = dict(alpha=1.0, per_example=True, smoothmix_alpha=0.7, gridmix_alpha=1.0,
+                  switch_prob=0.8, image_size=(H, W))  # fmt: skip
+    host = sample_mix_params(seed, 24, **kwargs)
+    eager = sample_mix_params(tf.constant(seed), 24, **kwargs)
+    xla = tf.function(lambda s: sample_mix_params(s, 24, **kwargs), jit_compile=True)(
+        tf.constant(seed)
+    )
+    keras_ops = sample_mix_params(keras.ops.convert_to_tensor(seed), 24, ops=KERAS, **kwargs)
+    for other in (eager, xla, keras_ops):
+        for field in ("permutation", "box", "holes", "cut"):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field), field
+            )
+        for field in ("mix_weight", "partner_weight", "mask"):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field),
+                rtol=1e-5, atol=1e-6,
+            )  # fmt: skip
+
+
+# ---------------------------------------------------------------- the draws
+
+
+def reference_shares(count, rng, height, width, sigma=(0.25, 0.5)):
+    """The partner's mean share from NumPy's own generator, the published algorithm
+    (OpenMixup's `smoothmix`: a uniformly random centre, sigma ~ U(0.25, 0.5) times the
+    side; here the side of a square image, whose centre is a uniformly random pixel)."""
+    y, x = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    shares = []
+    for _ in range(count):
+        cy, cx = rng.integers(0, height), rng.integers(0, width)
+        s = rng.uniform(*sigma) * height
+        shares.append(np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * s * s)).mean())
+    return np.array(shares)
+
+
+def test_the_partner_shares_follow_the_published_algorithm():
+    ours = sample_mix_params(
+        np.array([1, 7], "int32"), 3000, 0.0, True, smoothmix_alpha=1.0, image_size=(24, 24)
+    ).partner_weight
+    reference = reference_shares(3000, np.random.default_rng(7), 24, 24)
+    assert stats.ks_2samp(ours, reference).pvalue > P_MIN
+    assert abs(ours.mean() - reference.mean()) < 0.01
+
+
+@pytest.mark.parametrize("alpha", [0.3, 4.0])
+def test_the_width_within_its_range_follows_beta(alpha):
+    """The width is read back from each mask: G at one pixel from the centre is
+    exp(-1 / (2 sigma^2)), sigma = s sqrt(H W), s = low + (high - low) u, u ~ Beta."""
+    params = sample_mix_params(
+        np.array([3, int(alpha * 10)], "int32"), 2000, 0.0, True, smoothmix_alpha=alpha,
+        smoothmix_sigma=(0.1, 0.4), image_size=(H, W),
+    )  # fmt: skip
+    mask = np.asarray(params.mask, np.float64)
+    centre = mask.reshape(len(mask), -1).argmax(axis=1)
+    cy, cx = centre // W, centre % W
+    neighbour = np.where(cy + 1 < H, cy + 1, cy - 1)  # one row away
+    g = mask[np.arange(len(mask)), neighbour, cx]
+    sigma = np.sqrt(-1.0 / (2.0 * np.log(g)))
+    u = (sigma / np.sqrt(H * W) - 0.1) / 0.3
+    assert stats.kstest(u, stats.beta(alpha, alpha).cdf).pvalue > P_MIN
+
+
+# ---------------------------------------------------------------- boxes and masks
+
+
+def test_integer_segmentation_masks_need_num_classes_and_mix_per_pixel():
+    masks = np.stack([np.full((H, W), i, "int32") for i in range(4)])
+    images = np.broadcast_to(np.arange(4, dtype="float32")[:, None, None, None], (4, H, W, 1))
+    element = {"images": images.copy(), "labels": np.arange(4), "segmentation_masks": masks}
+    with pytest.raises(ValueError, match="`segmentation_masks` are integer class ids"):
+        MixupTransform(alpha=0.0, smoothmix_alpha=1.0, num_classes={"labels": 4})(element)
+    transform = MixupTransform(alpha=0.0, smoothmix_alpha=1.0, seed=2,
+                               num_classes={"labels": 4, "segmentation_masks": 4})  # fmt: skip
+    out = transform(element)
+    targets, mixed = np.asarray(out["segmentation_masks"]), np.asarray(out["images"])[..., 0]
+    for i in range(4):
+        partner = int(np.argmax(np.where(np.arange(4) == i, -1, out["labels"][i])))
+        if partner == i or out["labels"][i][i] == pytest.approx(1.0):
+            continue
+        g = (mixed[i] - i) / (partner - i)  # the partner's share of each pixel
+        np.testing.assert_allclose(targets[i, ..., partner], g, atol=1e-5)
+        np.testing.assert_allclose(targets[i, ..., i], 1.0 - g, atol=1e-5)
+
+
+def test_boxes_are_kept_by_their_source_s_mean_share_and_keep_their_geometry():
+    mask = gaussian_masks(np.float32([2.0, 9.0]), np.float32([3.0, 12.0]),
+                          np.float32([3.0, 5.0]), (H, W), ops=NUMPY)  # fmt: skip
+    params = MixParams(
+        mix_weight=1.0 - mask.mean(axis=(1, 2)), permutation=np.int32([1, 0]),
+        box=np.int32([[0, 0, H, W]] * 2), cut=np.bool_([True, True]),
+        partner_weight=mask.mean(axis=(1, 2)), mask=mask,
+    )  # fmt: skip
+    boxes = np.float32([[[0, 0, 6, 5], [8, 6, 16, 12]], [[1, 1, 4, 4], [10, 7, 15, 11]]])  # xyxy
+    element = {"images": np.zeros((2, H, W, 3), "float32"), "labels": np.int32([0, 1]),
+               "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1, 2], [3, 4]])}}  # fmt: skip
+    spec = MixupTransform(alpha=0.0, smoothmix_alpha=1.0, num_classes=2, min_box_visibility=0.5,
+                          bounding_box_format="xyxy").spec  # fmt: skip
+    parts, _ = parse_element((element,), "test")
+    out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
+    for image in range(2):
+        for index in range(2):
+            for offset, source, share in ((0, image, 1.0 - mask[image]),
+                                          (2, 1 - image, mask[image])):  # fmt: skip
+                x1, y1, x2, y2 = boxes[source, index].astype(int)
+                shown = share[y1:y2, x1:x2].mean()
+                kept = np.asarray(out["labels"])[image, offset + index] != -1
+                assert kept == (shown >= 0.5), (image, index, offset, shown)
+                if kept:
+                    np.testing.assert_array_equal(
+                        out["boxes"][image, offset + index], boxes[source, index]
+                    )
+
+
+# ---------------------------------------------------------------- errors and the layer
+
+
+def test_smoothmix_options_are_checked():
+    with pytest.raises(ValueError, match=r"`smoothmix_sigma` must be \(a, b\) with 0.0 < a"):
+        MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.0, 0.5))
+    with pytest.raises(ValueError, match="SmoothMix mixes one partner's pixels"):
+        MixupLayer(smoothmix_alpha=1.0, num_mixed=3)
+
+
+def test_the_layer_trains_with_smoothmix_under_xla_and_saves(tmp_path):
+    layer = MixupLayer(alpha=0.0, smoothmix_alpha=1.0, smoothmix_sigma=(0.2, 0.3), seed=0)
+    model = keras.Sequential(
+        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    model.compile(
+        optimizer="sgd",
+        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
+        jit_compile=True,
+    )
+    x = np.random.default_rng(0).random((8, H, W, 1)).astype("float32")
+    history = model.fit(x, np.arange(8) % 3, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
+    assert loaded.smoothmix_alpha == 1.0 and loaded.spec.smoothmix_sigma == (0.2, 0.3)
