@@ -156,6 +156,10 @@ def family_candidates(num_classes: int) -> dict:
     fourier_mix = keras_cv_fourier_mix(num_classes)
     if fourier_mix is not None:
         found["keras-cv FourierMix"] = fourier_mix
+    for baseline in common.BASELINES:  # the same CutMix rows as of earlier commits
+        found[f"keras_mixup@{baseline.commit} CutMix (XLA)"] = baseline.MixupTransform(
+            alpha=0.0, cutmix_alpha=1.0, num_classes=num_classes, seed=0
+        )
     return found
 
 

@@ -8,20 +8,16 @@ of each on offline data. Minutes on 2 CPU cores.
 """
 ## Introduction
 
-mixup blends two whole images. Its mask-based relatives keep most pixels of an image as they
-are and show the partner's pixels through a mask:
+mixup blends two whole images; its mask-based relatives show a partner through a mask:
 
 - **CutMix** (Yun et al. 2019): a rectangle;
 - **GridMix** (Baek et al. 2021): the holes of a grid;
-- **FMix** (Harris et al. 2020): a random low-frequency shape, binarised from a random
-  image whose spectrum decays as `1 / f ** 3`;
+- **FMix** (Harris et al. 2020): a random low-frequency shape (a spectrum decaying as 1/f^3);
 - **SmoothMix** (Lee et al. 2020): a soft Gaussian blob, no hard edge at all.
 
-In keras_mixup each is one argument of `MixupTransform` (and of `MixupLayer`): its alpha.
-Whatever the mask, an example's target weights are the shares of its pixels that each
-source shows, computed from the mask that was drawn, not the drawn lambda. This tutorial
-shows the masks with `keras_mixup.plot_batch`, checks that claim on every method by marking
-each image's pixels with its index, and trains a small CNN with each.
+In keras_mixup each is one argument of `MixupTransform` (and `MixupLayer`). Whatever the mask,
+an example's target weights are the shares of its pixels each source shows, computed from
+the mask drawn. Here: the masks with `plot_batch`, that claim checked, a small CNN with each.
 
 ## Setup
 """
@@ -55,8 +51,8 @@ keras.utils.set_random_seed(0)
 """
 ## The data and the four methods
 
-The digits, upsampled to 24x24 so that the masks have room. Each method alone (`alpha=0`:
-no plain mixup), one draw per example.
+The digits, upsampled to 24x24 so that the masks have room; each method alone, one draw per
+example.
 """
 
 digits = load_digits()
@@ -64,17 +60,14 @@ images = np.kron(digits.images / 16.0, np.ones((3, 3))).astype("float32")[..., N
 x_train, x_test, y_train, y_test = train_test_split(
     images, digits.target, test_size=500, stratify=digits.target, random_state=0
 )
-METHODS = {
-    "CutMix": {"cutmix_alpha": 1.0},
-    "GridMix": {"gridmix_alpha": 1.0},
-    "FMix": {"fmix_alpha": 1.0},
-    "SmoothMix": {"smoothmix_alpha": 1.0},
-}
+METHODS = {"CutMix": "cutmix_alpha", "GridMix": "gridmix_alpha", "FMix": "fmix_alpha",
+           "SmoothMix": "smoothmix_alpha"}  # fmt: skip
 
 
-def transform(method: str, num_classes=10, **options) -> keras_mixup.MixupTransform:
+def transform(method: str, num_classes=10) -> keras_mixup.MixupTransform:
+    options = {METHODS[method]: 1.0}  # the method alone: alpha=0 turns plain mixup off
     return keras_mixup.MixupTransform(
-        alpha=0.0, per_example=True, num_classes=num_classes, seed=0, **METHODS[method], **options
+        alpha=0.0, per_example=True, num_classes=num_classes, seed=0, **options
     )
 
 
@@ -87,12 +80,9 @@ see where each pixel came from, the eight images drawn here get a background col
 """
 
 batch = 8
-palette = np.float32(
-    [[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
-     [0.58, 0.4, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.74, 0.74, 0.13]]
-)  # fmt: skip
-strokes = x_train[:batch]  # [8, 24, 24, 1], 0 (background) to 1
-coloured = (1.0 - strokes) * palette[:, None, None, :] + strokes
+palette = np.float32([[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
+                      [0.58, 0.4, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.74, 0.74, 0.13]])  # fmt: skip
+coloured = (1.0 - x_train[:batch]) * palette[:, None, None, :] + x_train[:batch]  # white strokes
 for method in METHODS:
     mixed = transform(method)(coloured, y_train[:batch])
     keras_mixup.plot_batch(
@@ -104,31 +94,23 @@ for method in METHODS:
 ## Exact target weights, whatever the mask
 
 Keras's element dict can carry a segmentation mask beside the images. Here it marks every
-pixel of image `i` with the id `i`; with `num_classes` for the masks, the ids are one-hot
-encoded and mixed exactly as the images are, so after mixing, the mean of an example's mask
-over its pixels is the share of its pixels that came from each source: what its label
-should weigh that source by. Over 20 batches of each method: The label targets are summed by digit class, and so are the
-shares; the largest difference is the headline number: it is zero up to float32 rounding.
+pixel of image `i` with the id `i`, one-hot encoded (`num_classes` for the masks) and mixed
+exactly as the images are: after mixing, the mean of an example's mask over its pixels is
+the share of its pixels from each source, what its label should weigh that source by.
+Summed by digit class, over 20 batches of each method, the largest difference from the
+label targets is the headline number: zero up to float32 rounding.
 """
 
+ids = tf.broadcast_to(tf.range(BATCH_SIZE)[:, None, None], (BATCH_SIZE, 24, 24))
 marked = (
     tf.data.Dataset.from_tensor_slices((x_train, y_train))
     .batch(BATCH_SIZE, drop_remainder=True)
-    .map(
-        lambda x, y: {
-            "images": x,
-            "labels": y,
-            "segmentation_masks": tf.broadcast_to(
-                tf.range(BATCH_SIZE)[:, None, None], (BATCH_SIZE, 24, 24)
-            ),
-        }
-    )
+    .map(lambda x, y: {"images": x, "labels": y, "segmentation_masks": ids})
     .take(20)
 )
 exactness = {}
 for method in METHODS:
-    classes = {"labels": 10, "segmentation_masks": BATCH_SIZE}
-    mixer = transform(method, num_classes=classes)
+    mixer = transform(method, num_classes={"labels": 10, "segmentation_masks": BATCH_SIZE})
     worst = 0.0
     for original, mixed in zip(marked, marked.map(mixer), strict=True):
         sources = mixed["segmentation_masks"].numpy()  # [B, H, W, B]: each pixel's sources
@@ -171,15 +153,15 @@ def train_dataset(mixer):
 
 
 initial_weights = small_cnn().get_weights()
-runs = {"ERM": keras_mixup.MixupTransform(alpha=0.0, num_classes=10)}
-runs.update({method: transform(method) for method in METHODS})
+runs = {"ERM": keras_mixup.MixupTransform(alpha=0.0, num_classes=10)} | {
+    m: transform(m) for m in METHODS
+}
 results = {}
 for name, mixer in runs.items():
     model = small_cnn()
     model.set_weights(initial_weights)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        keras.optimizers.Adam(1e-3), keras.losses.CategoricalCrossentropy(from_logits=True)
     )
     model.fit(train_dataset(mixer), epochs=EPOCHS, verbose=0, shuffle=False)
     predicted = model.predict(x_test, verbose=0).argmax(axis=1)

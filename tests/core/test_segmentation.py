@@ -87,7 +87,10 @@ def test_dominant_targets_keep_the_dominant_sources_mask():
 
 
 def test_mixup_still_needs_num_classes_for_integer_masks_and_names_the_routes():
-    with pytest.raises(ValueError, match=r"num_classes.*CutMix, GridMix or FMix without soft edges, alone \(alpha=0.*dominant"):
+    with pytest.raises(
+        ValueError,
+        match=r"num_classes.*CutMix, GridMix or FMix without soft edges, alone \(alpha=0.*dominant",
+    ):
         MixupTransform(alpha=1.0, num_classes={"labels": B}, seed=0)(element())
     masks = np.where(MASKS == 255, 0, MASKS)
     out = MixupTransform(alpha=1.0, num_classes={"labels": B, "segmentation_masks": 3}, seed=0)(
