@@ -56,8 +56,8 @@ def load(commit: str):
     package = sys.modules[name]
     package.commit = sha
 
-    def module(stem):  # keras_mixup/_src/<stem>.py since 0.3, keras_mixup/<stem>.py before
-        for path in (f"{name}._src.{stem}", f"{name}.{stem}"):
+    def module(stem):  # _src/fronts/<stem>.py, _src/<stem>.py (early 0.3), <stem>.py (0.2)
+        for path in (f"{name}._src.fronts.{stem}", f"{name}._src.{stem}", f"{name}.{stem}"):
             try:
                 return importlib.import_module(path)
             except ModuleNotFoundError:
