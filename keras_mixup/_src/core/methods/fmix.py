@@ -17,7 +17,8 @@ Per draw, as the paper's Section 3 builds it:
    (1), the rest the partner's (0), where `num` is `lambda H W` rounded down or up by a
    fair coin (as the authors' code does); with `fmix_max_soft > 0`, `2 s` pixels around
    the threshold (`s = floor(H W min(max_soft, lambda, 1 - lambda))`) fall linearly
-   from 1 to 0 (soft edges).
+   from 1 to 0 (soft edges). The binary mask's threshold is found by bisection, not a
+   sort (`top_pixels`); soft edges sort (slower: each pixel needs its rank).
 
 The target weights are the realised shares: the mean of the mask (exact), not lambda.
 
@@ -77,21 +78,45 @@ def low_frequency_images(real, imag, height: int, width: int, decay_power: float
     return ops.irfft2(real * scale, imag * scale, height, width)
 
 
+BISECTION_STEPS = 32  # the threshold's search: to 2**-32 of twice the grey image's range
+
+
+def top_pixels(flat, num, *, ops):
+    """bool `[n, N]`: the `num` (float32 `[n]`, whole numbers) largest values of each row of
+    `flat` (float32 `[n, N]`), exactly `num` of them. The threshold is found by bisection
+    on the values (`BISECTION_STEPS` passes that count, instead of a sort: a sort of an
+    ImageNet-sized mask costs ten times the whole blend on a CPU); values within the
+    final interval (2**-32 of the range: almost always the threshold value alone) are
+    taken in index order, as a stable sort would take equal values."""
+    low = -ops.max(-flat, axis=1)
+    high = ops.max(flat, axis=1)
+    high = high + (high - low) + 1.0  # above every value: no pixel counts
+    for _ in range(BISECTION_STEPS):  # count(v >= low) >= num > count(v >= high)
+        middle = low + (high - low) * 0.5
+        enough = ops.sum(ops.cast(flat >= middle[:, None], "float32"), axis=1) >= num
+        low, high = ops.where(enough, middle, low), ops.where(enough, high, middle)
+    above = flat >= high[:, None]
+    band = (flat >= low[:, None]) & ~above
+    wanted = num - ops.sum(ops.cast(above, "float32"), axis=1)
+    order = ops.cumsum(ops.cast(band, "float32"), axis=1)  # 1, 2, ... along the band
+    return above | (band & (order <= wanted[:, None]))
+
+
 def binarise(images, lam, ceil, max_soft: float, *, ops):
     """The example's own share of each pixel, float32 `[n, H, W]`, from grey images
     `[n, H, W]`, lambda `[n]` and the coin (bool `[n]`: round `lambda H W` up): step 3
-    of the module docstring. The pixels' ranks come from a stable sort (ties, which a
-    continuous grey image has with probability 0, in index order)."""
-    count, height, width = ops.static_shape(images)
+    of the module docstring. A binary mask takes the `num` largest pixels
+    (`top_pixels`); soft edges need every pixel's rank, from a stable sort (ties, which
+    a continuous grey image has with probability 0, in index order)."""
+    _, height, width = ops.static_shape(images)
     size = height * width
     flat = ops.reshape(images, [-1, size])
-    rank = ops.argsort(ops.argsort(-flat))  # 0 for the largest pixel
     exact = lam * float(size)
     num = ops.floor(exact) + ops.cast(ceil & (ops.floor(exact) < exact), "float32")
-    rank = ops.cast(rank, "float32")
     if max_soft == 0:
-        own = ops.cast(rank < num[:, None], "float32")
+        own = ops.cast(top_pixels(flat, num, ops=ops), "float32")
     else:
+        rank = ops.cast(ops.argsort(ops.argsort(-flat)), "float32")  # 0: the largest pixel
         limit = ops.minimum(lam, 1.0 - lam)
         effective = ops.where((max_soft > lam) | (max_soft > 1.0 - lam), limit, max_soft)
         soft = ops.floor(float(size) * effective)[:, None]
