@@ -64,12 +64,13 @@ def pieces(size: int) -> dict:
     return {name: (lambda fn=fn, args=args: fn(*args)) for name, (fn, args) in calls.items()}
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=224, help="the images' height and width")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.5, help="per candidate and round")
     args = parser.parse_args(argv)
-    timings = interleaved_medians(pieces(args.size), args.rounds, 0.5)
+    timings = interleaved_medians(pieces(args.size), args.rounds, args.seconds)
     copy = timings["copy limit of the 64-image uint8 batch"]["median_s"]
     rows = [
         [name, f"{t['median_s'] * 1e3:.2f}", f"{t['median_s'] / copy:.2f}x"]
@@ -81,6 +82,7 @@ def main(argv=None) -> None:
         ["piece", "ms", "vs copy limit"],
         rows,
     )
+    return {name: t["median_s"] for name, t in timings.items()}
 
 
 if __name__ == "__main__":
