@@ -5,7 +5,6 @@ cutting it out of the example's own, `min_box_visibility`, k-way and per-example
 ragged boxes in tf.data, mixed precision (GridMix, FMix and SmoothMix boxes: their own
 test files)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,33 +13,14 @@ from keras_mixup import MixParams, MixupTransform
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core import boxes as box_rules
 from keras_mixup._src.core.structures import Parts
+from tests.images import dict_element
 
 B, H, W = 4, 8, 10
 RNG = np.random.default_rng(0)
 
 
-def dict_element(with_boxes=True, with_masks=False, boxes_per_image=2):
-    element = {
-        "images": RNG.integers(0, 255, (B, H, W, 3)).astype("uint8"),
-        "labels": np.eye(3, dtype="float32")[[0, 1, 2, 0]],
-    }
-    if with_boxes:
-        boxes = np.tile(
-            np.array([[1, 1, 4, 3], [5, 4, 9, 7]], "float32")[:boxes_per_image], (B, 1, 1)
-        )  # xyxy
-        labels = np.tile(np.arange(boxes_per_image, dtype="int32"), (B, 1))
-        labels[1, 1:] = -1  # image 1 has one box, the rest is padding
-        boxes[labels == -1] = -1
-        element["bounding_boxes"] = {"boxes": boxes, "labels": labels}
-    if with_masks:
-        element["segmentation_masks"] = RNG.integers(0, 4, (B, H, W, 1)).astype("int32")
-    return element
-
-
-def shapes(structure):
-    return keras.tree.map_structure(
-        lambda t: (tuple(np.shape(t)), str(np.asarray(t).dtype)), structure
-    )
+def _element(**kwargs):
+    return dict_element(B, H, W, rng=RNG, **kwargs)
 
 
 # ---------------------------------------------------------------- box geometry, exact
@@ -169,7 +149,7 @@ def test_every_format_round_trips_and_gives_the_same_geometry(fmt):
 
 
 def test_boxes_follow_their_images_under_k_way_and_per_example_draws():
-    element = dict_element(boxes_per_image=1)
+    element = _element(boxes_per_image=1)
     element["bounding_boxes"]["boxes"] = np.arange(B, dtype="float32")[:, None, None] * np.ones(
         (1, 1, 4), "float32"
     )
@@ -196,7 +176,7 @@ def test_boxes_follow_their_images_under_k_way_and_per_example_draws():
 
 
 def test_ragged_boxes_in_tf_data_are_padded_as_keras_pads_them_and_the_box_path_compiles():
-    element = dict_element()
+    element = _element()
     ragged = {
         "boxes": tf.ragged.constant(
             [[[1, 1, 3, 3], [4, 4, 7, 7]], [[2, 2, 5, 5]], [], [[0, 0, 1, 1]]],
@@ -216,6 +196,6 @@ def test_ragged_boxes_in_tf_data_are_padded_as_keras_pads_them_and_the_box_path_
 
 def test_mixed_precision_images_keep_the_policy_and_boxes_stay_float32(policy):
     policy("mixed_bfloat16")
-    out = MixupTransform(alpha=1.0, bounding_box_format="xyxy", seed=0)(dict_element())
+    out = MixupTransform(alpha=1.0, bounding_box_format="xyxy", seed=0)(_element())
     assert str(out["images"].dtype) == "bfloat16"
     assert str(out["bounding_boxes"]["boxes"].dtype) == "float32"

@@ -9,33 +9,14 @@ import tensorflow as tf
 
 from keras_mixup import MixParams, MixupLayer, MixupLoss, MixupTransform
 from keras_mixup._src.bindings.ops import NUMPY
+from tests.images import dict_element, shapes
 
 B, H, W = 4, 8, 10
 RNG = np.random.default_rng(0)
 
 
-def dict_element(with_boxes=True, with_masks=False, boxes_per_image=2):
-    element = {
-        "images": RNG.integers(0, 255, (B, H, W, 3)).astype("uint8"),
-        "labels": np.eye(3, dtype="float32")[[0, 1, 2, 0]],
-    }
-    if with_boxes:
-        boxes = np.tile(
-            np.array([[1, 1, 4, 3], [5, 4, 9, 7]], "float32")[:boxes_per_image], (B, 1, 1)
-        )  # xyxy
-        labels = np.tile(np.arange(boxes_per_image, dtype="int32"), (B, 1))
-        labels[1, 1:] = -1  # image 1 has one box, the rest is padding
-        boxes[labels == -1] = -1
-        element["bounding_boxes"] = {"boxes": boxes, "labels": labels}
-    if with_masks:
-        element["segmentation_masks"] = RNG.integers(0, 4, (B, H, W, 1)).astype("int32")
-    return element
-
-
-def shapes(structure):
-    return keras.tree.map_structure(
-        lambda t: (tuple(np.shape(t)), str(np.asarray(t).dtype)), structure
-    )
+def _element(**kwargs):
+    return dict_element(B, H, W, rng=RNG, **kwargs)
 
 
 # ---------------------------------------------------------------- Keras's format, side by side
@@ -48,7 +29,7 @@ def test_same_keys_shapes_and_dtypes_as_keras_own_layers(peer, ours):
     """keras.layers.MixUp / CutMix on the same dict: the images and labels come out with the
     same keys, shapes and dtypes (Keras's boxes differ: its MixUp concatenates boxes on the
     box axis but labels on the batch axis, and its CutMix raises for boxes; ours are below)."""
-    element = dict_element(with_boxes=False)
+    element = _element(with_boxes=False)
     element["images"] = element["images"].astype("float32")
     keras_out = getattr(keras.layers, peer)(seed=0)(
         {k: tf.constant(v) for k, v in element.items()}, training=True
@@ -61,7 +42,7 @@ def test_same_keys_shapes_and_dtypes_as_keras_own_layers(peer, ours):
 
 @pytest.mark.parametrize("front", ["numpy", "tf.data map", "tf.data apply", "layer in tf.data"])
 def test_a_dict_element_comes_back_as_a_dict_with_its_keys(front):
-    element = dict_element(with_masks=True)
+    element = _element(with_masks=True)
     options = dict(
         alpha=1.0,
         num_classes={"labels": 3, "segmentation_masks": 4},
@@ -85,7 +66,7 @@ def test_a_dict_element_comes_back_as_a_dict_with_its_keys(front):
 
 
 def test_unknown_keys_and_boxes_without_a_format_are_errors_naming_them():
-    element = dict_element()
+    element = _element()
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['extra'\]"):
         MixupTransform(seed=0)({**element, "extra": element["labels"]})
     with pytest.raises(ValueError, match=r"'bounding_boxes' but no `bounding_box_format`.*'xyxy'"):
@@ -98,7 +79,7 @@ def test_unknown_keys_and_boxes_without_a_format_are_errors_naming_them():
 
 
 def test_segmentation_masks_are_cut_pixel_by_pixel_with_the_image():
-    element = dict_element(with_boxes=False, with_masks=True)
+    element = _element(with_boxes=False, with_masks=True)
     element["images"] = np.broadcast_to(
         np.arange(B, dtype="uint8")[:, None, None, None], (B, H, W, 1)
     ).copy()
@@ -135,7 +116,7 @@ def test_channels_first_images_are_cut_on_their_height_and_width_axes():
 
 
 def test_keras_pipeline_with_the_layer_in_tf_data_and_in_a_model():
-    element = dict_element()
+    element = _element()
     element["images"] = element["images"].astype("float32")
     pipeline = keras.layers.Pipeline(
         [keras.layers.RandomFlip("horizontal", bounding_box_format="xyxy", seed=0),
@@ -199,7 +180,7 @@ def test_review_fixes_smoothing_extra_box_keys_and_a_scheduled_cutmix_round_trip
     np.testing.assert_allclose(y["box"], 1.0)
     np.testing.assert_allclose(y["cls"].min(), 0.1, rtol=1e-6)
     # unknown per-box keys would fall out of alignment: an error naming them
-    element = dict_element()
+    element = _element()
     element["bounding_boxes"]["scores"] = np.ones((B, 2), "float32")
     with pytest.raises(ValueError, match=r"\['scores'\] beside 'boxes' and 'labels'"):
         MixupTransform(bounding_box_format="xyxy")(element)

@@ -21,15 +21,10 @@ from keras_mixup import (
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
 from keras_mixup._src.core.mixing import mix_parts
 from keras_mixup._src.core.structures import Parts as Batch
+from tests.images import coded_images
 from tests.stats import float32_ks_pvalue
 
 P_MIN = 1e-3
-
-
-def coded_images(batch, height, width):
-    """Pixel (b, h, w) holds b * 10_000 + h * 100 + w: every value names its source."""
-    b, h, w = np.meshgrid(np.arange(batch), np.arange(height), np.arange(width), indexing="ij")
-    return (b * 10_000 + h * 100 + w).astype("float32")[..., None]
 
 
 def source_example(mixed):

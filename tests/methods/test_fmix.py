@@ -21,15 +21,10 @@ from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.methods.fmix import binarise, low_frequency_images, spectrum_scale
 from keras_mixup._src.core.sampler import draw_mix_params, method_options, traced_methods
 from keras_mixup._src.core.spec import MixSpec
+from tests.images import coded_images
 
 P_MIN = 1e-3
 H, W = 12, 10
-
-
-def coded_images(batch, height=H, width=W):
-    """Pixel (b, h, w) holds b * 10_000 + h * 100 + w: every value names its source."""
-    b, h, w = np.meshgrid(np.arange(batch), np.arange(height), np.arange(width), indexing="ij")
-    return (b * 10_000 + h * 100 + w).astype("float32")[..., None]
 
 
 # ---------------------------------------------------------------- the spectrum
@@ -169,7 +164,7 @@ def _realised(count, mixed, targets):
 @pytest.mark.parametrize("per_example", [False, True])
 def test_target_weights_are_the_realised_pixel_shares(where, per_example):
     n = 6
-    images, labels = coded_images(n), np.arange(n)
+    images, labels = coded_images(n, H, W), np.arange(n)
     transform = MixupTransform(
         alpha=0.0, fmix_alpha=1.0, num_classes=n, per_example=per_example, seed=3,
         jit_compile=where == "xla",
@@ -276,7 +271,7 @@ def test_bounding_boxes_keep_the_share_their_source_shows():
         corners.append([x1, y1, rng.integers(x1 + 1, W + 1), rng.integers(y1 + 1, H + 1)])
     boxes = np.float32([corners[:8], corners[8:]])
     element = {
-        "images": coded_images(2),
+        "images": coded_images(2, H, W),
         "labels": np.int32([0, 1]),
         "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1] * 8, [2] * 8])},
     }
@@ -338,7 +333,7 @@ def test_relative_boxes_use_the_exact_integral_of_the_mask():
 
 def test_integer_segmentation_masks_are_pasted_as_they_are():
     masks = np.stack([np.full((H, W), 255 if i == 0 else i, "int32") for i in range(4)])
-    element = {"images": coded_images(4), "labels": np.arange(4), "segmentation_masks": masks}
+    element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
     transform = MixupTransform(alpha=0.0, fmix_alpha=1.0, num_classes={"labels": 4}, seed=1)
     out = transform(element)
     source = np.asarray(out["images"])[..., 0] // 10_000
@@ -350,7 +345,7 @@ def test_integer_segmentation_masks_are_pasted_as_they_are():
 
 def test_soft_edges_need_num_classes_for_integer_masks_and_mix_them_per_pixel():
     masks = np.stack([np.full((H, W), i, "int32") for i in range(4)])
-    element = {"images": coded_images(4), "labels": np.arange(4), "segmentation_masks": masks}
+    element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
     soft = dict(alpha=0.0, fmix_alpha=1.0, fmix_max_soft=0.2, seed=1)
     with pytest.raises(ValueError, match="`segmentation_masks` are integer class ids"):
         MixupTransform(num_classes={"labels": 4}, **soft)(element)
@@ -404,7 +399,7 @@ def test_the_layer_trains_with_fmix_under_xla_and_saves(tmp_path):
         loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
         jit_compile=True,
     )
-    history = model.fit(coded_images(8) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
+    history = model.fit(coded_images(8, H, W) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]

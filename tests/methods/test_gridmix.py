@@ -17,15 +17,10 @@ from keras_mixup._src.bindings.ops import KERAS, NUMPY
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
 from keras_mixup._src.core.methods.gridmix import grid
 from keras_mixup._src.core.mixing import blend
+from tests.images import coded_images
 
 P_MIN = 1e-3
 H, W = 20, 16
-
-
-def coded_images(batch, height=H, width=W):
-    """Pixel (b, h, w) holds b * 10_000 + h * 100 + w: every value names its source."""
-    b, h, w = np.meshgrid(np.arange(batch), np.arange(height), np.arange(width), indexing="ij")
-    return (b * 10_000 + h * 100 + w).astype("float32")[..., None]
 
 
 def hole_rectangles_mask(height, width, box, cell, hole):
@@ -67,7 +62,7 @@ def test_the_pixels_are_the_hole_rectangles_laid_out_one_by_one(seed):
     params = sample_mix_params(
         np.array([seed, 3], "int32"), 4, 0.0, True, gridmix_alpha=1.0, image_size=(H, W)
     )
-    images = coded_images(4)
+    images = coded_images(4, H, W)
     mixed = np.asarray(blend(images, params))
     for i in range(4):
         box, (cell, _, hole, _) = params.box[i], params.holes[i]
@@ -91,7 +86,7 @@ def _realised(images, mixed, targets):
 @pytest.mark.parametrize("per_example", [False, True])
 def test_target_weights_are_the_realised_pixel_shares(where, per_example):
     n = 8
-    images, labels = coded_images(n), np.arange(n)
+    images, labels = coded_images(n, H, W), np.arange(n)
     transform = MixupTransform(
         alpha=0.0, gridmix_alpha=1.0, num_classes=n, per_example=per_example, seed=3,
         jit_compile=where == "xla",
@@ -147,7 +142,7 @@ def test_bounding_boxes_keep_the_share_their_source_shows():
         corners.append([x1, y1, rng.integers(x1 + 1, W + 1), rng.integers(y1 + 1, H + 1)])
     boxes = np.float32([corners[:6], corners[6:]])  # xyxy, two images
     element = {
-        "images": coded_images(2),
+        "images": coded_images(2, H, W),
         "labels": np.int32([0, 1]),
         "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1] * 6, [2] * 6])},
     }
@@ -182,7 +177,7 @@ def _parts(transform, element):
 
 def test_integer_segmentation_masks_are_pasted_as_they_are():
     masks = np.stack([np.full((H, W), 255 if i == 0 else i, "int32") for i in range(4)])
-    element = {"images": coded_images(4), "labels": np.arange(4), "segmentation_masks": masks}
+    element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
     transform = MixupTransform(alpha=0.0, gridmix_alpha=1.0, num_classes={"labels": 4}, seed=1)
     out = transform(element)
     source = np.asarray(out["images"])[..., 0] // 10_000
@@ -288,7 +283,7 @@ def test_the_layer_trains_with_gridmix_under_xla_and_saves(tmp_path):
         loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
         jit_compile=True,
     )
-    history = model.fit(coded_images(8) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
+    history = model.fit(coded_images(8, H, W) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")

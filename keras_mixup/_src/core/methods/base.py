@@ -15,6 +15,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from keras_mixup._src.core.validation import validate_alpha
+
 
 @dataclasses.dataclass(frozen=True)
 class Option:
@@ -117,9 +119,32 @@ class Build(NamedTuple):
     options: dict
 
 
-def whole_image(like, image_size, *, ops):
-    """int32 `[n, 4]`: the box `(0, 0, H, W)` of the whole image for each of the `n`
-    draws of `like` (`[n]`): the box of a method whose per-pixel rule is a mask."""
+def alpha_option(method: str, title: str, doc: str | None = None) -> Option:
+    """The run-time option that turns a method on, `<method>_alpha` (default 0: off), a
+    Beta concentration checked by `validate_alpha`."""
+    name = f"{method}_alpha"
+    return Option(
+        name,
+        0.0,
+        runtime=True,
+        validate=lambda value: validate_alpha(value, name),
+        doc=doc or f"{title}'s alpha (0: no {title})",
+        owner=method,
+    )
+
+
+def mask_draw(mask, image_size, *, ops) -> Draw:
+    """The `Draw` of a method whose per-pixel rule is a mask (float32 `[n, H, W]`, the
+    partner's share of each pixel): the whole image as its box, and as target weights
+    the mask's means, exactly (the partner's, and the rest)."""
     height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
-    zeros = ops.cast(like * 0.0, "int32")
-    return ops.stack([zeros, zeros, zeros + height, zeros + width], axis=1)
+    flat = ops.reshape(mask, [ops.size(mask, 0), -1])
+    pixels = ops.cast(height * width, "float32")
+    partner = ops.sum(flat, axis=1) / pixels
+    zeros = ops.cast(partner * 0.0, "int32")
+    return Draw(
+        own=ops.sum(1.0 - flat, axis=1) / pixels,
+        partner=partner,
+        box=ops.stack([zeros, zeros, zeros + height, zeros + width], axis=1),
+        mask=mask,
+    )

@@ -9,13 +9,13 @@ box's area, unless `exact_cutmix_weight=False`: the drawn lambda, as timm's
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option
+from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
     weights_from_words,
 )
-from keras_mixup._src.core.validation import validate_alpha, validate_bool
+from keras_mixup._src.core.validation import validate_bool
 
 STREAMS = {"centre": 5, "gamma": 7}  # box centres (two words per box); its lambda's Gammas
 
@@ -64,14 +64,7 @@ CUTMIX = Method(
     title="CutMix",
     alpha="cutmix_alpha",
     options=(
-        Option(
-            "cutmix_alpha",
-            0.0,
-            runtime=True,
-            validate=lambda value: validate_alpha(value, "cutmix_alpha"),
-            doc="CutMix's alpha (0: no CutMix)",
-            owner="cutmix",
-        ),
+        alpha_option("cutmix", "CutMix"),
         Option(
             "exact_cutmix_weight",
             True,

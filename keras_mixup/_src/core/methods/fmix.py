@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, whole_image
+from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option, mask_draw
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
@@ -49,7 +49,6 @@ from keras_mixup._src.core.sampling import (
 )
 from keras_mixup._src.core.validation import (
     user_error,
-    validate_alpha,
     validate_bool,
     validate_real_in,
 )
@@ -174,14 +173,7 @@ def _draw(seed, words, values, build, *, ops) -> Draw:
         normals[0], normals[1], height, width, options["fmix_decay_power"], ops=ops
     )
     own = binarise(images, lam, extra[0] > 0.5, options["fmix_max_soft"], ops=ops)
-    size = float(height * width)
-    partner = 1.0 - own
-    return Draw(
-        own=ops.sum(ops.reshape(own, [-1, height * width]), axis=1) / size,
-        partner=ops.sum(ops.reshape(partner, [-1, height * width]), axis=1) / size,
-        box=whole_image(lam, build.image_size, ops=ops),
-        mask=partner,
-    )
+    return mask_draw(1.0 - own, build.image_size, ops=ops)
 
 
 FMIX = Method(
@@ -189,14 +181,7 @@ FMIX = Method(
     title="FMix",
     alpha="fmix_alpha",
     options=(
-        Option(
-            "fmix_alpha",
-            0.0,
-            runtime=True,
-            validate=lambda value: validate_alpha(value, "fmix_alpha"),
-            doc="FMix's alpha (0: no FMix)",
-            owner="fmix",
-        ),
+        alpha_option("fmix", "FMix"),
         Option(
             "fmix_decay_power",
             3.0,

@@ -25,14 +25,14 @@ example draws its own grid.
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option
+from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
     unit_uniforms,
     weights_from_words,
 )
-from keras_mixup._src.core.validation import validate_alpha, validate_int_range
+from keras_mixup._src.core.validation import validate_int_range
 
 STREAMS = {"gamma": 8, "shape": 9}  # lambda's Gammas; the crop and the cell count
 CROP_AREA = (0.5, 1.0)  # the crop's share of the image (OpenMixup's cut_area_ratio)
@@ -109,14 +109,7 @@ GRIDMIX = Method(
     title="GridMix",
     alpha="gridmix_alpha",
     options=(
-        Option(
-            "gridmix_alpha",
-            0.0,
-            runtime=True,
-            validate=lambda value: validate_alpha(value, "gridmix_alpha"),
-            doc="GridMix's alpha (0: no GridMix)",
-            owner="gridmix",
-        ),
+        alpha_option("gridmix", "GridMix"),
         Option(
             "gridmix_holes",
             (2, 6),

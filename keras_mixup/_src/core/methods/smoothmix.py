@@ -24,9 +24,9 @@ kept where its source's mean share over the box is at least `min_box_visibility`
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, whole_image
+from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option, mask_draw
 from keras_mixup._src.core.sampling import as_alpha, gamma_requests, weights_from_words
-from keras_mixup._src.core.validation import validate_alpha, validate_real_range
+from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 13, "centre": 14}  # the width's Beta variates; the centres
 
@@ -62,13 +62,7 @@ def _draw(seed, words, values, build, *, ops) -> Draw:
     centre_y = ops.cast(ops.bit_and(centre_words[0], 0x7FFFFFFF) % height, "float32")
     centre_x = ops.cast(ops.bit_and(centre_words[1], 0x7FFFFFFF) % width, "float32")
     mask = gaussian_masks(centre_y, centre_x, sigma, build.image_size, ops=ops)
-    shown = ops.sum(ops.sum(mask, axis=2), axis=1) / (h * w)
-    return Draw(
-        own=ops.sum(ops.sum(1.0 - mask, axis=2), axis=1) / (h * w),
-        partner=shown,
-        box=whole_image(u, build.image_size, ops=ops),
-        mask=mask,
-    )
+    return mask_draw(mask, build.image_size, ops=ops)
 
 
 SMOOTHMIX = Method(
@@ -76,14 +70,11 @@ SMOOTHMIX = Method(
     title="SmoothMix",
     alpha="smoothmix_alpha",
     options=(
-        Option(
-            "smoothmix_alpha",
-            0.0,
-            runtime=True,
-            validate=lambda value: validate_alpha(value, "smoothmix_alpha"),
+        alpha_option(
+            "smoothmix",
+            "SmoothMix",
             doc="SmoothMix's alpha: the Beta concentration of its mask's width within "
             "smoothmix_sigma (1: uniform, as published; 0: no SmoothMix)",
-            owner="smoothmix",
         ),
         Option(
             "smoothmix_sigma",
