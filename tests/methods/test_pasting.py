@@ -1,0 +1,70 @@
+"""What every method that pastes pixels promises, method by method: its target weights are
+the realised shares of the pixels each source shows (NumPy, tf.data, XLA; one draw per batch
+and per example), and the same seed draws the same parameters on every binding (NumPy,
+TensorFlow eager and XLA, keras.ops), mixed with CutMix and mixup in one choice."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_mixup import MixupTransform, sample_mix_params
+from keras_mixup._src.bindings.ops import KERAS
+from tests.images import coded_images, source_of
+
+H, W = 12, 10
+WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha"]  # SmoothMix: test_smoothmix.py
+
+
+@pytest.mark.parametrize("method", WHOLE_PIXELS)
+@pytest.mark.parametrize("where", ["numpy", "tf.data", "xla"])
+@pytest.mark.parametrize("per_example", [False, True])
+def test_target_weights_are_the_realised_pixel_shares(method, where, per_example):
+    n = 6
+    images, labels = coded_images(n, H, W), np.arange(n)
+    transform = MixupTransform(
+        alpha=0.0, num_classes=n, per_example=per_example, seed=3, jit_compile=where == "xla",
+        **{method: 1.0},
+    )  # fmt: skip
+    for _ in range(3):
+        if where == "numpy":
+            mixed, targets = transform(images, labels)
+        else:
+            dataset = tf.data.Dataset.from_tensors((images, labels)).map(transform)
+            mixed, targets = next(iter(dataset))
+        source = source_of(mixed)
+        own = np.array([(source[i] == i).mean() for i in range(n)])
+        np.testing.assert_allclose(np.asarray(targets)[np.arange(n), np.arange(n)], own, atol=1e-6)
+        assert (own < 1).any()
+        # the realised area is a whole number of pixels
+        np.testing.assert_allclose(own * H * W, np.round(own * H * W), atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["gridmix_alpha", "fmix_alpha", "smoothmix_alpha"])
+def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
+    seed = np.array([7, 1], "int32")
+    kwargs = dict(alpha=1.0, per_example=True, cutmix_alpha=1.0, switch_prob=0.7,
+                  image_size=(H, W), **{method: 0.5})  # fmt: skip
+    host = sample_mix_params(seed, 24, **kwargs)
+    eager = sample_mix_params(tf.constant(seed), 24, **kwargs)
+    xla = tf.function(lambda s: sample_mix_params(s, 24, **kwargs), jit_compile=True)(
+        tf.constant(seed)
+    )
+    keras_ops = sample_mix_params(keras.ops.convert_to_tensor(seed), 24, ops=KERAS, **kwargs)
+    assert host.cut.any() and (~host.cut).any()  # both methods and mixup in the batch
+    for other in (eager, xla, keras_ops):
+        for field in ("permutation", "box", "holes", "cut"):
+            if getattr(host, field) is not None:
+                np.testing.assert_array_equal(
+                    keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field)
+                )
+        for field in ("mix_weight", "partner_weight"):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field),
+                rtol=1e-5, atol=1e-6,
+            )  # fmt: skip
+        if host.mask is not None:
+            mask = keras.ops.convert_to_numpy(other.mask)
+            close = np.isclose(mask, host.mask, rtol=1e-5, atol=1e-6)
+            # FMix's ranks may swap two pixels at its threshold (the DFT's last-bit rounding)
+            assert close.mean() > 0.995, close.mean()
