@@ -26,6 +26,7 @@ pipeline does it, every part together, in the element's own kind of tensor
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import NamedTuple
 
@@ -72,39 +73,38 @@ class StepRecord(NamedTuple):
     shards: int = 1  # partners from the example's own shard of the batch (keras.distribution)
 
 
-def _keras_state(name: str):
-    """An attribute of Keras's global state (the current call context, the symbolic
-    scope of shape inference). Keras has no public getter for either, so this reads
-    `keras.src.backend.common.global_state` (Keras 3.7 to 3.15); where a Keras release
-    has moved it, it raises instead of guessing "pipeline or model".
-
-    Raises:
-        RuntimeError: this Keras keeps its call state elsewhere (names the version).
-    """
-    try:
-        from keras.src.backend.common import global_state
-
-        return global_state.get_global_attribute(name)
-    except (ImportError, AttributeError) as error:
-        raise user_error(
-            RuntimeError,
-            f"MixupLayer cannot tell whether it runs in a data pipeline or a model: Keras "
-            f"{keras.__version__} does not keep its call state where keras_mixup reads it "
-            "(keras.src.backend.common.global_state, Keras 3.7 to 3.15). Install a Keras "
-            "version in that range, or report this Keras version to keras_mixup.",
-        ) from error
+def _enclosing_keras_calls():
+    """`(called_by_another_layer, in_shape_inference)`, read from Python's stack: whether
+    another Keras layer or model is calling this one (`keras.layers.Layer.__call__` of an
+    object other than the caller's own), and whether Keras is tracing layers only for
+    their outputs' shapes and dtypes (a layer's `compute_output_spec`, e.g. of a
+    `keras.layers.Pipeline` in a model being built). Keras has no public getter for its
+    call context; its public methods on the stack say the same, without its private
+    modules (`in_grain_pipeline` reads the stack the same way)."""
+    frame = sys._getframe(2)  # the caller's caller: the MixupLayer method asking
+    caller = frame.f_locals.get("self")
+    called, shapes = False, False
+    while frame is not None:
+        name = frame.f_code.co_name
+        if name in ("__call__", "compute_output_spec"):
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, keras.layers.Layer):
+                called |= name == "__call__" and owner is not caller
+                shapes |= name == "compute_output_spec"
+        frame = frame.f_back
+    return called, shapes
 
 
 def _outermost_call() -> bool:
     """Whether no other Keras layer or model is calling this one (a data pipeline,
     or the user, calls it directly)."""
-    return _keras_state("current_call_ctx") is None
+    return not _enclosing_keras_calls()[0]
 
 
 def _shape_inference() -> bool:
     """Whether Keras is tracing the layer only for its output's shape and dtype
-    (`keras.SymbolicScope`, e.g. a `keras.layers.Pipeline` in a model being built)."""
-    return _keras_state("symbolic_scope") is not None
+    (`compute_output_spec`, e.g. of a `keras.layers.Pipeline` in a model being built)."""
+    return _enclosing_keras_calls()[1]
 
 
 def _current_graph():
