@@ -214,6 +214,30 @@ def candidates(num_classes: int) -> dict:
     return found
 
 
+def floor_stages(num_classes: int) -> dict:
+    """tf.data's own floor under keras_mixup's two forms (issue 32): the conversion alone,
+    made as keras_mixup's forms make a batch's call. The `map` form is one map call per
+    batch, as the "no mixup" row; these add what else they pay: the `apply` form's zip of
+    each batch with `Dataset.random` (its per-batch seed), and one XLA launch per batch."""
+    convert = no_mixup(num_classes)
+    compiled = tf.function(convert, jit_compile=True)
+
+    def zipped(dataset):
+        seeds = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True)
+        return tf.data.Dataset.zip(dataset, seeds).map(
+            lambda element, seed: convert(*element),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+
+    return {
+        "floor: the apply form's zip with Dataset.random (cast + one-hot)": zipped,
+        "floor: one XLA launch per batch (cast + one-hot, jit_compile)": lambda dataset: (
+            dataset.map(lambda x, y: compiled(x, y), num_parallel_calls=tf.data.AUTOTUNE)
+        ),
+    }
+
+
 def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     """Dataset -> dataset functions, by name: the map functions above applied with
     `map(f, AUTOTUNE)`, plus keras_mixup's deterministic `apply` form (and, with
@@ -226,6 +250,7 @@ def pipeline_candidates(num_classes: int, family: bool = False) -> dict:
     if family:
         found |= family_candidates(num_classes) | layout_candidates(num_classes)
     stages = {name: mapped(fn) for name, fn in found.items()}
+    stages |= floor_stages(num_classes)
     stages["keras_mixup (XLA, apply form)"] = keras_mixup_transform(num_classes, jit_compile=True)
     for baseline in common.BASELINES:
         stages[f"keras_mixup@{baseline.commit} (XLA, apply form)"] = keras_mixup_transform(
