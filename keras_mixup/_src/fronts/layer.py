@@ -77,10 +77,11 @@ def _enclosing_keras_calls():
     """`(called_by_another_layer, in_shape_inference)`, read from Python's stack: whether
     another Keras layer or model is calling this one (`keras.layers.Layer.__call__` of an
     object other than the caller's own), and whether Keras is tracing layers only for
-    their outputs' shapes and dtypes (a layer's `compute_output_spec`, e.g. of a
-    `keras.layers.Pipeline` in a model being built). Keras has no public getter for its
-    call context; its public methods on the stack say the same, without its private
-    modules (`in_grain_pipeline` reads the stack the same way)."""
+    their outputs' shapes and dtypes (`compute_output_spec`: a layer's, e.g. of a
+    `keras.layers.Pipeline` in a model being built, or the backend's, with which Keras
+    builds a layer by running it on symbolic inputs). Keras has no public getter for its
+    call context; these functions on the stack say the same, without its private modules
+    (`in_grain_pipeline` reads the stack the same way)."""
     frame = sys._getframe(2)  # the caller's caller: the MixupLayer method asking
     caller = frame.f_locals.get("self")
     called, shapes = False, False
@@ -88,9 +89,10 @@ def _enclosing_keras_calls():
         name = frame.f_code.co_name
         if name in ("__call__", "compute_output_spec"):
             owner = frame.f_locals.get("self")
-            if isinstance(owner, keras.layers.Layer):
-                called |= name == "__call__" and owner is not caller
-                shapes |= name == "compute_output_spec"
+            is_layer = isinstance(owner, keras.layers.Layer)
+            called |= name == "__call__" and is_layer and owner is not caller
+            in_keras = frame.f_globals.get("__name__", "").startswith("keras.")
+            shapes |= name == "compute_output_spec" and (is_layer or in_keras)
         frame = frame.f_back
     return called, shapes
 
