@@ -69,6 +69,15 @@ def test_draw_breakdown_times_every_piece_and_the_pieces_make_up_the_whole():
     assert 0.5 * whole < sum(medians.values()) < 2.0 * whole, (medians, whole)
 
 
+def test_tf_data_breakdown_times_each_stage_of_both_forms():
+    from benchmarks import breakdown
+
+    medians = breakdown.main(["--rounds", "1", "--batches", "20"])
+    assert "MixupTransform, map form (+ run-time checks)" in medians
+    assert "MixupTransform, apply form (its zip, seed and checks)" in medians
+    assert len(medians) == 7 and all(t > 0 for t in medians.values())
+
+
 def test_mask_breakdown_times_each_piece_of_fmix_s_draw():
     from benchmarks import mask_breakdown
 
