@@ -48,6 +48,7 @@ TUTORIALS = (
     "keras_pipeline",
     "detection_mixup",
     "text_mixup",
+    "c_mixup_regression",
     "grain_jax",
 )
 BACKENDS = {"grain_jax": "jax"}  # the Keras backend of each tutorial; TensorFlow otherwise

@@ -55,10 +55,24 @@ FAMILIES = {
         cutmix_alpha=1.0,
         fmix_alpha=1.0,
         smoothmix_alpha=1.0,
+        resizemix_alpha=1.0,
         switch_prob=0.9,
         image_size=(8, 10),
     ),  # fmt: skip
+    "c_mixup": dict(
+        alpha=0.5,
+        per_example=True,
+        ops=KERAS,
+        num_mixed=3,
+        pairing="c_mixup",
+        labels=np.linspace(-2.0, 2.0, 12, dtype="float32")[::-1],
+        c_mixup_bandwidth=0.5,
+    ),  # fmt: skip
 }
+
+
+# C-Mixup's statistics batch (tests/integration/test_backends.py reads the same)
+C_MIXUP_BATCH = np.repeat(np.array([0.0, 0.5, 1.5], "float32"), [400, 300, 300])
 
 
 def numpy(t):
@@ -234,6 +248,22 @@ def draws_for_statistics():
     seeds = [keras.ops.convert_to_tensor(np.array([9, i], "int32")) for i in range(1500)]
     draws["per_batch_alpha0.4"] = np.array([numpy(per_batch(s)) for s in seeds])
     draws["permutations_of_3"] = np.stack([numpy(permutation(s)) for s in seeds])
+    c_mixup = C_MIXUP_BATCH  # C-Mixup: 1000 partners, one per example, from three rows
+    draws["c_mixup_partners"] = numpy(
+        jitted(
+            lambda s: (
+                sample_mix_params(
+                    s,
+                    1000,
+                    1.0,
+                    ops=KERAS,
+                    pairing="c_mixup",
+                    labels=c_mixup,
+                    c_mixup_bandwidth=0.5,
+                ).permutation
+            )
+        )(seeds[0])
+    )
     print(f"{BACKEND}: drew samples for the distribution tests")
 
 

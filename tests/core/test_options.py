@@ -71,6 +71,8 @@ BAD = {
     "fmix_reformulate": ("no", "`fmix_reformulate`"),
     "smoothmix_alpha": (-0.5, "`smoothmix_alpha`"),
     "smoothmix_sigma": ((0.5, 0.25), "`smoothmix_sigma`"),
+    "resizemix_alpha": (-0.1, "`resizemix_alpha`"),
+    "resizemix_scope": ((0.0, 0.5), "`resizemix_scope`"),
     "switch_prob": (1.5, "`switch_prob`"),
     "prob": ("half", "`prob`"),
     "per_example": ("yes", "`per_example`"),
@@ -79,6 +81,7 @@ BAD = {
     "num_classes": (0, "num_classes"),
     "targets": ("soft", "targets"),
     "pairing": ("nearest", "pairing"),
+    "c_mixup_bandwidth": (0.0, "`c_mixup_bandwidth`"),
     "label_smoothing": (2.0, "label_smoothing"),
     "ignore_class": (-1, "ignore_class"),
     "mix_across_devices": ("no", "`mix_across_devices`"),
@@ -105,8 +108,8 @@ def test_each_option_s_check_names_it_and_the_value(name):
 
 def test_the_public_sampler_uses_the_fronts_names_and_defaults():
     parameters = inspect.signature(sample_mix_params).parameters
-    shared = ["alpha", "per_example", "pairing", "num_mixed", "cutmix_alpha", "switch_prob",
-              "prob", "exact_cutmix_weight"]  # fmt: skip
+    shared = ["alpha", "per_example", "pairing", "c_mixup_bandwidth", "num_mixed",
+              "cutmix_alpha", "switch_prob", "prob", "exact_cutmix_weight"]  # fmt: skip
     for name in shared:
         assert name in parameters, name
         if parameters[name].default is not inspect.Parameter.empty:

@@ -74,6 +74,22 @@ def test_permutations_are_uniform_on_each_backend(backend_draws):
     assert stats.chisquare(counts).pvalue > P_MIN, (backend, counts)
 
 
+def test_c_mixup_partners_follow_the_kernel_on_each_backend(backend_draws):
+    """1000 examples of three target values: the partners' values per source value
+    against C-Mixup's kernel (bandwidth 0.5), the backend's compiled draw."""
+    backend, draws = backend_draws
+    values, copies = np.array([0.0, 0.5, 1.5]), np.array([400, 300, 300])
+    targets = np.repeat(values, copies)
+    partner_values = targets[draws["c_mixup_partners"]]
+    kernel = np.exp(-((values[:, None] - values[None]) ** 2) / (2 * 0.5**2)) * copies
+    for source, value in enumerate(values):
+        observed = np.bincount(
+            np.searchsorted(values, partner_values[targets == value]), minlength=3
+        )
+        expected = kernel[source] / kernel[source].sum() * observed.sum()
+        assert stats.chisquare(observed, expected).pvalue > P_MIN, (backend, value, observed)
+
+
 def test_same_seed_same_draws_on_every_backend(backend_draws):
     """The backend's keras.ops draws equal this process's TensorFlow-binding draws."""
     backend, draws = backend_draws
@@ -107,8 +123,17 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
             cutmix_alpha=1.0,
             fmix_alpha=1.0,
             smoothmix_alpha=1.0,
+            resizemix_alpha=1.0,
             switch_prob=0.9,
             image_size=(8, 10),
+        ),  # fmt: skip
+        "c_mixup": dict(
+            alpha=0.5,
+            per_example=True,
+            num_mixed=3,
+            pairing="c_mixup",
+            labels=tf.constant(np.linspace(-2.0, 2.0, 12, dtype="float32")[::-1]),
+            c_mixup_bandwidth=0.5,
         ),  # fmt: skip
     }
     for name, family in families.items():

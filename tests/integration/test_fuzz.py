@@ -48,11 +48,13 @@ FAMILIES = {
         "gridmix_alpha": 1.0,
         "fmix_alpha": 1.0,
         "smoothmix_alpha": 1.0,
+        "resizemix_alpha": 1.0,
         "switch_prob": 0.8,
         "per_example": True,
     },  # fmt: skip
     "fmix_only": {"alpha": 0.0, "fmix_alpha": 0.5, "fmix_max_soft": 0.2},
     "smoothmix_only": {"alpha": 0.0, "smoothmix_alpha": 2.0, "smoothmix_sigma": (0.1, 0.3)},
+    "resizemix_only": {"alpha": 0.0, "resizemix_alpha": 1.0, "resizemix_scope": (0.3, 0.9)},
     "prob_half": {"prob": 0.5, "per_example": True},
     "dominant": {"targets": "dominant"},
     "smoothing": {"label_smoothing": 0.1},
@@ -171,10 +173,18 @@ def _mix_rows(x, params, *, per_pixel, dominant=False):
             if params.mask is not None:  # FMix, SmoothMix: the mask in the box
                 share = share * np.asarray(params.mask[i], np.float64)
             share = share.reshape(share.shape + (1,) * (x.ndim - 3))
+            shown = x[perm[i]]
+            if params.resized is not None and bool(params.resized[i]):  # ResizeMix
+                height, width = x.shape[1:3]
+                shown = shown.copy()  # the partner resized into the box, pixel by pixel
+                for r in range(top, bottom):
+                    for c in range(left, right):
+                        source_r = (r - top) * height // (bottom - top)
+                        shown[r, c] = x[perm[i]][source_r, (c - left) * width // (right - left)]
             if dominant:
-                out[i] = np.where(share > 1.0 - share, x[perm[i]], x[i])
+                out[i] = np.where(share > 1.0 - share, shown, x[i])
             else:
-                out[i] = (1.0 - share) * x[i] + share * x[perm[i]]
+                out[i] = (1.0 - share) * x[i] + share * shown
             continue
         if params.cut is not None and bool(params.cut[i]) and dominant:
             out[i] = x[i] if own[i] >= partner[i] else x[perm[i]]

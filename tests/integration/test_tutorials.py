@@ -150,3 +150,20 @@ def test_mask_family_targets_are_the_pixel_shares_of_every_method(tmp_path):
     assert max(summary["test_error_percent"].values()) < 40, summary
     for method in ("cutmix", "gridmix", "fmix", "smoothmix"):
         assert (tmp_path / f"runs/tutorial_mask_family/{method}.png").stat().st_size > 10_000
+
+
+def test_c_mixup_tutorial_beats_plain_mixup_on_its_regression_task(tmp_path):
+    printed = run_tutorial("c_mixup_regression.py", tmp_path)
+    summary = json.loads((tmp_path / "runs/tutorial_c_mixup/results.json").read_text())
+    rmse = summary["test_rmse"]
+    # the headline: C-Mixup's partners (near targets) fit the bending function better than
+    # plain mixup's; measured after the smoke run's 60 epochs, two seeds: ERM 0.167, mixup
+    # 0.256, C-Mixup 0.127 (test RMSE; targets of standard deviation about 0.9)
+    assert rmse["C-Mixup"] < 0.8 * rmse["mixup"], rmse
+    assert rmse["C-Mixup"] < rmse["ERM"], rmse
+    assert all(
+        c < m for c, m in zip(*(summary["test_rmse_per_seed"][k] for k in ("C-Mixup", "mixup")))
+    )
+    assert f"C-Mixup  test RMSE {rmse['C-Mixup']:.4f}" in printed
+    assert "pairing='c_mixup'  mean |y_i - y_partner|" in printed
+    assert (tmp_path / "runs/tutorial_c_mixup/fits.png").stat().st_size > 10_000

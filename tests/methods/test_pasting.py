@@ -13,7 +13,8 @@ from keras_mixup._src.bindings.ops import KERAS
 from tests.images import coded_images, source_of
 
 H, W = 12, 10
-WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha"]  # SmoothMix: test_smoothmix.py
+# SmoothMix: test_smoothmix.py
+WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha", "resizemix_alpha"]
 
 
 @pytest.mark.parametrize("method", WHOLE_PIXELS)
@@ -40,7 +41,9 @@ def test_target_weights_are_the_realised_pixel_shares(method, where, per_example
         np.testing.assert_allclose(own * H * W, np.round(own * H * W), atol=1e-3)
 
 
-@pytest.mark.parametrize("method", ["gridmix_alpha", "fmix_alpha", "smoothmix_alpha"])
+@pytest.mark.parametrize(
+    "method", ["gridmix_alpha", "fmix_alpha", "smoothmix_alpha", "resizemix_alpha"]
+)
 def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
     seed = np.array([7, 1], "int32")
     kwargs = dict(alpha=1.0, per_example=True, cutmix_alpha=1.0, switch_prob=0.7,
@@ -53,7 +56,7 @@ def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
     keras_ops = sample_mix_params(keras.ops.convert_to_tensor(seed), 24, ops=KERAS, **kwargs)
     assert host.cut.any() and (~host.cut).any()  # both methods and mixup in the batch
     for other in (eager, xla, keras_ops):
-        for field in ("permutation", "box", "holes", "cut"):
+        for field in ("permutation", "box", "holes", "cut", "resized"):
             if getattr(host, field) is not None:
                 np.testing.assert_array_equal(
                     keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field)

@@ -34,6 +34,7 @@ def test_theta_bar_values_and_limits():
         ({"cutmix_alpha": 1.0}, r"CutMix \(cutmix_alpha=1.0\) is not a shrink .* not apply"),
         ({"fmix_alpha": 0.5}, r"FMix \(fmix_alpha=0.5\) is not a shrink of the inputs"),
         ({"smoothmix_alpha": 1}, r"SmoothMix \(smoothmix_alpha=1\) is not a shrink"),
+        ({"resizemix_alpha": 1}, r"ResizeMix \(resizemix_alpha=1\) is not a shrink"),
     ],
 )
 def test_theta_bar_raises_for_the_methods_that_paste_pixels_and_k_way(kwargs, match):

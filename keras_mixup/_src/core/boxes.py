@@ -1,6 +1,6 @@
-"""Bounding boxes under mixup, CutMix and GridMix, in Keras's format: `{"boxes": [B, N, 4],
-"labels": [B, N]}`, padded with label -1 (boxes of padding are ignored), in one of
-Keras's `bounding_box_format`s.
+"""Bounding boxes under mixup and the methods that paste pixels, in Keras's format:
+`{"boxes": [B, N, 4], "labels": [B, N]}`, padded with label -1 (boxes of padding are
+ignored), in one of Keras's `bounding_box_format`s.
 
 - mixup (and k-way mixup): the mixed image shows every source image, so it carries the
   boxes of every source: own boxes, then the first partner's, then the next partners',
@@ -18,6 +18,9 @@ Keras's `bounding_box_format`s.
   clipped to the crop that holds the holes; the example's own boxes keep their geometry
   (what the holes cover is not a rectangle). A box that its source shows less than
   `min_box_visibility` of becomes padding.
+- ResizeMix: the partner's whole image is resized into the region, so its boxes are
+  scaled by the region's share of each side and moved into it (all of them show);
+  the example's own boxes are cut as under CutMix.
 - `"mix_weights"` `[B, k N]` (added to the boxes dict): the weight of each box's source
   image in the mixed image (its mixing weight; for CutMix, the share of the image it
   keeps), 0 for padding: the per-box loss weights of Bag of Freebies for detection
@@ -130,6 +133,19 @@ def _partner_in_region(corners, region, *, ops):
         ops.maximum(ops.minimum(x2, right), left),
     ]
     return clipped, _area(clipped, ops=ops)
+
+
+def _resized_into_region(corners, region, resized, height, width, *, ops):
+    """Partner boxes where the partner's whole image is resized into the region
+    (ResizeMix, `MixParams.resized`): scaled by the region's share of each side and
+    moved to its corner; unchanged in the other rows."""
+    y1, x1, y2, x2 = corners
+    top, left, bottom, right = region
+    scale_y = (bottom - top) / ops.cast(height, "float32")
+    scale_x = (right - left) / ops.cast(width, "float32")
+    moved = [top + y1 * scale_y, left + x1 * scale_x, top + y2 * scale_y, left + x2 * scale_x]
+    on = resized[:, None]
+    return [ops.where(on, m, c) for m, c in zip(moved, corners, strict=True)]
 
 
 def _own_outside_region(corners, region, *, ops):
@@ -266,6 +282,10 @@ def mix_boxes(
         mixed = source_boxes  # mixup: the boxes as they are
         if region is not None:  # CutMix rows: clip to (partner) or cut out of (own) the region
             corners = to_corners(source_boxes, bounding_box_format, height, width, ops=ops)
+            if index == 1 and params.resized is not None:  # ResizeMix rows: into the patch
+                corners = _resized_into_region(
+                    corners, region, params.resized, height, width, ops=ops
+                )
             area = _area(corners, ops=ops)
             if index == 0:
                 cut_corners, visible = _own_outside_region(corners, region, ops=ops)

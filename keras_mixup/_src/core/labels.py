@@ -388,3 +388,29 @@ def same_class_groups(labels, owner: str, *, ops):
         "[batch] or [batch, 1], or one-hot labels of shape [batch, num_classes]; got labels "
         f"of shape(s) {shapes}.",
     )
+
+
+def regression_targets(labels, owner: str, *, ops):
+    """The targets `[batch_size, d]` (float32) whose distances C-Mixup's kernel reads:
+    one floating label `[B]` or `[B, ...]`, flattened per example.
+
+    Raises:
+        ValueError: several labels (the distance between which is undefined; pass
+            the one target), or integer labels (class ids: their differences are
+            not distances; `pairing="same_class"` pairs within classes).
+    """
+    flat = keras.tree.flatten(labels)
+    tensor = ops.convert(flat[0]) if len(flat) == 1 else None
+    if tensor is None or not is_floating(ops.dtype(tensor)) or ops.rank(tensor) < 1:
+        if tensor is None:
+            described = f"{len(flat)} labels"
+        else:
+            kind = "integer labels (class ids)" if is_integer(ops.dtype(tensor)) else "labels"
+            described = f"{kind} of dtype {ops.dtype(tensor)} and shape {ops.static_shape(tensor)}"
+        raise user_error(
+            ValueError,
+            f"{owner}(pairing='c_mixup') draws partners by the distance between regression "
+            "targets, and needs one floating label of shape [batch] or [batch, ...]; got "
+            f"{described}. For partners of the same class use pairing='same_class'.",
+        )
+    return ops.reshape(ops.cast(tensor, "float32"), [ops.size(tensor, 0), -1])

@@ -126,6 +126,43 @@ def partner_rows(tensor, permutation, *, shards: int = 1, ops):
     return ops.reshape(gathered, shape)
 
 
+def resized_into_box(partner, params: MixParams, *, channels_first: bool = False, ops):
+    """The partner rows `partner` (`[B, H, W, ...]`, or `[B, C, H, W]` channels first) with,
+    where `params.resized`, the whole image resized into the example's `box` by
+    nearest-neighbour sampling (`MixParams.resized`): two gathers of whole rows and
+    columns. Pixels outside the box, and rows not resized, are the partner's own (the
+    per-pixel rule then takes the box's pixels only)."""
+    first = 2 if channels_first else 1  # the height axis
+    rank = ops.rank(partner)
+    height, width = ops.size(partner, first), ops.size(partner, first + 1)
+    top, left, bottom, right = (params.box[:, i][:, None] for i in range(4))
+    on = params.resized[:, None]
+
+    def sources(positions, start, end, size):
+        read = ((positions - start) * size) // ops.maximum(end - start, 1)
+        return ops.where(on, ops.minimum(ops.maximum(read, 0), size - 1), positions)
+
+    rows = sources(ops.arange(height)[None, :], top, bottom, height)
+    cols = sources(ops.arange(width)[None, :], left, right, width)
+    row_shape = [-1] + [1] * (first - 1) + [height] + [1] * (rank - first - 1)
+    col_shape = [-1] + [1] * first + [width] + [1] * (rank - first - 2)
+    partner = ops.take_along_axis(partner, ops.reshape(rows, row_shape), first)
+    return ops.take_along_axis(partner, ops.reshape(cols, col_shape), first + 1)
+
+
+def pixel_partner(
+    tensor, params: MixParams, *, partner=None, per_pixel=True, shards=1, channels_first=False, ops
+):
+    """The first partner's rows of `tensor` (`partner_rows`, or `partner` where given) as
+    the per-pixel rule reads them: resized into the box where a method moves pixels
+    (`resized_into_box`), with `per_pixel`."""
+    if partner is None:
+        partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
+    if per_pixel and params.resized is not None:
+        partner = resized_into_box(partner, params, channels_first=channels_first, ops=ops)
+    return partner
+
+
 def _more_partners(params: MixParams, tensor, shards: int, *, ops) -> list:
     count = 0 if params.more_permutations is None else ops.static_shape(params.more_permutations)[0]
     return [
@@ -185,8 +222,15 @@ def blend_tensor(
         dtype = input_dtype if label_rules.is_floating(input_dtype) else "float32"
     dtype = keras.backend.standardize_dtype(dtype)
     compute_dtype = "float64" if dtype == "float64" else "float32"
-    if partner is None:
-        partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
+    partner = pixel_partner(
+        tensor,
+        params,
+        partner=partner,
+        per_pixel=per_pixel and params.box is not None,
+        shards=shards,
+        channels_first=channels_first,
+        ops=ops,
+    )
     own, partner_weight, more = _row_weights(
         params, tensor, compute_dtype, per_pixel, channels_first=channels_first, ops=ops
     )
@@ -255,8 +299,9 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     The target of the paper's "mix inputs only" ablation (Table 5): the one-hot
     label of the sample that weighs more in the mixed input, not a mixture.
     """
-    if partner is None:
-        partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
+    partner = pixel_partner(
+        tensor, params, partner=partner, per_pixel=per_pixel, shards=shards, ops=ops
+    )
     own, partner_weight, more = _row_weights(params, tensor, "float32", per_pixel, ops=ops)
     candidates = [(own, tensor), (partner_weight, partner)]
     candidates += list(zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True))

@@ -11,6 +11,8 @@ against it.
 
 from __future__ import annotations
 
+import sys
+
 from keras_mixup._src.core import boxes
 from keras_mixup._src.core.methods import METHODS, Option
 from keras_mixup._src.core.validation import (
@@ -21,6 +23,7 @@ from keras_mixup._src.core.validation import (
     validate_num_classes,
     validate_pairing,
     validate_probability,
+    validate_real_in,
     validate_target_mode,
 )
 
@@ -30,7 +33,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
         0.5,
         runtime=True,
         validate=lambda value: validate_probability(value, "switch_prob"),
-        doc="the probability of a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix; "
+        doc="the probability of a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, "
+        "ResizeMix; "
         "split equally among those on) instead of mixup, when mixup is on too",
     ),
     Option(
@@ -66,7 +70,17 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "random",
         runtime=False,
         validate=validate_pairing,
-        doc="partners from a random permutation ('random') or of the same class",
+        doc="partners from a random permutation ('random'), of the same class, or by "
+        "C-Mixup's kernel of the label distance ('c_mixup')",
+    ),
+    Option(
+        "c_mixup_bandwidth",
+        1.0,
+        runtime=False,
+        validate=lambda value: validate_real_in(
+            value, "c_mixup_bandwidth", 0.0, sys.float_info.max, open_low=True
+        ),
+        doc="the bandwidth (in the targets' units) of C-Mixup's Gaussian kernel",
     ),
     Option(
         "label_smoothing",
@@ -127,6 +141,7 @@ RUNTIME: tuple[str, ...] = (
     "gridmix_alpha",
     "fmix_alpha",
     "smoothmix_alpha",
+    "resizemix_alpha",
 )
 assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
 RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}
@@ -134,10 +149,11 @@ RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}
 
 # What a front does not take: the transform mixes whole batches where they are made
 # (no devices to mix across); the layer's targets are mixed by MixupLoss, which has
-# its own label smoothing, and same-class pairing needs the labels in the data.
+# its own label smoothing, and pairing by the labels (same class, C-Mixup) needs
+# the labels in the data.
 _NOT_TAKEN = {
     "transform": ("mix_across_devices",),
-    "layer": ("pairing", "label_smoothing"),
+    "layer": ("pairing", "c_mixup_bandwidth", "label_smoothing"),
 }
 
 

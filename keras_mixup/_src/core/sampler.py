@@ -14,11 +14,13 @@ import warnings
 from typing import Any
 
 from keras_mixup._src.bindings.ops import ops_for
-from keras_mixup._src.core.labels import same_class_groups
+from keras_mixup._src.core.labels import regression_targets, same_class_groups
 from keras_mixup._src.core.methods import METHODS, Build, Method
 from keras_mixup._src.core.options import OPTIONS, RUNTIME
 from keras_mixup._src.core.sampling import (
     STREAMS,
+    inverse_cdf,
+    kernel_partners,
     permutation_within_groups,
     stream_words,
     unit_uniforms,
@@ -57,12 +59,12 @@ def choose(uniforms, shares: list, enabled: list, *, ops):
     weighted = [ops.where(total > 0, w, u) for w, u in zip(weighted, uniform, strict=True)]
     total = sum(weighted[1:], weighted[0])
     total = ops.where(total > 0, total, 1.0)
-    chosen = ops.cast(uniforms * 0.0, "int32")
-    cumulative = weighted[0] * 0.0
-    for index in range(1, len(weighted)):
-        cumulative = cumulative + weighted[index]
-        chosen = ops.where((chosen == 0) & (uniforms <= cumulative / total), index, chosen)
-    return chosen
+    cumulative, thresholds = weighted[0] * 0.0, []
+    for share in weighted[1:]:  # methods 1, 2, ...; method 0 beyond the last threshold
+        cumulative = cumulative + share
+        thresholds.append(cumulative / total)
+    band = inverse_cdf(uniforms, ops.stack(thresholds), ops=ops)
+    return ops.where(band == len(thresholds), 0, band + 1)
 
 
 def method_shares(values: dict, methods: tuple[Method, ...], enabled: list, *, ops) -> list:
@@ -102,9 +104,13 @@ def method_options(values: dict) -> dict:
     }
 
 
-def partners(words, groups, batch_size, *, ops) -> list:
-    """One permutation (int32 `[batch_size]`) per partner from its keys: a random
-    order of the batch, or one within each group (`groups`: int ids `[batch_size]`)."""
+def partners(words, batch_size, *, groups=None, targets=None, bandwidth=1.0, ops) -> list:
+    """The partners (int32 `[batch_size]`) of each partner slot from its words: a random
+    permutation of the batch; one within each group (`groups`: int ids `[batch_size]`,
+    same-class pairing or shards); or C-Mixup's draw by the kernel of the distance
+    between `targets` (float32 `[batch_size, d]`; not a permutation)."""
+    if targets is not None:
+        return [kernel_partners(keys, targets, bandwidth, ops=ops) for keys in words]
     if groups is None:
         return [ops.argsort(keys) for keys in words]
     return [
@@ -124,6 +130,8 @@ def draw_mix_params(
     options: dict,
     image_size,
     groups,
+    targets=None,
+    bandwidth: float = 1.0,
     shards: int = 1,
     ops,
 ) -> MixParams:
@@ -132,6 +140,8 @@ def draw_mix_params(
     `values`: the run-time values by name (alpha, cutmix_alpha, switch_prob, prob;
     tensors or floats); `methods`: the traced methods (`traced_methods`);
     `options`: the build-time options the methods read (`exact_cutmix_weight`).
+    `groups` (class ids `[batch_size]`): partners within each group; `targets` (float32
+    `[batch_size, d]`): C-Mixup's partners, by a Gaussian kernel of `bandwidth`.
     `shards` > 1 splits the batch into that many equal, consecutive shards (the
     devices of a data-parallel step): partners come from the example's own shard,
     and each shard draws its own weights, box and decisions (with `per_example`,
@@ -144,10 +154,11 @@ def draw_mix_params(
     num_draws = batch_size if per_example else shards
     shard_of_row = None
     if shards > 1:
-        if groups is not None:
+        if groups is not None or targets is not None:
+            pairing = "same_class" if groups is not None else "c_mixup"
             raise user_error(
                 ValueError,
-                "pairing='same_class' and per-shard mixing do not combine; pass "
+                f"pairing={pairing!r} and per-shard mixing do not combine; pass "
                 "mix_across_devices=True to mix the global batch.",
             )
         if isinstance(batch_size, int) and batch_size % shards:
@@ -168,7 +179,14 @@ def draw_mix_params(
     for own_requests in method_requests:
         requests += own_requests
     words = stream_words(seed, requests, ops=ops)  # every word of the batch in one call
-    permutations = partners(words[:num_partners], groups, batch_size, ops=ops)
+    permutations = partners(
+        words[:num_partners],
+        batch_size,
+        groups=groups,
+        targets=targets,
+        bandwidth=bandwidth,
+        ops=ops,
+    )
     prob_words = words[num_partners]
     position = num_partners + 1 + (len(methods) > 1)
     draws = []
@@ -182,7 +200,7 @@ def draw_mix_params(
     own = ops.where(applied, draws[0].own, 1.0)
     partner = ops.where(applied, draws[0].partner, 0.0)
     more = None if draws[0].more is None else ops.where(applied, draws[0].more, 0.0)
-    box = cut = holes = mask = None
+    box = cut = holes = mask = resized = None
     if len(methods) > 1:
         enabled = [ops.convert(values[method.alpha]) > 0 for method in methods]
         choice_words = words[num_partners + 1]
@@ -214,10 +232,13 @@ def draw_mix_params(
                 holes = ops.where(use[:, None], drawn.holes, holes)
             if drawn.mask is not None:  # rows of other methods: 1 (their box says it)
                 mask = ops.where(use[:, None, None], drawn.mask, 1.0 if mask is None else mask)
+            if drawn.resized is not None:  # rows of other methods: False
+                moved = use & drawn.resized
+                resized = moved if resized is None else resized | moved
     if shard_of_row is not None and not per_example:  # each shard's draw to its rows
-        own, partner, cut, box, holes, mask = (
+        own, partner, cut, box, holes, mask, resized = (
             None if v is None else ops.take(v, shard_of_row)
-            for v in (own, partner, cut, box, holes, mask)
+            for v in (own, partner, cut, box, holes, mask, resized)
         )
         more = None if more is None else ops.take(more, shard_of_row, axis=1)
     shape = [batch_size]
@@ -231,6 +252,7 @@ def draw_mix_params(
         partner_weight=ops.broadcast_to(partner, shape),
         holes=None if holes is None else ops.broadcast_to(holes, [batch_size, 4]),
         mask=None if mask is None else ops.broadcast_to(mask, [batch_size, *image_size]),
+        resized=None if resized is None else ops.broadcast_to(resized, shape),
     )
 
 
@@ -252,6 +274,7 @@ def sample_mix_params(
     pairing: str = "random",
     ops: Any = None,  # an ops binding (`ops.py`; private), or None
     *,
+    c_mixup_bandwidth: float = 1.0,
     num_mixed: int = 2,
     cutmix_alpha: float | Any = 0.0,
     gridmix_alpha: float | Any = 0.0,
@@ -262,6 +285,8 @@ def sample_mix_params(
     fmix_reformulate: bool = False,
     smoothmix_alpha: float | Any = 0.0,
     smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
+    resizemix_alpha: float | Any = 0.0,
+    resizemix_scope: tuple[float, float] = (0.1, 0.8),
     switch_prob: float | Any = 0.5,
     prob: float | Any = 1.0,
     image_size: tuple[int | Any, int | Any] | None = None,
@@ -301,6 +326,13 @@ def sample_mix_params(
             batch; "same_class": a uniformly random partner of the same class
             (the paper's "SC" pairing of Table 5), the classes read from
             `labels`. An example alone in its class is its own partner.
+            "c_mixup": C-Mixup's partners for regression (Yao et al., NeurIPS 2022,
+            Eq. 6): example `j` is example `i`'s partner with probability
+            proportional to `exp(-||y_i - y_j||^2 / (2 c_mixup_bandwidth^2))`, `i`
+            itself included, the targets `y` read from `labels`; partners are
+            drawn independently, so they are not a permutation.
+        c_mixup_bandwidth: the kernel's bandwidth with `pairing="c_mixup"`, a float
+            > 0 in the targets' units (default 1.0; the paper tunes it per data set).
         ops: the ops binding; None (default): the one for `seed`'s kind of tensor
             (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
             `keras.ops` for a JAX array or torch tensor).
@@ -335,8 +367,16 @@ def sample_mix_params(
             published; Lee et al. 2020).
         smoothmix_sigma: `(low, high)`: the range of SmoothMix's width as a share of
             the image's side (`sqrt(H W)`); default (0.25, 0.5).
+        resizemix_alpha: ResizeMix's concentration, float >= 0 (Python or tensor); 0
+            (default): no ResizeMix. Otherwise the partner's whole image, resized by
+            nearest neighbour to a patch of side ratio `tau` in `resizemix_scope`
+            (~ Beta(resizemix_alpha, resizemix_alpha) there; 1: uniform, as
+            published), is pasted at a uniformly random position inside the image
+            (`MixParams.box`, `MixParams.resized`; Qin et al. 2020).
+        resizemix_scope: `(low, high)` in (0, 1]: the range of ResizeMix's side
+            ratio; default (0.1, 0.8).
         switch_prob: with mixup and a method that pastes pixels (CutMix, GridMix,
-            FMix, SmoothMix) on, the probability that a batch (an example, with
+            FMix, SmoothMix, ResizeMix) on, the probability that a batch (an example, with
             `per_example`) uses one of those (split equally among those on) instead
             of mixup. With only one alpha > 0, that method is used.
         prob: the probability that a batch (an example) is mixed at all;
@@ -348,21 +388,24 @@ def sample_mix_params(
             keeps; if False, the drawn lambda (timm's `correct_lam=False`), which
             overstates the example's share when the box was clipped at the border.
         labels: with `pairing="same_class"`, the batch's class ids `[batch_size]`
-            (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`.
+            (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`; with
+            `pairing="c_mixup"`, its floating regression targets `[batch_size, ...]`.
         groups: deprecated: `pairing="same_class", labels=groups`.
         exact_area: deprecated: `exact_cutmix_weight`.
 
     Returns:
         A `MixParams` (float32 weights, int32 permutations, in the binding's kind
         of tensor). `box` and `cut` are None without a method that pastes pixels,
-        `holes` without GridMix, `mask` without FMix and SmoothMix. A batch of size
+        `holes` without GridMix, `mask` without FMix and SmoothMix, `resized`
+        without ResizeMix. A batch of size
         1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
 
     Raises:
         ValueError: a method that pastes pixels without `image_size`, or with
             `num_mixed > 2`; FMix without a static `image_size`; an option out of range;
-            `pairing="same_class"` without `labels`, or `labels` with another
-            pairing; an unknown `pairing`; a seed that is not two integers.
+            `pairing="same_class"` or `"c_mixup"` without `labels`, or `labels` with
+            another pairing; integer or nested `labels` with `"c_mixup"`; an unknown
+            `pairing`; a seed that is not two integers.
 
     Examples:
         >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
@@ -394,11 +437,12 @@ def sample_mix_params(
         _deprecated("cutmix_alpha=None", "cutmix_alpha=0.0 (no CutMix)")
         cutmix_alpha = 0.0
     pairing = validate_pairing(pairing)
-    if (pairing == "same_class") != (labels is not None):
+    if (pairing != "random") != (labels is not None):
         raise user_error(
             ValueError,
-            "sample_mix_params: pairing='same_class' reads the classes from `labels`, and "
-            f"`labels` is only read by it; got pairing={pairing!r} with "
+            "sample_mix_params: pairing='same_class' reads the classes from `labels`, "
+            "pairing='c_mixup' the regression targets, and `labels` is only read by "
+            f"them; got pairing={pairing!r} with "
             f"labels={'None' if labels is None else 'a tensor'}.",
         )
 
@@ -413,14 +457,17 @@ def sample_mix_params(
         raise user_error(
             ValueError,
             "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
-            f"pixels (CutMix, GridMix, FMix, SmoothMix); got {alphas}.",
+            f"pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix); got {alphas}.",
         )
     build_options = {
         name: OPTIONS[name].validate(given[name])  # the option table's checks
         for method in METHODS
         for name in (option.name for option in method.options if not option.runtime)
     }
-    groups = None if labels is None else same_class_groups(labels, "sample_mix_params", ops=ops)
+    bandwidth = OPTIONS["c_mixup_bandwidth"].validate(c_mixup_bandwidth)
+    owner = "sample_mix_params"
+    groups = same_class_groups(labels, owner, ops=ops) if pairing == "same_class" else None
+    targets = regression_targets(labels, owner, ops=ops) if pairing == "c_mixup" else None
     return draw_mix_params(
         seed,
         batch_size,
@@ -431,5 +478,7 @@ def sample_mix_params(
         options=method_options(build_options),
         image_size=image_size,
         groups=groups,
+        targets=targets,
+        bandwidth=bandwidth,
         ops=ops,
     )

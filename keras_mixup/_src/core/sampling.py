@@ -1,5 +1,6 @@
 """The random primitives every draw is made of: Threefry words, uniforms, exact
-Gamma / Beta / Dirichlet variates, permutations within groups.
+Gamma / Beta / Dirichlet variates, permutations within groups, categorical draws
+(C-Mixup's partners, the choice of method).
 
 These primitives, the mixing methods' draws (`methods/`) and the sampler that
 combines them (`sampler.py`) only *draw*; `mixing.py` only *applies*. They are
@@ -296,6 +297,36 @@ def permutation_within_groups(keys_a, keys_b, groups, *, ops):
     order_a, order_b = grouped_order(keys_a), grouped_order(keys_b)
     # permutation[order_a[k]] = order_b[k]
     return ops.take(order_b, ops.argsort(order_a))
+
+
+def inverse_cdf(uniforms, thresholds, *, ops):
+    """Categorical draws by inversion: for each uniform (float32 `[n]`) on (0, 1], the
+    index of the first of its nondecreasing thresholds (`[n, k]` or `[k]`, the
+    normalised cumulative weights, the last one 1) that is >= the uniform, int32 `[n]`.
+    A category of weight 0 repeats the threshold before it and is never drawn."""
+    below = ops.cast(ops.convert(thresholds) < uniforms[:, None], "int32")
+    return ops.sum(below, axis=-1)
+
+
+def kernel_partners(words, targets, bandwidth: float, *, ops):
+    """C-Mixup's partners (Yao et al., "C-Mixup: Improving Generalization in
+    Regression", NeurIPS 2022, Eq. 6): example `j` of the batch is example `i`'s
+    partner with probability proportional to `exp(-||y_i - y_j||^2 / (2 bandwidth^2))`,
+    `i` itself included (distance 0, the largest weight), as in the authors' sampler.
+
+    `words`: int32 `[batch_size]`, one per example; `targets`: float32
+    `[batch_size, d]` (`labels.regression_targets`). Returns int32 `[batch_size]`,
+    drawn by inversion of each row's cumulative weights (memory `batch_size**2 * d`
+    floats). The partners are the same on every binding except where a uniform falls
+    within the rounding of `exp` and of the running sum (a few float32 ulps) of a
+    row's boundary.
+    """
+    targets = ops.cast(ops.convert(targets), "float32")
+    difference = targets[:, None, :] - targets[None, :, :]
+    distance = ops.sum(difference * difference, axis=-1)
+    scale = min(0.5 / (bandwidth * bandwidth), 3.0e38)  # finite: 0 * scale is 0, never NaN
+    cumulative = ops.cumsum(ops.exp(-scale * distance), axis=1)
+    return inverse_cdf(unit_uniforms(words, ops=ops), cumulative / cumulative[:, -1:], ops=ops)
 
 
 def sample_neighbour_choice(seed, batch_size, num_neighbours, *, ops):

@@ -59,6 +59,8 @@ class MixSpec:
     fmix_reformulate: bool = False
     smoothmix_alpha: float = 0.0
     smoothmix_sigma: tuple = (0.25, 0.5)
+    resizemix_alpha: float = 0.0
+    resizemix_scope: tuple = (0.1, 0.8)
     switch_prob: float = 0.5
     prob: float = 1.0
     per_example: bool = False
@@ -67,6 +69,7 @@ class MixSpec:
     num_classes: Any = None
     targets: str = "mixed"
     pairing: str = "random"
+    c_mixup_bandwidth: float = 1.0
     label_smoothing: float = 0.0
     ignore_class: int | None = None
     mix_across_devices: bool = False
@@ -109,7 +112,7 @@ class MixSpec:
     @property
     def cutting_methods(self) -> tuple:
         """The traced methods that mix by a per-pixel rule (CutMix, GridMix, FMix,
-        SmoothMix), in the registry's order."""
+        SmoothMix, ResizeMix), in the registry's order."""
         return tuple(m for m in METHODS if m.cuts and self.traces(m.alpha))
 
     @property
@@ -213,9 +216,11 @@ class MixSpec:
         (`sampling.draw_mix_params`).
         """
         data_ops = data_ops or ops
-        groups = None
+        groups = targets = None
         if self.pairing == "same_class":
             groups = label_rules.same_class_groups(parts.labels, owner, ops=data_ops)
+        if self.pairing == "c_mixup":
+            targets = label_rules.regression_targets(parts.labels, owner, ops=data_ops)
         image_size = self.image_size(parts, owner, ops=data_ops) if self.cuts else None
         return draw_mix_params(
             seed,
@@ -227,6 +232,8 @@ class MixSpec:
             options=method_options(vars(self)),
             image_size=image_size,
             groups=groups,
+            targets=targets,
+            bandwidth=self.c_mixup_bandwidth,
             shards=shards,
             ops=ops,
         )
@@ -443,6 +450,7 @@ class RuntimeSettings:
     gridmix_alpha = runtime_property("gridmix_alpha")
     fmix_alpha = runtime_property("fmix_alpha")
     smoothmix_alpha = runtime_property("smoothmix_alpha")
+    resizemix_alpha = runtime_property("resizemix_alpha")
     switch_prob = runtime_property("switch_prob")
     prob = runtime_property("prob")
 

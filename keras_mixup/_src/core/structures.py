@@ -65,6 +65,12 @@ class MixParams(NamedTuple):
             `box` (and its holes) for examples with `cut`: the mask for those
             examples (their box is the whole image), 1 for examples of CutMix and
             GridMix (their box and holes say it all). None: 1 everywhere.
+        resized: bool `[batch_size]` or None: with a method that moves pixels
+            (ResizeMix), whether the example's `box` shows its partner's whole image
+            resized to the box by nearest-neighbour sampling (the box's pixel row `r`
+            reads the partner's row `floor((r - top) H / (bottom - top))`, columns
+            alike) rather than the partner's pixels at the same positions. None: False
+            everywhere.
     """
 
     mix_weight: Any
@@ -76,3 +82,4 @@ class MixParams(NamedTuple):
     partner_weight: Any = None
     holes: Any = None
     mask: Any = None
+    resized: Any = None

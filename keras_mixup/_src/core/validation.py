@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 TARGET_MODES = ("mixed", "dominant")
-PAIRINGS = ("random", "same_class")
+PAIRINGS = ("random", "same_class", "c_mixup")
 
 
 def user_error(kind: type[Exception], message: str) -> Exception:
@@ -253,8 +253,9 @@ def validate_pairing(pairing) -> str:
         "pairing",
         PAIRINGS,
         " ('random': a random permutation of the batch, the paper's mixup; 'same_class': a "
-        "random partner of the same class, the 'SC' rows of Table 5; for nearest-neighbour "
-        "partners see keras_mixup.neighbours)",
+        "random partner of the same class, the 'SC' rows of Table 5; 'c_mixup': a partner "
+        "drawn by a Gaussian kernel of the distance between regression targets, Yao et al. "
+        "2022; for nearest-neighbour partners see keras_mixup.neighbours)",
     )
 
 

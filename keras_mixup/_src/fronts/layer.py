@@ -197,8 +197,14 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             smoothmix_alpha) (1: uniform, as published); images only.
         smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
             SmoothMix's width as a share of the image's side.
+        resizemix_alpha: ResizeMix's concentration (> 0 turns ResizeMix on, default
+            0): the partner's whole image resized into a patch of side ratio drawn
+            within `resizemix_scope` ~ Beta(resizemix_alpha, resizemix_alpha) (1:
+            uniform, as published), at a random position; images only.
+        resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
+            ResizeMix's side ratio.
         switch_prob: with mixup and a method that pastes pixels on (CutMix, GridMix,
-            FMix, SmoothMix), the probability of one of those (split equally among
+            FMix, SmoothMix, ResizeMix), the probability of one of those (split equally among
             those on) instead of mixup for a batch (an example, with `per_example`).
         prob: the probability that a batch (an example) is mixed at all.
         exact_cutmix_weight: True (default): a cut example's target weight is
@@ -216,7 +222,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             weight of its labelled sources: a categorical cross-entropy then weighs
             each pixel by that share (a pixel void in every source adds 0 to the sum,
             but counts in a `sum_over_batch_size` mean). Where each pixel comes from
-            one source (CutMix, GridMix or FMix without soft edges, alone;
+            one source (CutMix, GridMix, FMix without soft edges or ResizeMix, alone;
             `targets="dominant"`) integer masks are kept as
             they are, void ids included, for
             `SparseCategoricalCrossentropy(ignore_class=...)`.
@@ -230,7 +236,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
 
     The options mean what they mean for `MixupTransform`, which documents them in
     full; `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`) are run-time settings (layer
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`) are run-time
+    settings (layer
     variables) that `AlphaScheduler` can drive.
 
     Call arguments:
@@ -281,6 +288,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         fmix_reformulate: bool = False,
         smoothmix_alpha: float = 0.0,
         smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
+        resizemix_alpha: float = 0.0,
+        resizemix_scope: tuple[float, float] = (0.1, 0.8),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -309,6 +318,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 fmix_reformulate=fmix_reformulate,
                 smoothmix_alpha=smoothmix_alpha,
                 smoothmix_sigma=smoothmix_sigma,
+                resizemix_alpha=resizemix_alpha,
+                resizemix_scope=resizemix_scope,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
@@ -435,7 +446,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         """The Keras mask of each input (None where it has none).
 
         Raises:
-            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix)
+            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix)
                 with masked (sequence) inputs: it mixes regions of images.
         """
         masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)

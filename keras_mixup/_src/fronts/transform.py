@@ -57,7 +57,9 @@ class MixupTransform(RuntimeSettings):
     2019), GridMix (`gridmix_alpha > 0`: the partner through a grid of holes,
     Baek et al. 2021), FMix (`fmix_alpha > 0`: through a low-frequency random mask,
     Harris et al. 2020), SmoothMix (`smoothmix_alpha > 0`: blended in through a soft
-    Gaussian blob, Lee et al. 2020), a per-batch (or per-example) choice among them
+    Gaussian blob, Lee et al. 2020), ResizeMix (`resizemix_alpha > 0`: the whole
+    partner resized into a patch, Qin et al. 2020), a per-batch (or per-example) choice
+    among them
     (`switch_prob`), and mixing only a share of the batches (`prob`).
 
     Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
@@ -131,7 +133,15 @@ class MixupTransform(RuntimeSettings):
         pairing: "random" (default): partners by a random permutation of the
             batch, the paper's mixup ("AC + RP"). "same_class": each example's
             partners are drawn among the examples of its own class in the batch
-            ("SC + RP", Table 5); needs class-id or one-hot labels.
+            ("SC + RP", Table 5); needs class-id or one-hot labels. "c_mixup":
+            C-Mixup for regression (Yao et al., NeurIPS 2022, Eq. 6): example `j` is
+            example `i`'s partner with probability proportional to
+            `exp(-||y_i - y_j||^2 / (2 c_mixup_bandwidth^2))` (`i` included), so
+            examples mix mostly with those of similar targets; needs one floating
+            label `[batch, ...]` (the regression targets).
+        c_mixup_bandwidth: the bandwidth of C-Mixup's kernel, a float > 0 in the
+            units of the targets (default 1.0; the paper tunes it per data set, e.g.
+            by validation; standardised targets make 0.1 to 2 the useful range).
         targets: "mixed" (default): `y~ = lam * y + (1 - lam) * y[perm]`.
             "dominant": the label (and sample weight) of the example with the
             largest weight, unmixed: the paper's "mix inputs only" ablation.
@@ -185,9 +195,19 @@ class MixupTransform(RuntimeSettings):
             need `num_classes`.
         smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
             SmoothMix's width as a share of the image's side.
+        resizemix_alpha: ResizeMix's concentration (> 0 turns ResizeMix on, default
+            0; Qin et al. 2020): the partner's whole image, resized by nearest
+            neighbour to a patch of side ratio `tau` (of H and of W), pasted at a
+            uniformly random position inside the example; `tau` in
+            `resizemix_scope` drawn ~ Beta(resizemix_alpha, resizemix_alpha) (1:
+            uniform, as published). Target weights: the patch's share of the
+            pixels, exactly. The partner's boxes are scaled into the patch; integer
+            segmentation masks are resized and pasted as they are.
+        resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
+            ResizeMix's side ratio `tau`.
         switch_prob: with `alpha > 0` and a method that pastes pixels on
-            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha` or `smoothmix_alpha >
-            0`), the probability that a batch (an example, with `per_example`) uses
+            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha` or
+            `resizemix_alpha > 0`), the probability that a batch (an example, with `per_example`) uses
             one of those (split equally among those on) instead of mixup (default
             0.5, as in timm and the DeiT / ConvNeXt recipes).
         prob: the probability that a batch (an example) is mixed at all (default
@@ -211,7 +231,8 @@ class MixupTransform(RuntimeSettings):
             be asked to find) becomes padding. Under CutMix a box is clipped to
             what shows where that is a rectangle; under GridMix, FMix and SmoothMix
             (masks of other shapes) boxes keep their geometry and the share is the
-            exact mean of the source's per-pixel share over the box.
+            exact mean of the source's per-pixel share over the box; under
+            ResizeMix the partner's boxes are scaled and moved into the patch.
         ignore_class: the id of unlabelled ("void") pixels in integer segmentation
             masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
             class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
@@ -228,7 +249,8 @@ class MixupTransform(RuntimeSettings):
             `keras.config.image_data_format()`.
 
     `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`) are read from variables at
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`) are read
+    from variables at
     run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
     next batches without rebuilding the pipeline.
 
@@ -240,7 +262,7 @@ class MixupTransform(RuntimeSettings):
             `num_classes`; float labels whose class axis is not `num_classes` wide;
             an unbatched element; tensors whose batch sizes differ; an element that
             is not one of the forms above; with CutMix, a feature that is not an
-            image.
+            image; with `pairing="c_mixup"`, labels that are not one floating tensor.
         TypeError: a non-numeric feature; ragged or sparse tensors (naming the
             component and how to densify it); arguments of the wrong type.
         ImportError: a tf.data use without TensorFlow installed.
@@ -276,6 +298,10 @@ class MixupTransform(RuntimeSettings):
           Mixed Sample Data Augmentation", arXiv 2002.12047, 2020.
         - Lee, Zaheer, Astrid & Lee, "SmoothMix: a Simple Yet Effective Data
           Augmentation to Train Robust Classifiers", CVPR Workshops 2020.
+        - Qin, Fang, Liu, Wang & Wang, "ResizeMix: Mixing Data with Preserved
+          Object Information and True Labels", arXiv 2012.11101, 2020.
+        - Yao, Wang, Li, Zhang, Liang, Zou & Finn, "C-Mixup: Improving
+          Generalization in Regression", NeurIPS 2022.
     """
 
     def __init__(
@@ -288,6 +314,7 @@ class MixupTransform(RuntimeSettings):
         dtype: str | None = None,
         jit_compile: bool = True,
         pairing: str = "random",
+        c_mixup_bandwidth: float = 1.0,
         targets: str = "mixed",
         label_smoothing: float = 0.0,
         num_mixed: int = 2,
@@ -300,6 +327,8 @@ class MixupTransform(RuntimeSettings):
         fmix_reformulate: bool = False,
         smoothmix_alpha: float = 0.0,
         smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
+        resizemix_alpha: float = 0.0,
+        resizemix_scope: tuple[float, float] = (0.1, 0.8),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -314,6 +343,7 @@ class MixupTransform(RuntimeSettings):
                 num_classes=num_classes,
                 per_example=per_example,
                 pairing=pairing,
+                c_mixup_bandwidth=c_mixup_bandwidth,
                 targets=targets,
                 label_smoothing=label_smoothing,
                 num_mixed=num_mixed,
@@ -326,6 +356,8 @@ class MixupTransform(RuntimeSettings):
                 fmix_reformulate=fmix_reformulate,
                 smoothmix_alpha=smoothmix_alpha,
                 smoothmix_sigma=smoothmix_sigma,
+                resizemix_alpha=resizemix_alpha,
+                resizemix_scope=resizemix_scope,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,

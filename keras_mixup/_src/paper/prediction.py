@@ -21,8 +21,8 @@ temperature mixup sets itself.
 
 The derivation is for mixup of pairs on the model's inputs. It does not hold for latent
 mixing (a `MixupLayer` after some layers: the shrink would have to act on those features),
-for the methods that paste pixels (CutMix, GridMix, FMix, SmoothMix: a mask of pixels is not
-a shrink towards the mean; each method says so in its `Method.test_time`) or for k-way
+for the methods that paste pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix: a mask of
+pixels is not a shrink towards the mean; each method says so in its `Method.test_time`) or for k-way
 mixing (the notes treat pairs); `theta_bar` raises for those settings, and the docstrings
 say so for latent mixing.
 """

@@ -60,6 +60,7 @@ class Draw(NamedTuple):
     box: Any = None
     holes: Any = None
     mask: Any = None
+    resized: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
