@@ -151,6 +151,7 @@ def family_candidates(num_classes: int) -> dict:
         "keras_mixup GridMix (XLA)": transform(alpha=0.0, gridmix_alpha=1.0),
         "keras_mixup FMix (XLA)": transform(alpha=0.0, fmix_alpha=1.0),
         "keras_mixup SmoothMix (XLA)": transform(alpha=0.0, smoothmix_alpha=1.0),
+        "keras_mixup ResizeMix (XLA)": transform(alpha=0.0, resizemix_alpha=1.0),
         "published FMix (NumPy port, host mask)": published_fmix(num_classes),
     }
     fourier_mix = keras_cv_fourier_mix(num_classes)

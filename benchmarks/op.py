@@ -17,6 +17,7 @@ PASTING = {
     "keras_mixup GridMix (XLA)": "gridmix_alpha",
     "keras_mixup FMix (XLA)": "fmix_alpha",
     "keras_mixup SmoothMix (XLA)": "smoothmix_alpha",
+    "keras_mixup ResizeMix (XLA)": "resizemix_alpha",
 }
 
 
