@@ -129,25 +129,21 @@ def partner_rows(tensor, permutation, *, shards: int = 1, ops):
 def resized_into_box(partner, params: MixParams, *, channels_first: bool = False, ops):
     """The partner rows `partner` (`[B, H, W, ...]`, or `[B, C, H, W]` channels first) with,
     where `params.resized`, the whole image resized into the example's `box` by
-    nearest-neighbour sampling (`MixParams.resized`): two gathers of whole rows and
-    columns. Pixels outside the box, and rows not resized, are the partner's own (the
-    per-pixel rule then takes the box's pixels only)."""
+    nearest-neighbour sampling (`MixParams.resized`): whole rows gathered, then columns.
+    Pixels outside the box, and rows not resized, are the partner's own (the per-pixel
+    rule then takes the box's pixels only)."""
     first = 2 if channels_first else 1  # the height axis
-    rank = ops.rank(partner)
     height, width = ops.size(partner, first), ops.size(partner, first + 1)
     top, left, bottom, right = (params.box[:, i][:, None] for i in range(4))
     on = params.resized[:, None]
 
-    def sources(positions, start, end, size):
+    def sources(size, start, end):
+        positions = ops.arange(size)[None, :]
         read = ((positions - start) * size) // ops.maximum(end - start, 1)
         return ops.where(on, ops.minimum(ops.maximum(read, 0), size - 1), positions)
 
-    rows = sources(ops.arange(height)[None, :], top, bottom, height)
-    cols = sources(ops.arange(width)[None, :], left, right, width)
-    row_shape = [-1] + [1] * (first - 1) + [height] + [1] * (rank - first - 1)
-    col_shape = [-1] + [1] * first + [width] + [1] * (rank - first - 2)
-    partner = ops.take_along_axis(partner, ops.reshape(rows, row_shape), first)
-    return ops.take_along_axis(partner, ops.reshape(cols, col_shape), first + 1)
+    partner = ops.take_per_example(partner, sources(height, top, bottom), first)
+    return ops.take_per_example(partner, sources(width, left, right), first + 1)
 
 
 def pixel_partner(
