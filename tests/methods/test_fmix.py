@@ -2,8 +2,8 @@
 axes (and the authors' construction, which the same check rejects), the binarisation by
 rank from injected grey images against the reference's index assignments, lambda's
 distribution (and the reformulation's), per-shard masks, boxes' visible fractions against
-pixel counts, integer segmentation masks, errors, the layer under XLA (exact target weights
-and the same draws on every binding: test_pasting.py)."""
+pixel counts, integer segmentation masks, errors (exact target weights, the same draws on
+every binding and the layer under XLA: test_pasting.py)."""
 
 import math
 
@@ -327,24 +327,3 @@ def test_fmix_mixes_pairs_only_and_refuses_masked_sequences():
 def test_fmix_is_registered_after_the_methods_before_it():
     names = [m.name for m in METHODS]
     assert names.index("fmix") > names.index("gridmix")  # the draws of earlier seeds keep
-
-
-# ---------------------------------------------------------------- the layer
-
-
-def test_the_layer_trains_with_fmix_under_xla_and_saves(tmp_path):
-    layer = MixupLayer(alpha=0.0, fmix_alpha=1.0, fmix_decay_power=2.0, seed=0)
-    model = keras.Sequential(
-        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
-    )
-    model.compile(
-        optimizer="sgd",
-        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
-        jit_compile=True,
-    )
-    history = model.fit(coded_images(8, H, W) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
-    assert loaded.fmix_alpha == 1.0 and loaded.spec.fmix_decay_power == 2.0
-    assert loaded.spec.traces("fmix_alpha")

@@ -1,9 +1,8 @@
 """GridMix (`keras_mixup/_src/core/methods/gridmix.py`): the grid from injected values, the
 pixels against hole rectangles laid out one by one (as GridMixup / OpenMixup lay them out),
 boxes' visible fractions against pixel counts, integer segmentation masks, the choice among
-three methods, the draws' distribution against an independent NumPy sampler, errors, the
-layer under XLA (exact target weights and the same draws on every binding:
-test_pasting.py)."""
+three methods, the draws' distribution against an independent NumPy sampler, errors (exact
+target weights, the same draws on every binding and the layer under XLA: test_pasting.py)."""
 
 import math
 
@@ -220,23 +219,3 @@ def test_gridmix_refuses_masked_sequences():
     model.compile(optimizer="sgd", loss=MixupLoss("sparse_categorical_crossentropy", layer=layer))
     with pytest.raises(ValueError, match="GridMix mixes regions of images"):
         model.train_on_batch(np.array([[1, 2, 0, 0, 0]] * 4), np.array([0, 1, 0, 1]))
-
-
-# ---------------------------------------------------------------- the layer
-
-
-def test_the_layer_trains_with_gridmix_under_xla_and_saves(tmp_path):
-    layer = MixupLayer(alpha=0.0, gridmix_alpha=1.0, seed=0)
-    model = keras.Sequential(
-        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
-    )
-    model.compile(
-        optimizer="sgd",
-        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
-        jit_compile=True,
-    )
-    history = model.fit(coded_images(8, H, W) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras")
-    assert loaded.layers[0].gridmix_alpha == 1.0 and loaded.layers[0].spec.traces("gridmix_alpha")

@@ -1,14 +1,15 @@
 """What every method that pastes pixels promises, method by method: its target weights are
 the realised shares of the pixels each source shows (NumPy, tf.data, XLA; one draw per batch
-and per example), and the same seed draws the same parameters on every binding (NumPy,
-TensorFlow eager and XLA, keras.ops), mixed with CutMix and mixup in one choice."""
+and per example), the same seed draws the same parameters on every binding (NumPy,
+TensorFlow eager and XLA, keras.ops), mixed with CutMix and mixup in one choice, and the layer
+trains with it under XLA and saves it."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mixup import MixupTransform, sample_mix_params
+from keras_mixup import MixupLayer, MixupLoss, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import KERAS
 from tests.images import coded_images, source_of
 
@@ -71,3 +72,32 @@ def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
             close = np.isclose(mask, host.mask, rtol=1e-5, atol=1e-6)
             # FMix's ranks may swap two pixels at its threshold (the DFT's last-bit rounding)
             assert close.mean() > 0.995, close.mean()
+
+
+LAYER_OPTIONS = {  # each method with a build-time option set away from its default
+    "gridmix_alpha": {"gridmix_holes": (2, 3)},
+    "fmix_alpha": {"fmix_decay_power": 2.0},
+    "smoothmix_alpha": {"smoothmix_sigma": (0.2, 0.3)},
+    "resizemix_alpha": {"resizemix_scope": (0.2, 0.5)},
+}
+
+
+@pytest.mark.parametrize("method", sorted(LAYER_OPTIONS))
+def test_the_layer_trains_with_each_method_under_xla_and_saves(method, tmp_path):
+    options = {method: 1.0, **LAYER_OPTIONS[method]}
+    layer = MixupLayer(alpha=0.0, seed=0, **options)
+    model = keras.Sequential(
+        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    model.compile(
+        optimizer="sgd",
+        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
+        jit_compile=True,
+    )
+    history = model.fit(coded_images(8, H, W) / 1e5, np.arange(8) % 3, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
+    assert getattr(loaded, method) == 1.0 and loaded.spec.traces(method)
+    for name, value in LAYER_OPTIONS[method].items():
+        assert getattr(loaded.spec, name) == value, name

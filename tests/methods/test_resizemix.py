@@ -2,15 +2,14 @@
 the pasted pixels against nearest-neighbour resizing done by hand and by PyTorch's
 `interpolate(mode="nearest")` (the authors' and OpenMixup's), channels first, boxes scaled
 into the patch, integer segmentation masks resized as they are, the draws against an
-independent NumPy sampler of the published algorithm, errors, the layer under XLA (exact
-target weights and the same draws on every binding: test_pasting.py)."""
+independent NumPy sampler of the published algorithm, errors (exact target weights, the
+same draws on every binding and the layer under XLA: test_pasting.py)."""
 
-import keras
 import numpy as np
 import pytest
 from scipy import stats
 
-from keras_mixup import MixParams, MixupLayer, MixupLoss, MixupTransform, sample_mix_params
+from keras_mixup import MixParams, MixupLayer, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.resizemix import resized_patches
@@ -214,21 +213,3 @@ def test_resizemix_options_are_checked():
         MixupLayer(resizemix_alpha=1.0, num_mixed=3)
     with pytest.raises(ValueError, match="`resizemix_alpha`"):
         MixupTransform(resizemix_alpha=-1.0)
-
-
-def test_the_layer_trains_with_resizemix_under_xla_and_saves(tmp_path):
-    layer = MixupLayer(alpha=0.0, resizemix_alpha=1.0, resizemix_scope=(0.2, 0.5), seed=0)
-    model = keras.Sequential(
-        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
-    )
-    model.compile(
-        optimizer="sgd",
-        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
-        jit_compile=True,
-    )
-    x = np.random.default_rng(0).random((8, H, W, 1)).astype("float32")
-    history = model.fit(x, np.arange(8) % 3, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
-    assert loaded.resizemix_alpha == 1.0 and loaded.spec.resizemix_scope == (0.2, 0.5)

@@ -2,16 +2,15 @@
 centres and widths, which image owns which weight (read back from the mixed pixels; the
 assignment OpenMixup's `smoothmix.py` makes would fail it), exact target weights on every
 binding, the draws against an independent NumPy sampler of the published algorithm, the
-width's Beta, soft segmentation masks and boxes, errors, the layer under XLA (the same
-masks from the same seed everywhere: test_pasting.py)."""
+width's Beta, soft segmentation masks and boxes, errors (the same masks from the same seed
+everywhere and the layer under XLA: test_pasting.py)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import stats
 
-from keras_mixup import MixParams, MixupLayer, MixupLoss, MixupTransform, sample_mix_params
+from keras_mixup import MixParams, MixupLayer, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.smoothmix import gaussian_masks
@@ -168,21 +167,3 @@ def test_smoothmix_options_are_checked():
         MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.0, 0.5))
     with pytest.raises(ValueError, match="SmoothMix mixes one partner's pixels"):
         MixupLayer(smoothmix_alpha=1.0, num_mixed=3)
-
-
-def test_the_layer_trains_with_smoothmix_under_xla_and_saves(tmp_path):
-    layer = MixupLayer(alpha=0.0, smoothmix_alpha=1.0, smoothmix_sigma=(0.2, 0.3), seed=0)
-    model = keras.Sequential(
-        [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
-    )
-    model.compile(
-        optimizer="sgd",
-        loss=MixupLoss("sparse_categorical_crossentropy", layer=layer, from_logits=True),
-        jit_compile=True,
-    )
-    x = np.random.default_rng(0).random((8, H, W, 1)).astype("float32")
-    history = model.fit(x, np.arange(8) % 3, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
-    assert loaded.smoothmix_alpha == 1.0 and loaded.spec.smoothmix_sigma == (0.2, 0.3)
