@@ -390,6 +390,15 @@ def same_class_groups(labels, owner: str, *, ops):
     )
 
 
+def pairing_labels(pairing: str, labels, owner: str, *, ops) -> tuple:
+    """What a `pairing` reads from the labels, as `(groups, targets)` for the sampler:
+    class ids for "same_class" (`same_class_groups`), regression targets for "c_mixup"
+    (`regression_targets`), neither for "random"."""
+    groups = same_class_groups(labels, owner, ops=ops) if pairing == "same_class" else None
+    targets = regression_targets(labels, owner, ops=ops) if pairing == "c_mixup" else None
+    return groups, targets
+
+
 def regression_targets(labels, owner: str, *, ops):
     """The targets `[batch_size, d]` (float32) whose distances C-Mixup's kernel reads:
     one floating label `[B]` or `[B, ...]`, flattened per example.

@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from keras_mixup._src.bindings.ops import ops_for
-from keras_mixup._src.core.labels import regression_targets, same_class_groups
+from keras_mixup._src.core.labels import pairing_labels
 from keras_mixup._src.core.methods import METHODS, Build, Method
 from keras_mixup._src.core.options import OPTIONS, RUNTIME
 from keras_mixup._src.core.sampling import (
@@ -465,9 +465,7 @@ def sample_mix_params(
         for name in (option.name for option in method.options if not option.runtime)
     }
     bandwidth = OPTIONS["c_mixup_bandwidth"].validate(c_mixup_bandwidth)
-    owner = "sample_mix_params"
-    groups = same_class_groups(labels, owner, ops=ops) if pairing == "same_class" else None
-    targets = regression_targets(labels, owner, ops=ops) if pairing == "c_mixup" else None
+    groups, targets = pairing_labels(pairing, labels, "sample_mix_params", ops=ops)
     return draw_mix_params(
         seed,
         batch_size,

@@ -280,6 +280,16 @@ def weights_from_words(
     return dirichlet_weights(log_gammas, num_mixed, alpha, ops=ops)
 
 
+def beta_in_range(seed, stream: int, words: list, num_draws, alpha, bounds, *, ops):
+    """`low + (high - low) u` for `bounds = (low, high)`, u ~ Beta(alpha, alpha) (float32
+    `[num_draws]`), from the words of `gamma_requests(stream, 2 * num_draws)`: a method's
+    setting drawn within a range (SmoothMix's width, ResizeMix's side ratio), uniform for
+    alpha 1."""
+    low, high = bounds
+    u = weights_from_words(seed, stream, words, 2, num_draws, alpha, ops=ops)[0]
+    return low + (high - low) * u
+
+
 def permutation_within_groups(keys_a, keys_b, groups, *, ops):
     """A uniformly random permutation that maps every index into its own group.
 

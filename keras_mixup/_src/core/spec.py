@@ -216,11 +216,9 @@ class MixSpec:
         (`sampling.draw_mix_params`).
         """
         data_ops = data_ops or ops
-        groups = targets = None
-        if self.pairing == "same_class":
-            groups = label_rules.same_class_groups(parts.labels, owner, ops=data_ops)
-        if self.pairing == "c_mixup":
-            targets = label_rules.regression_targets(parts.labels, owner, ops=data_ops)
+        groups, targets = label_rules.pairing_labels(
+            self.pairing, parts.labels, owner, ops=data_ops
+        )
         image_size = self.image_size(parts, owner, ops=data_ops) if self.cuts else None
         return draw_mix_params(
             seed,

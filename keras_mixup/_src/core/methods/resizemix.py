@@ -22,7 +22,7 @@ distorting its aspect ratio), and H and W are not swapped.
 from __future__ import annotations
 
 from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
-from keras_mixup._src.core.sampling import as_alpha, gamma_requests, weights_from_words
+from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
 from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 15, "position": 16}  # tau's Beta variates; the patch's top and left
@@ -50,12 +50,12 @@ def _requests(build, *, ops) -> list:
 def _draw(seed, words, values, build, *, ops) -> Draw:
     position_words, gamma_words = ops.reshape(words[0], [2, -1]), words[1:]
     alpha = as_alpha(values["resizemix_alpha"], ops=ops)
-    u = weights_from_words(seed, STREAMS["gamma"], gamma_words, 2, build.num_draws, alpha, ops=ops)
-    low, high = build.options["resizemix_scope"]
-    box, area = resized_patches(
-        low + (high - low) * u[0], position_words, build.image_size, ops=ops
+    bounds = build.options["resizemix_scope"]
+    tau = beta_in_range(
+        seed, STREAMS["gamma"], gamma_words, build.num_draws, alpha, bounds, ops=ops
     )
-    return Draw(own=1.0 - area, partner=area, box=box, resized=area >= 0.0)
+    box, area = resized_patches(tau, position_words, build.image_size, ops=ops)
+    return Draw(own=1.0 - area, partner=area, box=box, resized=area >= 0.0)  # every row
 
 
 RESIZEMIX = Method(

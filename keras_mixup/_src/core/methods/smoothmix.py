@@ -25,7 +25,7 @@ kept where its source's mean share over the box is at least `min_box_visibility`
 from __future__ import annotations
 
 from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option, mask_draw
-from keras_mixup._src.core.sampling import as_alpha, gamma_requests, weights_from_words
+from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
 from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 13, "centre": 14}  # the width's Beta variates; the centres
@@ -52,13 +52,13 @@ def _requests(build, *, ops) -> list:
 def _draw(seed, words, values, build, *, ops) -> Draw:
     centre_words, gamma_words = ops.reshape(words[0], [2, -1]), words[1:]
     alpha = as_alpha(values["smoothmix_alpha"], ops=ops)
-    u = weights_from_words(seed, STREAMS["gamma"], gamma_words, 2, build.num_draws, alpha, ops=ops)[
-        0
-    ]
-    low, high = build.options["smoothmix_sigma"]
+    bounds = build.options["smoothmix_sigma"]
+    share = beta_in_range(
+        seed, STREAMS["gamma"], gamma_words, build.num_draws, alpha, bounds, ops=ops
+    )
     height, width = (ops.cast(ops.convert(size), "int32") for size in build.image_size)
     h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
-    sigma = (low + (high - low) * u) * ops.sqrt(h * w)
+    sigma = share * ops.sqrt(h * w)
     centre_y = ops.cast(ops.bit_and(centre_words[0], 0x7FFFFFFF) % height, "float32")
     centre_x = ops.cast(ops.bit_and(centre_words[1], 0x7FFFFFFF) % width, "float32")
     mask = gaussian_masks(centre_y, centre_x, sigma, build.image_size, ops=ops)
