@@ -73,6 +73,8 @@ BAD = {
     "smoothmix_sigma": ((0.5, 0.25), "`smoothmix_sigma`"),
     "resizemix_alpha": (-0.1, "`resizemix_alpha`"),
     "resizemix_scope": ((0.0, 0.5), "`resizemix_scope`"),
+    "mosaic_alpha": (-0.1, "`mosaic_alpha`"),
+    "mosaic_offset": ((0.5, 1.5), "`mosaic_offset`"),
     "switch_prob": (1.5, "`switch_prob`"),
     "prob": ("half", "`prob`"),
     "per_example": ("yes", "`per_example`"),

@@ -15,7 +15,7 @@ from tests.images import coded_images, source_of
 
 H, W = 12, 10
 # SmoothMix: test_smoothmix.py
-WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha", "resizemix_alpha"]
+WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha", "resizemix_alpha", "mosaic_alpha"]
 
 
 @pytest.mark.parametrize("method", WHOLE_PIXELS)
@@ -43,7 +43,8 @@ def test_target_weights_are_the_realised_pixel_shares(method, where, per_example
 
 
 @pytest.mark.parametrize(
-    "method", ["gridmix_alpha", "fmix_alpha", "smoothmix_alpha", "resizemix_alpha"]
+    "method",
+    ["gridmix_alpha", "fmix_alpha", "smoothmix_alpha", "resizemix_alpha", "mosaic_alpha"],
 )
 def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
     seed = np.array([7, 1], "int32")
@@ -57,12 +58,22 @@ def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
     keras_ops = sample_mix_params(keras.ops.convert_to_tensor(seed), 24, ops=KERAS, **kwargs)
     assert host.cut.any() and (~host.cut).any()  # both methods and mixup in the batch
     for other in (eager, xla, keras_ops):
-        for field in ("permutation", "box", "holes", "cut", "resized"):
+        for field in (
+            "permutation",
+            "more_permutations",
+            "box",
+            "holes",
+            "cut",
+            "resized",
+            "tiled",
+        ):
             if getattr(host, field) is not None:
                 np.testing.assert_array_equal(
                     keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field)
                 )
-        for field in ("mix_weight", "partner_weight"):
+        for field in ("mix_weight", "partner_weight", "more_weights"):
+            if getattr(host, field) is None:
+                continue
             np.testing.assert_allclose(
                 keras.ops.convert_to_numpy(getattr(other, field)), getattr(host, field),
                 rtol=1e-5, atol=1e-6,
@@ -79,6 +90,7 @@ LAYER_OPTIONS = {  # each method with a build-time option set away from its defa
     "fmix_alpha": {"fmix_decay_power": 2.0},
     "smoothmix_alpha": {"smoothmix_sigma": (0.2, 0.3)},
     "resizemix_alpha": {"resizemix_scope": (0.2, 0.5)},
+    "mosaic_alpha": {"mosaic_offset": (0.3, 0.6)},
 }
 
 

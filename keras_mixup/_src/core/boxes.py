@@ -21,6 +21,9 @@ ignored), in one of Keras's `bounding_box_format`s.
 - ResizeMix: the partner's whole image is resized into the region, so its boxes are
   scaled by the region's share of each side and moved into it (all of them show);
   the example's own boxes are cut as under CutMix.
+- Mosaic: each source's boxes are translated into its tile (`MixParams.tiled`) and
+  clipped to it, `[B, 4 N, 4]` (own boxes, then the three partners'); a box that shows
+  less than `min_box_visibility` of its area becomes padding.
 - `"mix_weights"` `[B, k N]` (added to the boxes dict): the weight of each box's source
   image in the mixed image (its mixing weight; for CutMix, the share of the image it
   keeps), 0 for padding: the per-box loss weights of Bag of Freebies for detection
@@ -35,6 +38,7 @@ References:
       Neural Networks", arXiv 1902.04103, 2019 (mixup weights per box).
     - Ge, Liu, Wang, Li & Sun, "YOLOX: Exceeding YOLO Series in 2021" (mixup for detection).
     - Jocher et al., YOLOv5 `box_candidates` (boxes under 10 % of their area dropped).
+    - Bochkovskiy, Wang & Liao, "YOLOv4", arXiv 2004.10934, 2020 (Mosaic).
 """
 
 from __future__ import annotations
@@ -146,6 +150,22 @@ def _resized_into_region(corners, region, resized, height, width, *, ops):
     moved = [top + y1 * scale_y, left + x1 * scale_x, top + y2 * scale_y, left + x2 * scale_x]
     on = resized[:, None]
     return [ops.where(on, m, c) for m, c in zip(moved, corners, strict=True)]
+
+
+def _in_tile(corners, index: int, centre, height, width, *, ops):
+    """Mosaic (`MixParams.tiled`): the boxes of source `index` (0: the example, 1-3: its
+    partners) moved into its tile around `centre` (`[cy, cx]`, each `[B, 1]`) and clipped
+    to the tile; their visible area. A source's image ends at the tile's inner edges, so
+    clipping to the tile clips only at the image's outer edges."""
+    cy, cx = centre
+    h, w = ops.cast(height, "float32"), ops.cast(width, "float32")
+    bottom, right = index >= 2, index % 2 == 1  # the tile's row and column
+    dy = cy if bottom else cy - h
+    dx = cx if right else cx - w
+    tile = [cy if bottom else 0.0 * cy, cx if right else 0.0 * cx]
+    tile += [h + 0.0 * cy if bottom else cy, w + 0.0 * cx if right else cx]
+    y1, x1, y2, x2 = corners
+    return _partner_in_region([y1 + dy, x1 + dx, y2 + dy, x2 + dx], tile, ops=ops)
 
 
 def _own_outside_region(corners, region, *, ops):
@@ -261,6 +281,8 @@ def mix_boxes(
     # an example paired with itself is unchanged: its boxes once, whole, with weight 1
     # (not twice, nor a CutMix piece of its own box)
     alone = params.permutation == ops.cast(ops.arange(ops.size(labels, 0)), "int32")
+    if params.tiled is not None:  # Mosaic shows another corner of the same image
+        alone = alone & ~params.tiled
     own, partner = ops.where(alone, own + partner, own), ops.where(alone, 0.0, partner)
     count = len(more)
     sources = [(own, None), (partner, params.permutation)]
@@ -302,6 +324,15 @@ def mix_boxes(
             if table is not None:
                 shown = _mask_covered(corners, table, mask_height, mask_width, ops=ops)
                 visible = area - shown if index == 0 else shown
+            if params.tiled is not None:  # Mosaic rows: each source's boxes in its tile
+                tiled = params.tiled[:, None]
+                tile_corners, tile_visible = _in_tile(
+                    corners, index, region[2:], height, width, ops=ops
+                )
+                visible = ops.where(tiled, tile_visible, visible)
+                cut_corners = [
+                    ops.where(tiled, t, c) for t, c in zip(tile_corners, cut_corners, strict=True)
+                ]
             is_cut = (params.cut & ~alone)[:, None]
             corners = [ops.where(is_cut, c, o) for c, o in zip(cut_corners, corners, strict=True)]
             enough = visible >= min_box_visibility * area

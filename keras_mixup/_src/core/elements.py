@@ -302,7 +302,9 @@ def batch_size_of(parts: Parts, *, ops):
     return ops.size(ops.convert(first), 0)
 
 
-def image_size_of(features, owner: str, *, channels_first: bool = False, ops) -> tuple:
+def image_size_of(
+    features, owner: str, *, channels_first: bool = False, alphas=("cutmix_alpha",), ops
+) -> tuple:
     """`(H, W)` of the images of a CutMix batch (ints, or scalar tensors when unknown);
     `channels_first`: images `[B, C, H, W]`.
 
@@ -314,7 +316,7 @@ def image_size_of(features, owner: str, *, channels_first: bool = False, ops) ->
     sizes = []
     for tensor in leaves:
         shape = ops.static_shape(tensor)
-        validate_image_shape(shape, owner, channels_first=channels_first)
+        validate_image_shape(shape, owner, channels_first=channels_first, alphas=alphas)
         sizes.append(shape[2:4] if channels_first else shape[1:3])
     known = {size for size in sizes if None not in size}
     if len(known) > 1:

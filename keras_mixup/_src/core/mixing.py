@@ -106,7 +106,54 @@ def _row_weights(
         else:
             own = ops.where(cut, one - share, own)
             partner = ops.where(cut, share, partner)
+        if params.tiled is not None:  # Mosaic rows: each source's tile
+            tiles = tile_shares(params, tensor, dtype, channels_first=channels_first, ops=ops)
+            tiled = ops.rows_like(params.tiled, tensor)
+            own, partner = (
+                ops.where(tiled, t, w) for t, w in zip(tiles[:2], (own, partner), strict=True)
+            )
+            more = [ops.where(tiled, t, w) for t, w in zip(tiles[2:], more, strict=True)]
     return own, partner, more
+
+
+def tile_shares(params: MixParams, tensor, dtype: str, *, channels_first=False, ops) -> list:
+    """Mosaic's per-pixel rule before its pixels move (`MixParams.tiled`): for the
+    example and its three partners, 1 (in `dtype`) at the pixels of the source that its
+    tile shows, 0 elsewhere, each shaped like `box_mask`'s result. In the sources'
+    coordinates the tiles meet at `(H - cy, W - cx)`: the example's bottom-right corner,
+    the first partner's bottom left, the second's top right, the third's top left;
+    `placed` then moves them around the centre `(cy, cx)`."""
+    first = 2 if channels_first else 1  # the height axis
+    height, width = ops.size(tensor, first), ops.size(tensor, first + 1)
+    bottom = ops.arange(height)[None, :] >= (height - params.box[:, 2])[:, None]
+    right = ops.arange(width)[None, :] >= (width - params.box[:, 3])[:, None]
+    tiles = []
+    for rows, cols in ((bottom, right), (bottom, ~right), (~bottom, right), (~bottom, ~right)):
+        tile = rows[:, :, None] & cols[:, None, :]
+        tile = tile[:, None] if channels_first else tile
+        for _ in range(0 if channels_first else ops.rank(tensor) - 3):
+            tile = tile[..., None]
+        tiles.append(ops.cast(tile, dtype))
+    return tiles
+
+
+def placed(tensor, params: MixParams, *, channels_first: bool = False, ops):
+    """`tensor` (`[B, H, W, ...]`, or `[B, C, H, W]`) with Mosaic's rows
+    (`MixParams.tiled`) moved from the sources' coordinates to the output's: row `r`
+    reads row `(r - cy) mod H`, column `c` column `(c - cx) mod W` (whole rows gathered,
+    then columns); other rows as they are."""
+    if params.tiled is None:
+        return tensor
+    first = 2 if channels_first else 1
+    on = params.tiled[:, None]
+
+    def sources(size, centre):
+        positions = ops.arange(size)[None, :]
+        return ops.where(on, (positions - centre[:, None] + size) % size, positions)
+
+    height, width = ops.size(tensor, first), ops.size(tensor, first + 1)
+    tensor = ops.take_per_example(tensor, sources(height, params.box[:, 2]), first)
+    return ops.take_per_example(tensor, sources(width, params.box[:, 3]), first + 1)
 
 
 def partner_rows(tensor, permutation, *, shards: int = 1, ops):
@@ -233,7 +280,10 @@ def blend_tensor(
     mixed = ops.weighted_pair(tensor, own, partner, partner_weight)
     for weight, rows in zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True):
         mixed = mixed + weight * ops.cast(rows, compute_dtype)
-    return ops.cast(mixed, dtype)
+    mixed = ops.cast(mixed, dtype)
+    if per_pixel and params.box is not None:
+        return placed(mixed, params, channels_first=channels_first, ops=ops)
+    return mixed
 
 
 def blend(
@@ -305,7 +355,7 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     for weight, rows in candidates[1:]:
         better = weight > best_weight
         best_weight, best = ops.where(better, weight, best_weight), ops.where(better, rows, best)
-    return best
+    return placed(best, params, ops=ops) if per_pixel else best
 
 
 def mix_targets(

@@ -142,6 +142,7 @@ RUNTIME: tuple[str, ...] = (
     "fmix_alpha",
     "smoothmix_alpha",
     "resizemix_alpha",
+    "mosaic_alpha",
 )
 assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
 RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}

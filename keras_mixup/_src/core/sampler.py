@@ -150,7 +150,8 @@ def draw_mix_params(
     Words per purpose come from their own streams in one Threefry call, except the
     rare extra rejection rounds on the host binding.
     """
-    num_partners = num_mixed - 1
+    num_sources = max([num_mixed] + [method.sources for method in methods])
+    num_partners = num_sources - 1
     num_draws = batch_size if per_example else shards
     shard_of_row = None
     if shards > 1:
@@ -200,7 +201,9 @@ def draw_mix_params(
     own = ops.where(applied, draws[0].own, 1.0)
     partner = ops.where(applied, draws[0].partner, 0.0)
     more = None if draws[0].more is None else ops.where(applied, draws[0].more, 0.0)
-    box = cut = holes = mask = resized = None
+    if more is None and num_sources > 2:  # pairs beside Mosaic: the further sources weigh 0
+        more = ops.stack([own * 0.0] * (num_sources - 2))
+    box = cut = holes = mask = resized = tiled = None
     if len(methods) > 1:
         enabled = [ops.convert(values[method.alpha]) > 0 for method in methods]
         choice_words = words[num_partners + 1]
@@ -224,7 +227,7 @@ def draw_mix_params(
             own = ops.where(use, drawn.own, own)
             partner = ops.where(use, drawn.partner, partner)
             if more is not None:
-                more = ops.where(use, 0.0, more)
+                more = ops.where(use, 0.0 if drawn.more is None else drawn.more, more)
             if methods[index].cuts:
                 cut = use if cut is None else cut | use
                 box = drawn.box if box is None else ops.where(use[:, None], drawn.box, box)
@@ -235,24 +238,30 @@ def draw_mix_params(
             if drawn.resized is not None:  # rows of other methods: False
                 moved = use & drawn.resized
                 resized = moved if resized is None else resized | moved
+            if drawn.tiled is not None:  # rows of other methods: False
+                tiles = use & drawn.tiled
+                tiled = tiles if tiled is None else tiled | tiles
     if shard_of_row is not None and not per_example:  # each shard's draw to its rows
-        own, partner, cut, box, holes, mask, resized = (
+        own, partner, cut, box, holes, mask, resized, tiled = (
             None if v is None else ops.take(v, shard_of_row)
-            for v in (own, partner, cut, box, holes, mask, resized)
+            for v in (own, partner, cut, box, holes, mask, resized, tiled)
         )
         more = None if more is None else ops.take(more, shard_of_row, axis=1)
     shape = [batch_size]
     return MixParams(
         mix_weight=ops.broadcast_to(own, shape),
         permutation=permutations[0],
-        more_weights=None if more is None else ops.broadcast_to(more, [num_mixed - 2, batch_size]),
-        more_permutations=None if num_mixed == 2 else ops.stack(permutations[1:]),
+        more_weights=None
+        if more is None
+        else ops.broadcast_to(more, [num_sources - 2, batch_size]),
+        more_permutations=None if num_sources == 2 else ops.stack(permutations[1:]),
         box=None if box is None else ops.broadcast_to(box, [batch_size, 4]),
         cut=None if cut is None else ops.broadcast_to(cut, shape),
         partner_weight=ops.broadcast_to(partner, shape),
         holes=None if holes is None else ops.broadcast_to(holes, [batch_size, 4]),
         mask=None if mask is None else ops.broadcast_to(mask, [batch_size, *image_size]),
         resized=None if resized is None else ops.broadcast_to(resized, shape),
+        tiled=None if tiled is None else ops.broadcast_to(tiled, shape),
     )
 
 
@@ -287,6 +296,8 @@ def sample_mix_params(
     smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
     resizemix_alpha: float | Any = 0.0,
     resizemix_scope: tuple[float, float] = (0.1, 0.8),
+    mosaic_alpha: float | Any = 0.0,
+    mosaic_offset: tuple[float, float] = (0.25, 0.75),
     switch_prob: float | Any = 0.5,
     prob: float | Any = 1.0,
     image_size: tuple[int | Any, int | Any] | None = None,
@@ -375,8 +386,16 @@ def sample_mix_params(
             (`MixParams.box`, `MixParams.resized`; Qin et al. 2020).
         resizemix_scope: `(low, high)` in (0, 1]: the range of ResizeMix's side
             ratio; default (0.1, 0.8).
+        mosaic_alpha: Mosaic's concentration, float >= 0 (Python or tensor); 0
+            (default): no Mosaic. Otherwise the example and three partners (from three
+            permutations: `permutation`, `more_permutations`) are tiled around a
+            centre whose offsets in `mosaic_offset` are drawn ~ Beta(mosaic_alpha,
+            mosaic_alpha) (`MixParams.box`, `MixParams.tiled`; the tiles' shares in
+            `mix_weight`, `partner_weight`, `more_weights`; Bochkovskiy et al. 2020).
+        mosaic_offset: `(low, high)` in (0, 1]: the range of Mosaic's centre as a share
+            of the image's height and width; default (0.25, 0.75).
         switch_prob: with mixup and a method that pastes pixels (CutMix, GridMix,
-            FMix, SmoothMix, ResizeMix) on, the probability that a batch (an example, with
+            FMix, SmoothMix, ResizeMix, Mosaic) on, the probability that a batch (an example, with
             `per_example`) uses one of those (split equally among those on) instead
             of mixup. With only one alpha > 0, that method is used.
         prob: the probability that a batch (an example) is mixed at all;
@@ -397,7 +416,7 @@ def sample_mix_params(
         A `MixParams` (float32 weights, int32 permutations, in the binding's kind
         of tensor). `box` and `cut` are None without a method that pastes pixels,
         `holes` without GridMix, `mask` without FMix and SmoothMix, `resized`
-        without ResizeMix. A batch of size
+        without ResizeMix, `tiled` without Mosaic. A batch of size
         1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
 
     Raises:
@@ -457,7 +476,7 @@ def sample_mix_params(
         raise user_error(
             ValueError,
             "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
-            f"pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix); got {alphas}.",
+            f"pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix, Mosaic); got {alphas}.",
         )
     build_options = {
         name: OPTIONS[name].validate(given[name])  # the option table's checks

@@ -61,6 +61,8 @@ class MixSpec:
     smoothmix_sigma: tuple = (0.25, 0.5)
     resizemix_alpha: float = 0.0
     resizemix_scope: tuple = (0.1, 0.8)
+    mosaic_alpha: float = 0.0
+    mosaic_offset: tuple = (0.25, 0.75)
     switch_prob: float = 0.5
     prob: float = 1.0
     per_example: bool = False
@@ -112,8 +114,15 @@ class MixSpec:
     @property
     def cutting_methods(self) -> tuple:
         """The traced methods that mix by a per-pixel rule (CutMix, GridMix, FMix,
-        SmoothMix, ResizeMix), in the registry's order."""
+        SmoothMix, ResizeMix, Mosaic), in the registry's order."""
         return tuple(m for m in METHODS if m.cuts and self.traces(m.alpha))
+
+    @property
+    def num_sources(self) -> int:
+        """How many images a mixed example may show (`num_mixed`; 4 with Mosaic traced):
+        the number of sources whose boxes a mixed element carries (`[B, k N, 4]`)."""
+        traced = [m.sources for m in METHODS if self.traces(m.alpha)]
+        return max([self.num_mixed] + traced)
 
     @property
     def cuts(self) -> bool:
@@ -177,7 +186,10 @@ class MixSpec:
         return classes, classes if isinstance(classes, int) else None
 
     def image_size(self, parts: Parts, owner: str, *, ops) -> tuple:
-        return image_size_of(parts.features, owner, channels_first=self.channels_first, ops=ops)
+        alphas = tuple(m.alpha for m in self.cutting_methods) or ("cutmix_alpha",)
+        return image_size_of(
+            parts.features, owner, channels_first=self.channels_first, alphas=alphas, ops=ops
+        )
 
     def check(self, parts: Parts, owner: str, *, ops) -> list:
         """`elements.check_parts` with this spec's classes, and the boxes' format."""
@@ -287,7 +299,7 @@ class MixSpec:
         if parts.bounding_boxes is None or (params is None and not boxes_as_mixed):
             return mixed
         if params is None:
-            mixed_boxes = boxes.unmixed_boxes(parts.bounding_boxes, self.num_mixed, ops=ops)
+            mixed_boxes = boxes.unmixed_boxes(parts.bounding_boxes, self.num_sources, ops=ops)
         else:
             mixed_boxes = boxes.mix_boxes(
                 parts.bounding_boxes,
@@ -449,6 +461,7 @@ class RuntimeSettings:
     fmix_alpha = runtime_property("fmix_alpha")
     smoothmix_alpha = runtime_property("smoothmix_alpha")
     resizemix_alpha = runtime_property("resizemix_alpha")
+    mosaic_alpha = runtime_property("mosaic_alpha")
     switch_prob = runtime_property("switch_prob")
     prob = runtime_property("prob")
 

@@ -71,6 +71,13 @@ class MixParams(NamedTuple):
             reads the partner's row `floor((r - top) H / (bottom - top))`, columns
             alike) rather than the partner's pixels at the same positions. None: False
             everywhere.
+        tiled: bool `[batch_size]` or None: with Mosaic, whether the example is four
+            tiles around the centre `(cy, cx) = box[2:]` (its `box` is its own tile,
+            `(0, 0, cy, cx)`): the window of a `2H x 2W` canvas holding the example, its
+            first, second and third partners (`permutation`, `more_permutations`) at the
+            canvas's top left, top right, bottom left and bottom right, whose top-left
+            corner is `(H - cy, W - cx)`: output pixel `(r, c)` reads pixel `((r - cy)
+            mod H, (c - cx) mod W)` of its tile's source. None: False everywhere.
     """
 
     mix_weight: Any
@@ -83,3 +90,4 @@ class MixParams(NamedTuple):
     holes: Any = None
     mask: Any = None
     resized: Any = None
+    tiled: Any = None

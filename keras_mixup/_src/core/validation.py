@@ -98,10 +98,12 @@ def validate_num_mixed(num_mixed) -> int:
     return int(num_mixed)
 
 
-def validate_image_shape(shape, owner: str, *, channels_first: bool = False) -> None:
-    """A feature that CutMix's box (or bounding boxes) needs to be an image: `shape`
-    (a tuple with None where unknown, or None) of rank >= 3, or exactly 4 channels
-    first (`[B, C, H, W]`)."""
+def validate_image_shape(
+    shape, owner: str, *, channels_first: bool = False, alphas: tuple = ("cutmix_alpha",)
+) -> None:
+    """A feature that a per-pixel rule (the methods turned on by `alphas`, e.g.
+    CutMix's box) or bounding boxes need to be an image: `shape` (a tuple with None
+    where unknown, or None) of rank >= 3, or exactly 4 channels first (`[B, C, H, W]`)."""
     if shape is not None and len(shape) >= 3 and (not channels_first or len(shape) == 4):
         return
     layout = (
@@ -111,9 +113,10 @@ def validate_image_shape(shape, owner: str, *, channels_first: bool = False) -> 
     )
     raise user_error(
         ValueError,
-        f"{owner} needs images here (CutMix's box, or bounding boxes), but a feature has "
-        f"shape {shape}; every feature must then be an image {layout}. Mix other features "
-        "with mixup only (cutmix_alpha=0), or drop them.",
+        f"{owner} needs images here (the per-pixel rule of the methods of "
+        f"{', '.join(alphas)} > 0, or bounding boxes), but a feature has shape {shape}; "
+        f"every feature must then be an image {layout}. Mix other features with mixup "
+        f"only ({' = '.join(alphas)} = 0), or drop them.",
     )
 
 

@@ -203,8 +203,14 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             uniform, as published), at a random position; images only.
         resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
             ResizeMix's side ratio.
+        mosaic_alpha: Mosaic's concentration (> 0 turns Mosaic on, default 0): the
+            example and three partners tiled around a centre whose offsets are drawn
+            within `mosaic_offset` ~ Beta(mosaic_alpha, mosaic_alpha) (1: uniform);
+            images (or feature maps) only, pairs only.
+        mosaic_offset: `(low, high)`, default (0.25, 0.75): the range of Mosaic's
+            centre as a share of the image's height and width.
         switch_prob: with mixup and a method that pastes pixels on (CutMix, GridMix,
-            FMix, SmoothMix, ResizeMix), the probability of one of those (split equally among
+            FMix, SmoothMix, ResizeMix, Mosaic), the probability of one of those (split equally among
             those on) instead of mixup for a batch (an example, with `per_example`).
         prob: the probability that a batch (an example) is mixed at all.
         exact_cutmix_weight: True (default): a cut example's target weight is
@@ -236,7 +242,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
 
     The options mean what they mean for `MixupTransform`, which documents them in
     full; `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`) are run-time
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`, `mosaic_alpha`)
+    are run-time
     settings (layer
     variables) that `AlphaScheduler` can drive.
 
@@ -290,6 +297,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
         resizemix_alpha: float = 0.0,
         resizemix_scope: tuple[float, float] = (0.1, 0.8),
+        mosaic_alpha: float = 0.0,
+        mosaic_offset: tuple[float, float] = (0.25, 0.75),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -320,6 +329,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 smoothmix_sigma=smoothmix_sigma,
                 resizemix_alpha=resizemix_alpha,
                 resizemix_scope=resizemix_scope,
+                mosaic_alpha=mosaic_alpha,
+                mosaic_offset=mosaic_offset,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,
@@ -446,7 +457,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         """The Keras mask of each input (None where it has none).
 
         Raises:
-            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix)
+            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix, Mosaic)
                 with masked (sequence) inputs: it mixes regions of images.
         """
         masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)

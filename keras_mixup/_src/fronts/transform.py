@@ -58,8 +58,9 @@ class MixupTransform(RuntimeSettings):
     Baek et al. 2021), FMix (`fmix_alpha > 0`: through a low-frequency random mask,
     Harris et al. 2020), SmoothMix (`smoothmix_alpha > 0`: blended in through a soft
     Gaussian blob, Lee et al. 2020), ResizeMix (`resizemix_alpha > 0`: the whole
-    partner resized into a patch, Qin et al. 2020), a per-batch (or per-example) choice
-    among them
+    partner resized into a patch, Qin et al. 2020), Mosaic (`mosaic_alpha > 0`: four
+    images tiled around a random centre, Bochkovskiy et al. 2020), a per-batch (or
+    per-example) choice among them
     (`switch_prob`), and mixing only a share of the batches (`prob`).
 
     Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
@@ -205,9 +206,23 @@ class MixupTransform(RuntimeSettings):
             segmentation masks are resized and pasted as they are.
         resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
             ResizeMix's side ratio `tau`.
+        mosaic_alpha: Mosaic's concentration (> 0 turns Mosaic on, default 0;
+            Bochkovskiy et al., YOLOv4, 2020): the example and three partners (from
+            three permutations of the batch) tiled around a centre `(cy, cx)`, the
+            output keeping the input's size: the example's bottom-right corner in the
+            top-left tile, the partners' nearest corners in the top-right, bottom-left
+            and bottom-right tiles (keras-cv's `Mosaic` without its resampling). The
+            centre's offsets (shares of H and W) in `mosaic_offset` are drawn ~
+            Beta(mosaic_alpha, mosaic_alpha) (1: uniform, as keras-cv). Target weights:
+            the tiles' shares of the pixels, exactly. Boxes are moved into their tile
+            and clipped to it (`[B, 4 N, 4]`); integer segmentation masks follow the
+            pixels as they are. Pairs only (`num_mixed=2`).
+        mosaic_offset: `(low, high)` in (0, 1], default (0.25, 0.75) (keras-cv's
+            `offset`): the range of Mosaic's centre as a share of the image's height
+            and width.
         switch_prob: with `alpha > 0` and a method that pastes pixels on
-            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha` or
-            `resizemix_alpha > 0`), the probability that a batch (an example, with `per_example`) uses
+            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`,
+            `resizemix_alpha` or `mosaic_alpha > 0`), the probability that a batch (an example, with `per_example`) uses
             one of those (split equally among those on) instead of mixup (default
             0.5, as in timm and the DeiT / ConvNeXt recipes).
         prob: the probability that a batch (an example) is mixed at all (default
@@ -232,7 +247,8 @@ class MixupTransform(RuntimeSettings):
             what shows where that is a rectangle; under GridMix, FMix and SmoothMix
             (masks of other shapes) boxes keep their geometry and the share is the
             exact mean of the source's per-pixel share over the box; under
-            ResizeMix the partner's boxes are scaled and moved into the patch.
+            ResizeMix the partner's boxes are scaled and moved into the patch; under
+            Mosaic each source's boxes are moved into its tile and clipped to it.
         ignore_class: the id of unlabelled ("void") pixels in integer segmentation
             masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
             class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
@@ -249,7 +265,8 @@ class MixupTransform(RuntimeSettings):
             `keras.config.image_data_format()`.
 
     `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`) are read
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`, `mosaic_alpha`)
+    are read
     from variables at
     run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
     next batches without rebuilding the pipeline.
@@ -329,6 +346,8 @@ class MixupTransform(RuntimeSettings):
         smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
         resizemix_alpha: float = 0.0,
         resizemix_scope: tuple[float, float] = (0.1, 0.8),
+        mosaic_alpha: float = 0.0,
+        mosaic_offset: tuple[float, float] = (0.25, 0.75),
         switch_prob: float = 0.5,
         prob: float = 1.0,
         exact_cutmix_weight: bool = True,
@@ -358,6 +377,8 @@ class MixupTransform(RuntimeSettings):
                 smoothmix_sigma=smoothmix_sigma,
                 resizemix_alpha=resizemix_alpha,
                 resizemix_scope=resizemix_scope,
+                mosaic_alpha=mosaic_alpha,
+                mosaic_offset=mosaic_offset,
                 switch_prob=switch_prob,
                 prob=prob,
                 exact_cutmix_weight=exact_cutmix_weight,

@@ -13,9 +13,10 @@ from keras_mixup._src.core.methods.cutmix import CUTMIX
 from keras_mixup._src.core.methods.fmix import FMIX
 from keras_mixup._src.core.methods.gridmix import GRIDMIX
 from keras_mixup._src.core.methods.mixup import MIXUP
+from keras_mixup._src.core.methods.mosaic import MOSAIC
 from keras_mixup._src.core.methods.resizemix import RESIZEMIX
 from keras_mixup._src.core.methods.smoothmix import SMOOTHMIX
 
-METHODS: tuple[Method, ...] = (MIXUP, CUTMIX, GRIDMIX, FMIX, SMOOTHMIX, RESIZEMIX)
+METHODS: tuple[Method, ...] = (MIXUP, CUTMIX, GRIDMIX, FMIX, SMOOTHMIX, RESIZEMIX, MOSAIC)
 
 __all__ = ["Build", "Draw", "METHODS", "Method", "Option"]

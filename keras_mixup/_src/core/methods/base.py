@@ -52,7 +52,9 @@ class Draw(NamedTuple):
     (top, left, bottom, right) whose pixels come from the partner, for a grid of holes
     in it the int32 `holes` `[n, 4]` (see `MixParams.holes`), and for a mask of any
     shape the float32 `mask` `[n, H, W]`: the partner's share of each pixel (0 or 1
-    for a binary mask, between for a soft one), with the whole image as its box."""
+    for a binary mask, between for a soft one), with the whole image as its box; for a
+    method that moves pixels, bool `[n]` `resized` (`MixParams.resized`) or `tiled`
+    (`MixParams.tiled`; `more` then holds the third and fourth sources' weights)."""
 
     own: Any
     partner: Any
@@ -61,6 +63,7 @@ class Draw(NamedTuple):
     holes: Any = None
     mask: Any = None
     resized: Any = None
+    tiled: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Method:
             `build` the build-time facts of the batch (`Build`).
         needs_image_size: whether `draw` reads `build.image_size`.
         pairs_only: whether it mixes pairs only (no `num_mixed > 2`).
+        sources: how many images one of its draws combines (2; Mosaic 4): a mixer that
+            traces it draws that many sources' partners and carries that many sources'
+            boxes.
         cuts: whether it mixes by a per-pixel rule (`Draw.box`, `holes`, `mask`):
             the features must be images, and its bounding boxes and segmentation
             masks follow the rule (`boxes.py`, `mixing.py`).
@@ -100,6 +106,7 @@ class Method:
     draw: Callable
     needs_image_size: bool = False
     pairs_only: bool = False
+    sources: int = 2
     cuts: bool = False
     soft: Callable = lambda options: False
     title: str = ""
