@@ -27,6 +27,7 @@ FLOOR_TESTS := tests/core/test_core.py tests/core/test_sampling.py tests/core/te
 	tests/fronts/test_checkpoint.py tests/fronts/test_schedule.py tests/fronts/test_sequence_masks.py \
 	tests/methods/test_family.py tests/methods/test_ablation_options.py tests/methods/test_fmix.py \
 	tests/methods/test_smoothmix.py tests/methods/test_resizemix.py tests/methods/test_c_mixup.py \
+	tests/methods/test_mosaic.py \
 	tests/paper/test_prediction.py keras_mixup
 
 install: $(STAMP)

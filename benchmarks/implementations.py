@@ -152,6 +152,7 @@ def family_candidates(num_classes: int) -> dict:
         "keras_mixup FMix (XLA)": transform(alpha=0.0, fmix_alpha=1.0),
         "keras_mixup SmoothMix (XLA)": transform(alpha=0.0, smoothmix_alpha=1.0),
         "keras_mixup ResizeMix (XLA)": transform(alpha=0.0, resizemix_alpha=1.0),
+        "keras_mixup Mosaic (XLA)": transform(alpha=0.0, mosaic_alpha=1.0),
         "published FMix (NumPy port, host mask)": published_fmix(num_classes),
     }
     fourier_mix = keras_cv_fourier_mix(num_classes)
@@ -161,6 +162,12 @@ def family_candidates(num_classes: int) -> dict:
         found[f"keras_mixup@{baseline.commit} CutMix (XLA)"] = baseline.MixupTransform(
             alpha=0.0, cutmix_alpha=1.0, num_classes=num_classes, seed=0
         )
+        try:  # and ResizeMix's, where the commit has it
+            found[f"keras_mixup@{baseline.commit} ResizeMix (XLA)"] = baseline.MixupTransform(
+                alpha=0.0, resizemix_alpha=1.0, num_classes=num_classes, seed=0
+            )
+        except TypeError:
+            pass
     return found
 
 

@@ -18,6 +18,7 @@ PASTING = {
     "keras_mixup FMix (XLA)": "fmix_alpha",
     "keras_mixup SmoothMix (XLA)": "smoothmix_alpha",
     "keras_mixup ResizeMix (XLA)": "resizemix_alpha",
+    "keras_mixup Mosaic (XLA)": "mosaic_alpha",
 }
 
 

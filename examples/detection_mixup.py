@@ -1,7 +1,8 @@
 """
-Title: mixup and CutMix for detection, with bounding boxes
+Title: mixup, CutMix and Mosaic for detection, with bounding boxes
 Description: Mix a synthetic shapes set in Keras's element dict: mixup carries every
-image's boxes, CutMix clips them to what is visible; check every box against its pixels.
+image's boxes, CutMix clips them to what is visible, Mosaic moves them into their tiles;
+check every box against its pixels.
 """
 
 """
@@ -13,7 +14,9 @@ of every source are kept, aligned with their class labels, each with the weight 
 image (Bag of Freebies weights each box's loss by it); under CutMix the pasted region shows
 the partner, so the partner's boxes are clipped to the region and the example's own boxes
 lose what it covers, and boxes left with less than `min_box_visibility` of their area are
-dropped. keras_mixup takes Keras's element dict, `{"images", "labels", "bounding_boxes":
+dropped. Mosaic (YOLOv4) tiles four images around a random centre: each image's boxes are
+moved into its tile and clipped to it; detection recipes choose between Mosaic and mixup
+image by image. keras_mixup takes Keras's element dict, `{"images", "labels", "bounding_boxes":
 {"boxes", "labels"}}` padded with -1, in tf.data, Grain or NumPy, with fixed output shapes.
 
 The shapes here are filled rectangles on a black background, class c drawn on color
@@ -68,33 +71,41 @@ element_set = {
 }
 
 """
-## mixup and CutMix in a tf.data pipeline
+## mixup, CutMix and Mosaic in a tf.data pipeline
 
-`bounding_box_format` says how to read the boxes, as for Keras's own layers.
+`bounding_box_format` says how to read the boxes, as for Keras's own layers. The third
+recipe chooses Mosaic or mixup for each image, half and half (`switch_prob`).
 """
 
-mixup = keras_mixup.MixupTransform(alpha=1.0, bounding_box_format="xyxy", seed=0)
-cutmix = keras_mixup.MixupTransform(alpha=0.0, cutmix_alpha=1.0, bounding_box_format="xyxy", seed=0)
+recipes = {
+    "mixup": keras_mixup.MixupTransform(alpha=1.0, bounding_box_format="xyxy", seed=0),
+    "CutMix": keras_mixup.MixupTransform(
+        alpha=0.0, cutmix_alpha=1.0, bounding_box_format="xyxy", seed=0
+    ),
+    "Mosaic + mixup": keras_mixup.MixupTransform(
+        alpha=1.0,
+        mosaic_alpha=1.0,
+        switch_prob=0.5,
+        per_example=True,
+        bounding_box_format="xyxy",
+        seed=0,
+    ),  # fmt: skip
+}
 batches = {}
-for name, transform in (("mixup", mixup), ("CutMix", cutmix)):
+for name, transform in recipes.items():
     dataset = tf.data.Dataset.from_tensor_slices(element_set).batch(16).map(transform)
     batches[name] = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in dataset]
-first = batches["mixup"][0]["bounding_boxes"]
-print(
-    "boxes in:",
-    boxes.shape[1:],
-    "-> out:",
-    first["boxes"].shape[1:],
-    "+ mix_weights",
-    first["mix_weights"].shape[1:],
-)
+for name, mixed in batches.items():
+    out = mixed[0]["bounding_boxes"]
+    print(f"{name}: boxes in {boxes.shape[1:]} -> out {out['boxes'].shape[1:]}, "
+          f"+ mix_weights {out['mix_weights'].shape[1:]}")  # fmt: skip
 
 """
 ## Does every box sit on its object?
 
 Inside a kept box of class c from a source image of weight w, the mixed image must reach
 at least w on channel c (its object's pixels, blended with weight w under mixup, pasted at
-full strength under CutMix). Shuffling the box labels breaks it: the check has power.
+full strength under CutMix and Mosaic). Shuffling the box labels breaks it: the check has power.
 """
 
 
@@ -141,9 +152,10 @@ and their boxes (label and source weight beside each).
 
 OUTPUT.mkdir(parents=True, exist_ok=True)
 for name, mixed in batches.items():
+    stem = name.lower().replace(" + ", "_")
     keras_mixup.plot_batch(
         mixed[0], class_names=CLASS_NAMES, bounding_box_format="xyxy", max_images=8,
-        title=f"{name}: every source image's boxes", path=OUTPUT / f"{name.lower()}.png",
+        title=f"{name}: every source image's boxes", path=OUTPUT / f"{stem}.png",
     )  # fmt: skip
 (OUTPUT / "results.json").write_text(json.dumps(summary, indent=2))
-print(f"wrote {OUTPUT}/mixup.png, cutmix.png and results.json")
+print(f"wrote {OUTPUT}/mixup.png, cutmix.png, mosaic_mixup.png and results.json")

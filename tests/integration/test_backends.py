@@ -127,6 +127,14 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
             switch_prob=0.9,
             image_size=(8, 10),
         ),  # fmt: skip
+        "mosaic": dict(
+            alpha=0.5,
+            per_example=True,
+            cutmix_alpha=1.0,
+            mosaic_alpha=0.7,
+            switch_prob=0.8,
+            image_size=(9, 7),
+        ),  # fmt: skip
         "c_mixup": dict(
             alpha=0.5,
             per_example=True,

@@ -110,3 +110,21 @@ def test_report_renders_the_backend_op_suite_and_picks_suites():
         check=True,
     ).stdout
     assert "### Peak memory" in only and "### Pipeline" not in only
+
+
+def test_mosaic_benchmark_quick_run_times_every_row_it_has(tmp_path):
+    """`python -m benchmarks.mosaic --quick`: the floor, keras_mixup's Mosaic and CutMix with
+    100 boxes per image, and the host rows; keras-cv and kornia where installed."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.mosaic", "--quick", "--output", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "mosaic.json").read_text())
+    rows = {r["implementation"]: r for r in report["results"]}
+    assert {
+        "tf.data: no mixing (dict + 100 boxes, conversions)",
+        "tf.data: keras_mixup Mosaic (XLA)",
+        "host: keras_mixup Mosaic (NumPy batch)",
+    } <= set(rows)
+    assert rows["tf.data: keras_mixup Mosaic (XLA)"]["time_vs_keras_mixup_mosaic"] == 1.0

@@ -49,12 +49,14 @@ FAMILIES = {
         "fmix_alpha": 1.0,
         "smoothmix_alpha": 1.0,
         "resizemix_alpha": 1.0,
+        "mosaic_alpha": 1.0,
         "switch_prob": 0.8,
         "per_example": True,
     },  # fmt: skip
     "fmix_only": {"alpha": 0.0, "fmix_alpha": 0.5, "fmix_max_soft": 0.2},
     "smoothmix_only": {"alpha": 0.0, "smoothmix_alpha": 2.0, "smoothmix_sigma": (0.1, 0.3)},
     "resizemix_only": {"alpha": 0.0, "resizemix_alpha": 1.0, "resizemix_scope": (0.3, 0.9)},
+    "mosaic_with_mixup": {"mosaic_alpha": 1.0, "mosaic_offset": (0.1, 1.0), "per_example": True},
     "prob_half": {"prob": 0.5, "per_example": True},
     "dominant": {"targets": "dominant"},
     "smoothing": {"label_smoothing": 0.1},
@@ -161,6 +163,15 @@ def _mix_rows(x, params, *, per_pixel, dominant=False):
     more_p = [] if params.more_permutations is None else list(np.asarray(params.more_permutations))
     out = np.empty_like(x)
     for i in range(len(x)):
+        if params.tiled is not None and bool(params.tiled[i]) and per_pixel:  # Mosaic
+            height, width = x.shape[1:3]
+            tiles = [x[i], *(x[p[i]] for p in [perm, *more_p])]
+            canvas = np.concatenate(
+                [np.concatenate(tiles[:2], axis=1), np.concatenate(tiles[2:], axis=1)], axis=0
+            )  # the four sources on a 2H x 2W canvas; the window at (H - cy, W - cx)
+            cy, cx = np.asarray(params.box[i])[2:]
+            out[i] = canvas[height - cy : 2 * height - cy, width - cx : 2 * width - cx]
+            continue
         if params.cut is not None and bool(params.cut[i]) and per_pixel:
             top, left, bottom, right = np.asarray(params.box[i])
             region = np.zeros(x.shape[1:3], bool)

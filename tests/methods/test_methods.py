@@ -158,7 +158,7 @@ def test_the_choice_of_three_methods_follows_the_shares_statistically():
 
 def method_of_each_row(params, image_size):
     """Which method mixed each row, read from its parameters alone: mixup (not cut),
-    ResizeMix (`resized`), GridMix
+    Mosaic (`tiled`), ResizeMix (`resized`), GridMix
     (a hole smaller than its cell), SmoothMix (a mask with values strictly between 0 and 1),
     FMix (a binary mask over the whole image that is not all partner), CutMix (the rest)."""
     mask = np.asarray(params.mask)
@@ -167,28 +167,33 @@ def method_of_each_row(params, image_size):
     grid = np.asarray(params.holes)[:, 3] < np.asarray(params.holes)[:, 1]
     fmix = whole & ~soft & ~(mask == 1).all(axis=(1, 2))
     return np.select(
-        [~params.cut, np.asarray(params.resized), grid, soft, fmix],
-        ["mixup", "resizemix", "gridmix", "smoothmix", "fmix"],
+        [~params.cut, np.asarray(params.tiled), np.asarray(params.resized), grid, soft, fmix],
+        ["mixup", "mosaic", "resizemix", "gridmix", "smoothmix", "fmix"],
         "cutmix",
     )
 
 
-def test_the_sampler_chooses_among_all_six_methods_in_their_shares():
-    """mixup 1 - switch_prob; CutMix, GridMix, FMix, SmoothMix and ResizeMix switch_prob / 5
-    each (per example, 4000 draws), and each row carries its own method's per-pixel rule."""
+def test_the_sampler_chooses_among_all_seven_methods_in_their_shares():
+    """mixup 1 - switch_prob; CutMix, GridMix, FMix, SmoothMix, ResizeMix and Mosaic
+    switch_prob / 6 each (per example, 4000 draws), and each row carries its own method's
+    per-pixel rule; only Mosaic's rows weigh the third and fourth sources."""
     n, size = 4000, (8, 8)
     params = sample_mix_params(
         np.array([6, 1], "int32"), n, 1.0, True, cutmix_alpha=1.0, gridmix_alpha=1.0,
-        fmix_alpha=1.0, smoothmix_alpha=1.0, resizemix_alpha=1.0, switch_prob=0.6,
+        fmix_alpha=1.0, smoothmix_alpha=1.0, resizemix_alpha=1.0, mosaic_alpha=1.0,
+        switch_prob=0.6,
         image_size=size,
     )  # fmt: skip
     rows = method_of_each_row(params, size)
-    names = ["mixup", "cutmix", "gridmix", "fmix", "smoothmix", "resizemix"]
+    names = ["mixup", "cutmix", "gridmix", "fmix", "smoothmix", "resizemix", "mosaic"]
     counts = [(rows == name).sum() for name in names]
-    expected = np.array([0.4, 0.12, 0.12, 0.12, 0.12, 0.12]) * n
+    expected = np.array([0.4] + [0.1] * 6) * n
     assert stats.chisquare(counts, expected).pvalue > P_MIN, counts
     mask = np.asarray(params.mask)
     assert (mask[(rows == "cutmix") | (rows == "gridmix")] == 1).all()  # their box says it
+    further = np.asarray(params.more_weights).sum(axis=0) > 0
+    np.testing.assert_array_equal(further[rows != "mosaic"], False)
+    assert further[rows == "mosaic"].mean() > 0.99  # (a centre on an edge empties tiles)
 
 
 # ---------------------------------------------------------------- each method's draw

@@ -167,6 +167,8 @@ def test_each_source_s_boxes_move_into_its_tile_and_are_clipped_to_it():
 
 @pytest.mark.parametrize("bounding_box_format", ["rel_yxyx", "center_xywh", "rel_xywh"])
 def test_boxes_in_every_format_move_as_in_pixels(bounding_box_format):
+    if not hasattr(keras.utils, "bounding_boxes"):  # Keras < 3.8 (the floor)
+        pytest.skip("keras.utils.bounding_boxes.convert_format is not in this Keras")
     convert = keras.utils.bounding_boxes.convert_format
     params = params_of([[10, 4]] * 4, ROTATIONS)
     boxes = np.float32(BOXES)
@@ -297,3 +299,39 @@ def test_mosaic_options_are_checked():
         MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4)(
             np.zeros((4, 8), "float32"), np.arange(4)
         )
+
+
+def test_mosaic_on_grain_batches_of_keras_s_element_dict():
+    """Grain's random_map: NumPy batches, the same seed and record the same mosaic, boxes
+    in the four-source shape."""
+    grain = pytest.importorskip("grain")
+    records = [
+        {"images": coded_images(8, H, W)[i], "labels": np.int32(i % 3),
+         "bounding_boxes": {"boxes": np.float32([[1, 2, 9, 14]]), "labels": np.int32([i % 3])}}
+        for i in range(8)
+    ]  # fmt: skip
+    transform = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=3,
+                               bounding_box_format="xyxy")  # fmt: skip
+    batches = grain.MapDataset.source(records).batch(4).random_map(transform, seed=7)
+    first, again = batches[0], batches[0]
+    np.testing.assert_array_equal(first["images"], again["images"])
+    assert first["bounding_boxes"]["boxes"].shape == (4, 4, 4)
+    source = first["images"][..., 0] // 10_000
+    # four tiles from the batch (an example is its own partner in all three with p = 1/64)
+    assert sum(len(np.unique(s)) > 1 for s in source) >= 3
+    np.testing.assert_allclose(first["labels"].sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_centre_on_the_corner_empties_the_partners_tiles_and_drops_their_boxes():
+    """Centre (H, W): the example fills the output; its boxes stay where they were, the
+    partners' tiles are empty, their boxes padding, their weights 0."""
+    params = params_of([[H, W]] * 4, ROTATIONS)
+    spec = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4,
+                          bounding_box_format="xyxy").spec  # fmt: skip
+    parts, _ = parse_element((boxes_element(BOXES, LABELS),), "test")
+    out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)
+    boxes = out.bounding_boxes
+    np.testing.assert_array_equal(boxes["labels"][0], [1, 2, 3] + [-1] * 9)
+    np.testing.assert_allclose(boxes["boxes"][0, :3], BOXES[0])
+    np.testing.assert_allclose(boxes["mix_weights"][0], [1, 1, 1] + [0] * 9)
+    np.testing.assert_allclose(out.labels, np.eye(4))

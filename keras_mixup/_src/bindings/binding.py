@@ -16,7 +16,7 @@ class Binding:
     # -- arithmetic: where, maximum, minimum, sqrt, log, exp, cos, sin, sigmoid,
     #    floor, bit_and, bit_or, bit_xor, shift_left, shift_right (arithmetic),
     #    rotate_left (32-bit), cumsum, sum, max, any, all, argsort (stable, int32), take,
-    #    take_along_axis, take_per_example (below),
+    #    take_along_axis,
     #    argmax (int32), one_hot, irfft2 (the inverse real 2-D DFT of a half spectrum
     #    given as real and imaginary parts `[..., H, W // 2 + 1]`: float32 `[..., H, W]`).
     # -- control flow and checks: cond, check (raise now, or an assert op in a graph;
@@ -31,14 +31,6 @@ class Binding:
 
         value = np.asarray(value).item()
         return f"{message} The first offending value is {value!r}."
-
-    def take_per_example(self, x, index, axis: int):
-        """`x[b, ..., index[b, i], ...]` along `axis` (>= 1) for every example `b`
-        (`index`: int32 `[B, n]`): whole slices gathered, `n` of them along `axis`.
-        TensorFlow overrides it with `tf.gather(..., batch_dims=1)`, which XLA compiles
-        to slice copies (a broadcast `take_along_axis` gathers element by element)."""
-        shape = [-1] + [1] * (axis - 1) + [self.size(index, 1)] + [1] * (self.rank(x) - axis - 1)
-        return self.take_along_axis(x, self.reshape(index, shape), axis)
 
     def rotate_left(self, x, bits: int):
         """32-bit rotation of an int32 tensor (a shift right made logical by a mask)."""

@@ -142,10 +142,6 @@ class TensorFlowOps(Binding):
         return tf.experimental.numpy.take_along_axis(x, indices, axis=axis)
 
     @staticmethod
-    def take_per_example(x, index, axis: int):
-        return tf.gather(x, index, axis=axis, batch_dims=1)
-
-    @staticmethod
     def argmax(x, axis: int = -1):
         return tf.argmax(x, axis=axis, output_type=tf.int32)
 

@@ -20,7 +20,7 @@ import keras
 from keras_mixup._src.bindings.ops import ops_for
 from keras_mixup._src.core import labels as label_rules
 from keras_mixup._src.core.structures import MixParams, Parts
-from keras_mixup._src.core.validation import validate_image_shape
+from keras_mixup._src.core.validation import user_error, validate_image_shape
 
 
 def map_tensors(fn, structure):
@@ -106,54 +106,11 @@ def _row_weights(
         else:
             own = ops.where(cut, one - share, own)
             partner = ops.where(cut, share, partner)
-        if params.tiled is not None:  # Mosaic rows: each source's tile
-            tiles = tile_shares(params, tensor, dtype, channels_first=channels_first, ops=ops)
+        if params.tiled is not None:  # Mosaic rows: every pixel from the moved view
             tiled = ops.rows_like(params.tiled, tensor)
-            own, partner = (
-                ops.where(tiled, t, w) for t, w in zip(tiles[:2], (own, partner), strict=True)
-            )
-            more = [ops.where(tiled, t, w) for t, w in zip(tiles[2:], more, strict=True)]
+            own, partner = ops.where(tiled, zero, own), ops.where(tiled, one, partner)
+            more = [ops.where(tiled, zero, w) for w in more]
     return own, partner, more
-
-
-def tile_shares(params: MixParams, tensor, dtype: str, *, channels_first=False, ops) -> list:
-    """Mosaic's per-pixel rule before its pixels move (`MixParams.tiled`): for the
-    example and its three partners, 1 (in `dtype`) at the pixels of the source that its
-    tile shows, 0 elsewhere, each shaped like `box_mask`'s result. In the sources'
-    coordinates the tiles meet at `(H - cy, W - cx)`: the example's bottom-right corner,
-    the first partner's bottom left, the second's top right, the third's top left;
-    `placed` then moves them around the centre `(cy, cx)`."""
-    first = 2 if channels_first else 1  # the height axis
-    height, width = ops.size(tensor, first), ops.size(tensor, first + 1)
-    bottom = ops.arange(height)[None, :] >= (height - params.box[:, 2])[:, None]
-    right = ops.arange(width)[None, :] >= (width - params.box[:, 3])[:, None]
-    tiles = []
-    for rows, cols in ((bottom, right), (bottom, ~right), (~bottom, right), (~bottom, ~right)):
-        tile = rows[:, :, None] & cols[:, None, :]
-        tile = tile[:, None] if channels_first else tile
-        for _ in range(0 if channels_first else ops.rank(tensor) - 3):
-            tile = tile[..., None]
-        tiles.append(ops.cast(tile, dtype))
-    return tiles
-
-
-def placed(tensor, params: MixParams, *, channels_first: bool = False, ops):
-    """`tensor` (`[B, H, W, ...]`, or `[B, C, H, W]`) with Mosaic's rows
-    (`MixParams.tiled`) moved from the sources' coordinates to the output's: row `r`
-    reads row `(r - cy) mod H`, column `c` column `(c - cx) mod W` (whole rows gathered,
-    then columns); other rows as they are."""
-    if params.tiled is None:
-        return tensor
-    first = 2 if channels_first else 1
-    on = params.tiled[:, None]
-
-    def sources(size, centre):
-        positions = ops.arange(size)[None, :]
-        return ops.where(on, (positions - centre[:, None] + size) % size, positions)
-
-    height, width = ops.size(tensor, first), ops.size(tensor, first + 1)
-    tensor = ops.take_per_example(tensor, sources(height, params.box[:, 2]), first)
-    return ops.take_per_example(tensor, sources(width, params.box[:, 3]), first + 1)
 
 
 def partner_rows(tensor, permutation, *, shards: int = 1, ops):
@@ -173,36 +130,65 @@ def partner_rows(tensor, permutation, *, shards: int = 1, ops):
     return ops.reshape(gathered, shape)
 
 
-def resized_into_box(partner, params: MixParams, *, channels_first: bool = False, ops):
-    """The partner rows `partner` (`[B, H, W, ...]`, or `[B, C, H, W]` channels first) with,
-    where `params.resized`, the whole image resized into the example's `box` by
-    nearest-neighbour sampling (`MixParams.resized`): whole rows gathered, then columns.
-    Pixels outside the box, and rows not resized, are the partner's own (the per-pixel
-    rule then takes the box's pixels only)."""
-    first = 2 if channels_first else 1  # the height axis
-    height, width = ops.size(partner, first), ops.size(partner, first + 1)
-    top, left, bottom, right = (params.box[:, i][:, None] for i in range(4))
-    on = params.resized[:, None]
-
-    def sources(size, start, end):
-        positions = ops.arange(size)[None, :]
-        read = ((positions - start) * size) // ops.maximum(end - start, 1)
-        return ops.where(on, ops.minimum(ops.maximum(read, 0), size - 1), positions)
-
-    partner = ops.take_per_example(partner, sources(height, top, bottom), first)
-    return ops.take_per_example(partner, sources(width, left, right), first + 1)
+def moved_pixels(tensor, params: MixParams, *, partner=None, channels_first=False, ops):
+    """What the per-pixel rule reads from the partner where a method moves pixels, in one
+    gather of whole pixels (their channels) from the batch: in ResizeMix's rows
+    (`MixParams.resized`) the partner's whole image resized into the box by nearest
+    neighbour (box row `r` reads the partner's row `floor((r - top) H / (bottom - top))`,
+    columns alike); in Mosaic's rows (`MixParams.tiled`) the four tiles around the centre
+    `(cy, cx)`, pixel `(r, c)` read from its tile's source at `((r - cy) mod H, (c - cx)
+    mod W)`; elsewhere the partner's pixel at the same position. `partner` (rows given,
+    not from the batch): ResizeMix reads them; Mosaic raises."""
+    if channels_first:  # whole pixels are the trailing channels
+        tensor = ops.transpose(tensor, [0, 2, 3, 1])
+        partner = None if partner is None else ops.transpose(partner, [0, 2, 3, 1])
+    batch, height, width = (ops.size(tensor, axis) for axis in range(3))
+    rows = ops.arange(height)[None, :, None]
+    cols = ops.arange(width)[None, None, :]
+    source = params.permutation if partner is None else ops.arange(batch)
+    source = source[:, None, None] + rows * 0 + cols * 0  # [B, H, W]
+    row, col = rows + source * 0, cols + source * 0
+    if params.resized is not None:
+        top, left, bottom, right = (params.box[:, i][:, None, None] for i in range(4))
+        inside = (rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)
+        inside = inside & params.resized[:, None, None]
+        row = ops.where(inside, (rows - top) * height // ops.maximum(bottom - top, 1), row)
+        col = ops.where(inside, (cols - left) * width // ops.maximum(right - left, 1), col)
+    if params.tiled is not None:
+        if partner is not None:
+            raise user_error(
+                ValueError, "Mosaic tiles partners from the batch; it takes no `partner` rows."
+            )
+        cy, cx = params.box[:, 2][:, None, None], params.box[:, 3][:, None, None]
+        first, second, third = (
+            p[:, None, None]
+            for p in (params.permutation, params.more_permutations[0], params.more_permutations[1])
+        )
+        own = ops.arange(batch)[:, None, None]
+        lower, right = rows >= cy, cols >= cx  # the tile of each output pixel
+        tile = ops.where(lower, ops.where(right, third, second), ops.where(right, first, own))
+        on = params.tiled[:, None, None]
+        source = ops.where(on, tile, source)
+        row = ops.where(on, (rows - cy + height) % height, row)
+        col = ops.where(on, (cols - cx + width) % width, col)
+    shape = ops.static_shape(tensor)
+    pixels = ops.reshape(tensor if partner is None else partner, [-1, *shape[3:]])
+    index = ops.reshape((source * height + row) * width + col, [-1])
+    moved = ops.reshape(ops.take(pixels, index), [batch, height, width, *shape[3:]])
+    return ops.transpose(moved, [0, 3, 1, 2]) if channels_first else moved
 
 
 def pixel_partner(
     tensor, params: MixParams, *, partner=None, per_pixel=True, shards=1, channels_first=False, ops
 ):
     """The first partner's rows of `tensor` (`partner_rows`, or `partner` where given) as
-    the per-pixel rule reads them: resized into the box where a method moves pixels
-    (`resized_into_box`), with `per_pixel`."""
+    the per-pixel rule reads them, with `per_pixel`: moved where a method moves pixels
+    (`moved_pixels`)."""
+    moves = params.resized is not None or params.tiled is not None
+    if per_pixel and moves:
+        return moved_pixels(tensor, params, partner=partner, channels_first=channels_first, ops=ops)
     if partner is None:
         partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
-    if per_pixel and params.resized is not None:
-        partner = resized_into_box(partner, params, channels_first=channels_first, ops=ops)
     return partner
 
 
@@ -278,12 +264,10 @@ def blend_tensor(
         params, tensor, compute_dtype, per_pixel, channels_first=channels_first, ops=ops
     )
     mixed = ops.weighted_pair(tensor, own, partner, partner_weight)
-    for weight, rows in zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True):
-        mixed = mixed + weight * ops.cast(rows, compute_dtype)
-    mixed = ops.cast(mixed, dtype)
-    if per_pixel and params.box is not None:
-        return placed(mixed, params, channels_first=channels_first, ops=ops)
-    return mixed
+    if not (per_pixel and params.tiled is not None):  # Mosaic: the moved view holds all
+        for weight, rows in zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True):
+            mixed = mixed + weight * ops.cast(rows, compute_dtype)
+    return ops.cast(mixed, dtype)
 
 
 def blend(
@@ -350,12 +334,13 @@ def select_dominant(tensor, params: MixParams, *, partner=None, per_pixel=False,
     )
     own, partner_weight, more = _row_weights(params, tensor, "float32", per_pixel, ops=ops)
     candidates = [(own, tensor), (partner_weight, partner)]
-    candidates += list(zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True))
+    if not (per_pixel and params.tiled is not None):  # Mosaic: the moved view holds all
+        candidates += list(zip(more, _more_partners(params, tensor, shards, ops=ops), strict=True))
     best_weight, best = candidates[0]
     for weight, rows in candidates[1:]:
         better = weight > best_weight
         best_weight, best = ops.where(better, weight, best_weight), ops.where(better, rows, best)
-    return placed(best, params, ops=ops) if per_pixel else best
+    return best
 
 
 def mix_targets(
