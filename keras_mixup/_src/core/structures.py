@@ -42,7 +42,9 @@ class MixParams(NamedTuple):
         permutation: int32 `[batch_size]`: example `i` is mixed with example
             `permutation[i]` of the same batch (its first partner).
         more_weights: float32 `[k - 2, batch_size]` or None: with k-way mixing
-            (`num_mixed=k > 2`), the weights of the partners after the first.
+            (`num_mixed=k > 2`), the weights of the partners after the first; with Mosaic
+            traced (`k = 4` sources), the shares of its bottom tiles (0 in rows that other
+            methods mix).
         more_permutations: int32 `[k - 2, batch_size]` or None: those partners.
         box: int32 `[batch_size, 4]` or None: with CutMix, the rectangle
             `(top, left, bottom, right)` (bottom and right exclusive, in pixels of
