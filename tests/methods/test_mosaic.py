@@ -20,6 +20,7 @@ from scipy import stats
 
 from keras_mixup import MixParams, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import NUMPY
+from keras_mixup._src.bindings.tf_ops import TENSORFLOW
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.mosaic import mosaic_tiles
 from keras_mixup._src.core.mixing import blend, blend_tensor
@@ -107,6 +108,31 @@ def test_channels_first_images_and_per_pixel_weights_move_with_the_pixels():
     parts, _ = parse_element((images, np.arange(4), weights), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)
     np.testing.assert_array_equal(out.sample_weight, expected[..., 0])
+
+
+@pytest.mark.parametrize("method", ["mosaic", "resizemix"])
+def test_pixels_move_shard_by_shard_and_with_unknown_channels(method):
+    """Two shards (partners within each, as the sampler draws them for a data-parallel
+    step): each shard gathers from its own rows, with the same result as one gather from
+    the batch; a TensorFlow graph that knows no static size moves the same pixels."""
+    images = coded_images(4, H, W)
+    within_shards = [[1, 0, 3, 2], [1, 0, 2, 3], [0, 1, 3, 2]]
+    params = params_of([[7, 11], [13, 3], [5, 5], [19, 1]], within_shards)
+    if method == "resizemix":
+        params = params._replace(
+            box=np.int32([[1, 4, 11, 12], [0, 0, 20, 16], [13, 9, 20, 16], [2, 2, 5, 9]]),
+            tiled=None, resized=np.ones(4, bool), more_weights=None, more_permutations=None,
+        )  # fmt: skip
+    whole = blend_tensor(images, params, ops=NUMPY)
+    np.testing.assert_array_equal(blend_tensor(images, params, shards=2, ops=NUMPY), whole)
+    if method == "mosaic":
+        np.testing.assert_array_equal(whole, canvas_window(images, params))
+    as_tf = MixParams(*(None if v is None else tf.constant(v) for v in params))
+    unknown = tf.function(
+        lambda x: blend_tensor(x, as_tf, ops=TENSORFLOW),
+        input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)],
+    )
+    np.testing.assert_array_equal(unknown(tf.constant(images)).numpy(), whole)
 
 
 def test_integer_segmentation_masks_follow_the_pixels_as_they_are():

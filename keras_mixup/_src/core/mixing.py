@@ -130,7 +130,9 @@ def partner_rows(tensor, permutation, *, shards: int = 1, ops):
     return ops.reshape(gathered, shape)
 
 
-def moved_pixels(tensor, params: MixParams, *, partner=None, channels_first=False, ops):
+def moved_pixels(
+    tensor, params: MixParams, *, partner=None, shards: int = 1, channels_first=False, ops
+):
     """What the per-pixel rule reads from the partner where a method moves pixels, in one
     gather of whole pixels (their channels) from the batch: in ResizeMix's rows
     (`MixParams.resized`) the partner's whole image resized into the box by nearest
@@ -138,7 +140,8 @@ def moved_pixels(tensor, params: MixParams, *, partner=None, channels_first=Fals
     columns alike); in Mosaic's rows (`MixParams.tiled`) the four tiles around the centre
     `(cy, cx)`, pixel `(r, c)` read from its tile's source at `((r - cy) mod H, (c - cx)
     mod W)`; elsewhere the partner's pixel at the same position. `partner` (rows given,
-    not from the batch): ResizeMix reads them; Mosaic raises."""
+    not from the batch): ResizeMix reads them; Mosaic raises. `shards` > 1: each shard
+    gathers from its own rows (partners are drawn within shards), as `partner_rows`."""
     if channels_first:  # whole pixels are the trailing channels
         tensor = ops.transpose(tensor, [0, 2, 3, 1])
         partner = None if partner is None else ops.transpose(partner, [0, 2, 3, 1])
@@ -171,10 +174,17 @@ def moved_pixels(tensor, params: MixParams, *, partner=None, channels_first=Fals
         source = ops.where(on, tile, source)
         row = ops.where(on, (rows - cy + height) % height, row)
         col = ops.where(on, (cols - cx + width) % width, col)
-    shape = ops.static_shape(tensor)
-    pixels = ops.reshape(tensor if partner is None else partner, [-1, *shape[3:]])
-    index = ops.reshape((source * height + row) * width + col, [-1])
-    moved = ops.reshape(ops.take(pixels, index), [batch, height, width, *shape[3:]])
+    rest = [ops.size(tensor, axis) for axis in range(3, ops.rank(tensor))]  # the channels
+    source_rows = tensor if partner is None else partner
+    if shards == 1:  # one gather of whole pixels from the flattened batch
+        pixels = ops.reshape(source_rows, [-1, *rest])
+        index = ops.reshape((source * height + row) * width + col, [-1])
+        moved = ops.take(pixels, index)
+    else:  # shard by shard, so that a data-parallel step moves no pixels between devices
+        local = (source % (batch // shards) * height + row) * width + col
+        pixels = ops.reshape(source_rows, [shards, -1, *rest])
+        moved = ops.take_along_axis(pixels, ops.reshape(local, [shards, -1] + [1] * len(rest)), 1)
+    moved = ops.reshape(moved, [batch, height, width, *rest])
     return ops.transpose(moved, [0, 3, 1, 2]) if channels_first else moved
 
 
@@ -186,7 +196,9 @@ def pixel_partner(
     (`moved_pixels`)."""
     moves = params.resized is not None or params.tiled is not None
     if per_pixel and moves:
-        return moved_pixels(tensor, params, partner=partner, channels_first=channels_first, ops=ops)
+        return moved_pixels(
+            tensor, params, partner=partner, shards=shards, channels_first=channels_first, ops=ops
+        )
     if partner is None:
         partner = partner_rows(tensor, params.permutation, shards=shards, ops=ops)
     return partner

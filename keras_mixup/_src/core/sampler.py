@@ -349,7 +349,9 @@ def sample_mix_params(
             `keras.ops` for a JAX array or torch tensor).
         num_mixed: how many examples mixup combines (static int >= 2): each
             example with `num_mixed - 1` partners from as many independent
-            permutations (paper, Section 2).
+            permutations (paper, Section 2). With Mosaic on (`mosaic_alpha`), 2 only, and
+            three partners are drawn (`more_weights`, `more_permutations` are then set for
+            pairs too: 0 in the rows of other methods).
         cutmix_alpha: CutMix's concentration, float >= 0 (Python or tensor);
             0 (default): no CutMix. A number > 0 or a tensor: CutMix's lambda ~
             Beta(cutmix_alpha, cutmix_alpha) sets a box (see `MixParams.box`) of

@@ -216,7 +216,8 @@ class MixupTransform(RuntimeSettings):
             Beta(mosaic_alpha, mosaic_alpha) (1: uniform, as keras-cv). Target weights:
             the tiles' shares of the pixels, exactly. Boxes are moved into their tile
             and clipped to it (`[B, 4 N, 4]`); integer segmentation masks follow the
-            pixels as they are. Pairs only (`num_mixed=2`).
+            pixels as they are under Mosaic alone (beside mixup they become one-hot
+            targets and need `num_classes`). Pairs only (`num_mixed=2`).
         mosaic_offset: `(low, high)` in (0, 1], default (0.25, 0.75) (keras-cv's
             `offset`): the range of Mosaic's centre as a share of the image's height
             and width.

@@ -12,7 +12,8 @@ shows the example's bottom-right corner, `[0, cy) x [cx, W)` the first partner's
 left, `[cy, H) x [0, cx)` the second's top right, `[cy, H) x [cx, W)` the third's top left.
 Pixels are moved whole, not resized. The target weights are the tiles' shares of the
 pixels, exactly; boxes are translated into their tile and clipped to it; integer
-segmentation masks follow the pixels as they are.
+segmentation masks follow the pixels as they are (under Mosaic alone: with mixup in the
+same mixer they become one-hot targets, `MixSpec.pastes_whole_pixels`).
 
 The three partners come from three independent permutations of the batch (keras-cv draws
 them with replacement from the batch; an example may meet itself either way only through
