@@ -94,6 +94,13 @@ def traced_methods(alphas: dict) -> tuple[Method, ...]:
     )
 
 
+def source_count(num_mixed: int, methods: tuple[Method, ...]) -> int:
+    """How many images a mixed example may show: `num_mixed`, or more where a traced
+    method combines more (`Method.sources`; Mosaic 4): the sampler draws that many
+    sources' partners, and a mixed element carries that many sources' boxes."""
+    return max([num_mixed] + [method.sources for method in methods])
+
+
 def method_options(values: dict) -> dict:
     """The build-time options of the methods (their draws read them), by name."""
     return {
@@ -150,7 +157,7 @@ def draw_mix_params(
     Words per purpose come from their own streams in one Threefry call, except the
     rare extra rejection rounds on the host binding.
     """
-    num_sources = max([num_mixed] + [method.sources for method in methods])
+    num_sources = source_count(num_mixed, methods)
     num_partners = num_sources - 1
     num_draws = batch_size if per_example else shards
     shard_of_row = None

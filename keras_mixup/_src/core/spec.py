@@ -34,7 +34,12 @@ from keras_mixup._src.core import labels as label_rules
 from keras_mixup._src.core.elements import batch_size_of, check_parts, image_size_of, parse_element
 from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.options import OPTIONS, RUNTIME, RUNTIME_DOCS
-from keras_mixup._src.core.sampler import draw_mix_params, method_options, traced_methods
+from keras_mixup._src.core.sampler import (
+    draw_mix_params,
+    method_options,
+    source_count,
+    traced_methods,
+)
 from keras_mixup._src.core.structures import MixParams, Parts
 from keras_mixup._src.core.validation import user_error, validate_mix_family
 
@@ -121,8 +126,7 @@ class MixSpec:
     def num_sources(self) -> int:
         """How many images a mixed example may show (`num_mixed`; 4 with Mosaic traced):
         the number of sources whose boxes a mixed element carries (`[B, k N, 4]`)."""
-        traced = [m.sources for m in METHODS if self.traces(m.alpha)]
-        return max([self.num_mixed] + traced)
+        return source_count(self.num_mixed, traced_methods(dict(self.built_alphas)))
 
     @property
     def cuts(self) -> bool:

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from keras_mixup._src.core.validation import validate_alpha
+from keras_mixup._src.core.validation import validate_alpha, validate_real_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +137,20 @@ def alpha_option(method: str, title: str, doc: str | None = None) -> Option:
         runtime=True,
         validate=lambda value: validate_alpha(value, name),
         doc=doc or f"{title}'s alpha (0: no {title})",
+        owner=method,
+    )
+
+
+def range_option(method: str, name: str, default: tuple, doc: str, high: float = 1.0) -> Option:
+    """A build-time option `(low, high)` of a method: the range its setting is drawn in
+    (`sampling.beta_in_range`), checked by `validate_real_range` (`0 < low <= high <=
+    high`)."""
+    return Option(
+        name,
+        default,
+        runtime=False,
+        validate=lambda value: validate_real_range(value, name, 0.0, high),
+        doc=doc,
         owner=method,
     )
 

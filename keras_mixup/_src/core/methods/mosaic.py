@@ -22,9 +22,8 @@ its own permutation's fixed points).
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
+from keras_mixup._src.core.methods.base import Draw, Method, alpha_option, range_option
 from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
-from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 17}  # the Beta variates of the centre's two offsets
 
@@ -79,13 +78,11 @@ MOSAIC = Method(
             doc="Mosaic's alpha: the Beta concentration of its centre's offsets within "
             "mosaic_offset (1: uniform, as keras-cv; 0: no Mosaic)",
         ),
-        Option(
+        range_option(
+            "mosaic",
             "mosaic_offset",
             (0.25, 0.75),
-            runtime=False,
-            validate=lambda value: validate_real_range(value, "mosaic_offset", 0.0, 1.0),
-            doc="the range of Mosaic's centre, as a share of the image's height and width",
-            owner="mosaic",
+            "the range of Mosaic's centre, as a share of the image's height and width",
         ),
     ),
     streams=STREAMS,

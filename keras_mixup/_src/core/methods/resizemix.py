@@ -21,9 +21,8 @@ distorting its aspect ratio), and H and W are not swapped.
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
+from keras_mixup._src.core.methods.base import Draw, Method, alpha_option, range_option
 from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
-from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 15, "position": 16}  # tau's Beta variates; the patch's top and left
 
@@ -69,13 +68,11 @@ RESIZEMIX = Method(
             doc="ResizeMix's alpha: the Beta concentration of its patch's side ratio within "
             "resizemix_scope (1: uniform, as published; 0: no ResizeMix)",
         ),
-        Option(
+        range_option(
+            "resizemix",
             "resizemix_scope",
             (0.1, 0.8),
-            runtime=False,
-            validate=lambda value: validate_real_range(value, "resizemix_scope", 0.0, 1.0),
-            doc="the range of the side ratio of ResizeMix's patch (the partner resized)",
-            owner="resizemix",
+            "the range of the side ratio of ResizeMix's patch (the partner resized)",
         ),
     ),
     streams=STREAMS,

@@ -24,9 +24,8 @@ kept where its source's mean share over the box is at least `min_box_visibility`
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option, mask_draw
+from keras_mixup._src.core.methods.base import Draw, Method, alpha_option, mask_draw, range_option
 from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
-from keras_mixup._src.core.validation import validate_real_range
 
 STREAMS = {"gamma": 13, "centre": 14}  # the width's Beta variates; the centres
 
@@ -76,13 +75,12 @@ SMOOTHMIX = Method(
             doc="SmoothMix's alpha: the Beta concentration of its mask's width within "
             "smoothmix_sigma (1: uniform, as published; 0: no SmoothMix)",
         ),
-        Option(
+        range_option(
+            "smoothmix",
             "smoothmix_sigma",
             (0.25, 0.5),
-            runtime=False,
-            validate=lambda value: validate_real_range(value, "smoothmix_sigma", 0.0, 10.0),
-            doc="the range of SmoothMix's Gaussian width, as a share of the image's side",
-            owner="smoothmix",
+            "the range of SmoothMix's Gaussian width, as a share of the image's side",
+            high=10.0,
         ),
     ),
     streams=STREAMS,
