@@ -70,12 +70,19 @@ def test_draw_breakdown_times_every_piece_and_the_pieces_make_up_the_whole():
 
 
 def test_tf_data_breakdown_times_each_stage_of_both_forms():
+    import tensorflow as tf
+
     from benchmarks import breakdown
 
     medians = breakdown.main(["--rounds", "1", "--batches", "20"])
-    assert "MixupTransform, map form (+ run-time checks)" in medians
+    assert "MixupTransform, map form (the element parsed, its Generator)" in medians
     assert "MixupTransform, apply form (its zip, seed and checks)" in medians
-    assert len(medians) == 7 and all(t > 0 for t in medians.values())
+    assert f"the draws of {breakdown.BLOCK} batches in one launch, unbatched" in medians
+    assert len(medians) == 13 and all(t > 0 for t in medians.values())
+    # every stage one batch at a time: tf.data parallelizes only stateless map functions
+    options = breakdown.one_at_a_time(tf.data.Dataset.range(3).map(lambda i: i)).options()
+    assert options.experimental_optimization.map_parallelization is False
+    assert options.threading.private_threadpool_size == 1
 
 
 def test_mask_breakdown_times_each_piece_of_fmix_s_draw():

@@ -311,7 +311,7 @@ def test_scheduler_drives_cutmix_alpha_and_prob():
     ).on_epoch_begin(0)
     AlphaScheduler(lambda epoch: 0.25, transform, attribute="prob").on_epoch_begin(0)
     assert (transform.cutmix_alpha, transform.prob) == (0.0, 0.25)
-    assert transform.runtime.tf_variables()["prob"].numpy() == 0.25
+    assert transform.runtime.tf_values()["prob"].numpy() == 0.25
     with pytest.raises(ValueError, match="`attribute` must be one of"):
         AlphaScheduler(lambda epoch: 1.0, transform, attribute="beta")
 

@@ -379,8 +379,8 @@ class MixSpec:
 
 class RuntimeVariables:
     """A front's current `MixSpec` and the variables through which traced code
-    reads its run-time values: a float32 `tf.Variable` on the CPU per value for
-    tf.data graphs (made on first use), and for `MixupLayer` a Keras variable per
+    reads its run-time values: one float32 `tf.Variable` on the CPU holding them all
+    for tf.data graphs (made on first use), and for `MixupLayer` a Keras variable per
     value, which the train step reads on every backend (on JAX it is part of the
     state the trainer passes to the compiled step). Fronts that share one (a
     transform and those `for_input_pipeline` derives from it) share the values."""
@@ -393,9 +393,13 @@ class RuntimeVariables:
     def set(self, **changes) -> None:
         """Validates `changes` (a new spec) and assigns them to every variable."""
         self.spec = self.spec.replace(**changes)
-        for variables in (self._tf, self._keras):
-            for name, variable in (variables or {}).items():
-                variable.assign(getattr(self.spec, name))
+        if self._tf is not None:
+            self._tf.assign(self._vector())
+        for name, variable in (self._keras or {}).items():
+            variable.assign(getattr(self.spec, name))
+
+    def _vector(self) -> list:
+        return [float(getattr(self.spec, name)) for name in RUNTIME]
 
     def add_keras_variables(self, layer) -> None:
         """A Keras variable of `layer` per run-time value, set to the spec's."""
@@ -411,19 +415,23 @@ class RuntimeVariables:
             )
             self._keras[name].assign(getattr(self.spec, name))
 
-    def tf_variables(self) -> dict:
-        """The tf.Variables, made on first use outside any function being traced."""
+    def tf_variable(self):
+        """The float32 tf.Variable `[len(RUNTIME)]` holding the run-time values in
+        `RUNTIME`'s order, on the CPU, made on first use outside any function being
+        traced. One variable, so that a tf.data batch reads them all in one op."""
         if self._tf is None:
             from keras_mixup._src.bindings.tf_ops import tf
 
             with tf.init_scope(), tf.device("/CPU:0"):
-                self._tf = {
-                    name: tf.Variable(
-                        getattr(self.spec, name), trainable=False, dtype=tf.float32, name=name
-                    )
-                    for name in RUNTIME
-                }
+                self._tf = tf.Variable(
+                    self._vector(), trainable=False, dtype=tf.float32, name="runtime_values"
+                )
         return self._tf
+
+    def tf_values(self) -> dict:
+        """The run-time values by name (float32 scalars), read once from `tf_variable`."""
+        vector = self.tf_variable().read_value()
+        return {name: vector[index] for index, name in enumerate(RUNTIME)}
 
     def keras_values(self) -> dict:
         return {name: keras.ops.convert_to_tensor(v) for name, v in self._keras.items()}

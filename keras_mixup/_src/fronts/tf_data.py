@@ -143,7 +143,7 @@ class TFDataMixer:
         self.feature_dtype = feature_dtype
         self.floating_dtype = floating_dtype
         self._generator = None
-        self.front.runtime.tf_variables()  # before any function is traced
+        self.front.runtime.tf_variable()  # before any function is traced
         self._compiled = tf.function(
             tf.autograph.experimental.do_not_convert(self._mix_with_seed),
             jit_compile=jit_compile,
@@ -172,20 +172,21 @@ class TFDataMixer:
             seed = self.generator().make_seeds(1)[:, 0]
             return pack(self.mix(parts, seed))
 
-    def _prepared(self, parts: Parts) -> Parts:
+    def _checked(self, parts: Parts) -> tuple[Parts, list]:
+        """`parts` with tensors for features, and the assert ops of their run-time checks."""
         parts = parts._replace(features=tf.nest.map_structure(tf.convert_to_tensor, parts.features))
-        checks = self.front.spec.check(parts, self.owner, ops=TENSORFLOW)
-        if not checks:
-            return parts
-        with tf.control_dependencies(checks):
-            return Parts(
-                *(None if p is None else tf.nest.map_structure(tf.identity, p) for p in parts)
-            )
+        return parts, self.front.spec.check(parts, self.owner, ops=TENSORFLOW)
 
     def convert(self, parts: Parts) -> Parts:
         """The element converted as for mixing, not mixed (`training=False`)."""
+        parts, checks = self._checked(parts)
+        if checks:
+            with tf.control_dependencies(checks):
+                parts = Parts(
+                    *(None if p is None else tf.nest.map_structure(tf.identity, p) for p in parts)
+                )
         return self.front.spec.apply(
-            self._prepared(parts),
+            parts,
             None,
             feature_dtype=self.feature_dtype,
             floating_dtype=self.floating_dtype,
@@ -194,13 +195,15 @@ class TFDataMixer:
         )
 
     def mix(self, parts: Parts, seed) -> Parts:
-        """Checks `parts` (outside XLA) and mixes them with parameters from `seed`."""
-        return self._compiled(self._prepared(parts), seed)
+        """Checks `parts` (outside XLA, which drops assertions) and mixes them with
+        parameters from `seed`: the checks gate the compiled call itself."""
+        parts, checks = self._checked(parts)
+        with tf.control_dependencies(checks):
+            return self._compiled(parts, seed)
 
     def _mix_with_seed(self, parts: Parts, seed) -> Parts:
         spec = self.front.spec
-        variables = self.front.runtime.tf_variables()
-        values = {name: variable.read_value() for name, variable in variables.items()}
+        values = self.front.runtime.tf_values()
         return spec.mix(
             parts,
             seed,
