@@ -1,11 +1,12 @@
 """Where a batch's time goes in the tf.data front: `python -m benchmarks.breakdown
-[--shape cifar|imagenet]`.
+[--shape cifar|imagenet] [--baseline COMMIT ...]`.
 
 Cumulative per-batch cost inside tf.data (one 128x32x32x3 uint8 batch repeated, or
 64x224x224x3; the loop driven by `Dataset.reduce` so no Python runs per batch), adding
 one ingredient of MixupTransform's map form at a time, then both forms whole.
 Differences between rows are the cost of each ingredient; rows are measured in
-interleaved rounds, medians.
+interleaved rounds, medians. `--baseline` adds both forms as of earlier commits to the
+same rounds.
 
 Every stage runs one batch at a time on one thread: tf.data's `map_parallelization`
 (on by default) would otherwise run the stateless stages in parallel and the stateful
@@ -28,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import baseline  # noqa: E402
 from keras_mixup import MixParams, MixupTransform, sample_mix_params  # noqa: E402
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW  # noqa: E402
 from keras_mixup._src.core.mixing import mix_parts  # noqa: E402
@@ -168,6 +170,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="cifar")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, default=None, help="per round")
+    parser.add_argument(
+        "--baseline",
+        nargs="*",
+        default=[],
+        metavar="COMMIT",
+        help="add both forms as of these commits to the same rounds (before / after)",
+    )
     args = parser.parse_args(argv)
     shape, classes, batches = SHAPES[args.shape]
     batches = args.batches or batches
@@ -192,6 +201,13 @@ def main(argv=None) -> dict:
     datasets["MixupTransform, apply form (its zip, seed and checks)"] = one_at_a_time(
         plain.apply(MixupTransform(ALPHA, num_classes=classes, seed=0))
     )
+    for commit in args.baseline:
+        package = baseline.load(commit)
+        for form, make in (("map", plain.map), ("apply", plain.apply)):
+            transform = package.MixupTransform(ALPHA, num_classes=classes, seed=0)
+            datasets[f"MixupTransform, {form} form, as of {package.commit}"] = one_at_a_time(
+                make(transform)
+            )
     medians = report(
         f"Per-batch cost, {args.shape} shape ({'x'.join(map(str, shape))} uint8), one batch at "
         f"a time, median of {args.rounds} rounds of {batches} batches",
