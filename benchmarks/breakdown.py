@@ -32,12 +32,15 @@ import tensorflow as tf  # noqa: E402
 from benchmarks import baseline  # noqa: E402
 from keras_mixup import MixParams, MixupTransform, sample_mix_params  # noqa: E402
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW  # noqa: E402
+from keras_mixup._src.core.methods.mixup import STREAMS as MIXUP_STREAMS  # noqa: E402
 from keras_mixup._src.core.mixing import mix_parts  # noqa: E402
+from keras_mixup._src.core.sampling import STREAMS, log_gamma, stream_words  # noqa: E402
 from keras_mixup._src.core.structures import Parts  # noqa: E402
 
 BATCHES = 1500
 ALPHA = 0.2
 BLOCK = 32  # batches per block in the block-draw table
+DRAW_BLOCKS = 140  # blocks per round there (4480 draws: the per-round cost of tf.data is small)
 
 
 def one_at_a_time(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -129,12 +132,27 @@ def draw_stages(batch_size: int) -> dict:
         return params.mix_weight, params.permutation
 
     @tf.function(jit_compile=True)
+    def partners_only(seed):  # the partners' Threefry words and their stable argsort
+        words = stream_words(seed, [(STREAMS["permutation"], 0, batch_size)], ops=TENSORFLOW)
+        return TENSORFLOW.argsort(words[0])
+
+    @tf.function(jit_compile=True)
+    def weight_only(seed):  # mixup's two Gamma variates (one Beta weight per batch)
+        return log_gamma(seed, MIXUP_STREAMS["gamma"], 2, tf.constant(ALPHA), ops=TENSORFLOW)
+
+    @tf.function(jit_compile=True)
     def draw_block(seeds):  # the same draws, `BLOCK` seeds at a time
         return tf.vectorized_map(draw.python_function, seeds)
 
     return {
         "one XLA launch per batch, no draw": lambda r: r.map(lambda v: launch_only(seed_of(v))),
         "the draw, one launch per batch": lambda r: r.map(lambda v: draw(seed_of(v))),
+        "  of which the partners (Threefry words, stable argsort) alone": lambda r: r.map(
+            lambda v: partners_only(seed_of(v))
+        ),
+        "  of which the weight (two Gamma variates) alone": lambda r: r.map(
+            lambda v: weight_only(seed_of(v))
+        ),
         f"the draws of {BLOCK} batches in one launch, unbatched": lambda r: (
             r.batch(BLOCK).map(lambda v: draw_block(seed_of(v))).unbatch()
         ),
@@ -213,7 +231,7 @@ def main(argv=None) -> dict:
         f"a time, median of {args.rounds} rounds of {batches} batches",
         timed(datasets, args.rounds, batches),
     )
-    draws = 3 * batches // BLOCK * BLOCK  # whole blocks; the draw alone is quicker
+    draws = DRAW_BLOCKS * BLOCK  # whole blocks, as many at every shape
     randoms = tf.data.Dataset.random(seed=1).take(draws)
     draw_sets = {name: one_at_a_time(make(randoms)) for name, make in draw_stages(shape[0]).items()}
     print()

@@ -78,7 +78,7 @@ def test_tf_data_breakdown_times_each_stage_of_both_forms():
     assert "MixupTransform, map form (the element parsed, its Generator)" in medians
     assert "MixupTransform, apply form (its zip, seed and checks)" in medians
     assert f"the draws of {breakdown.BLOCK} batches in one launch, unbatched" in medians
-    assert len(medians) == 13 and all(t > 0 for t in medians.values())
+    assert len(medians) == 15 and all(t > 0 for t in medians.values())
     # every stage one batch at a time: tf.data parallelizes only stateless map functions
     options = breakdown.one_at_a_time(tf.data.Dataset.range(3).map(lambda i: i)).options()
     assert options.experimental_optimization.map_parallelization is False
