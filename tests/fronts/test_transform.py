@@ -96,12 +96,21 @@ def test_integer_labels_need_num_classes():
         dataset.map(MixupTransform(alpha=1.0))
 
 
-def test_out_of_range_class_ids_are_an_error_not_a_zero_row():
+@pytest.mark.parametrize("form", ["map", "apply"])
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_out_of_range_class_ids_are_an_error_not_a_zero_row(form, jit_compile):
+    # a valid first batch comes through, the second fails naming its first offending id
     dataset = tf.data.Dataset.from_tensor_slices(
-        (np.zeros((4, 2), np.float32), np.arange(4))
+        (np.zeros((8, 2), np.float32), np.array([0, 1, 2, 0, 1, 7, 3, 2]))
     ).batch(4)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"class ids in \[0, num_classes=3\)"):
-        list(dataset.map(MixupTransform(alpha=1.0, num_classes=3)))
+    transform = MixupTransform(alpha=1.0, num_classes=3, seed=0, jit_compile=jit_compile)
+    iterator = iter(dataset.map(transform) if form == "map" else dataset.apply(transform))
+    assert next(iterator)[1].shape == (4, 3)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"(?s)class ids in \[0, num_classes=3\).*first offending value is\]? \[?7",
+    ):
+        next(iterator)
 
 
 def test_single_dict_element_is_rejected_with_advice():
@@ -139,13 +148,17 @@ def test_static_batch_size_mismatch():
         MixupTransform()(x, y)
 
 
-def test_dynamic_batch_size_mismatch():
+@pytest.mark.parametrize("form", ["map", "apply"])
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_dynamic_batch_size_mismatch(form, jit_compile):
+    # asserted before the compiled call, which could not be built for these shapes
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.zeros((8, 3), np.float32), np.zeros((8, 2), np.float32))
     )
     dataset = dataset.batch(4).map(lambda x, y: (x, y[:3]))
+    transform = MixupTransform(seed=0, jit_compile=jit_compile)
     with pytest.raises(tf.errors.InvalidArgumentError, match="share the batch .* dimension"):
-        list(dataset.map(MixupTransform()))
+        list(dataset.map(transform) if form == "map" else dataset.apply(transform))
 
 
 @pytest.mark.parametrize("batch_size", [3, 7])

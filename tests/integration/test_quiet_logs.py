@@ -181,6 +181,30 @@ print("TRAINED")
 """
 
 
+_COMPILED_TRANSFORM = """
+import numpy as np, tensorflow as tf, keras_mixup
+transform = keras_mixup.MixupTransform(alpha=1.0, num_classes=3, seed=0)
+mixed = tf.function(transform, jit_compile=True)(np.ones((8, 4), "float32"), np.arange(8) % 3)
+print("MIXED", mixed[1].shape)
+"""
+
+
+def test_a_transform_compiled_whole_logs_no_dropped_assertion():
+    """`tf.function(transform, jit_compile=True)`: the tf.data fronts build their checks'
+    assert ops outside their own compiled call, never inside the user's XLA function."""
+    process = subprocess.run(
+        [sys.executable, "-c", _COMPILED_TRANSFORM],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "KERAS_BACKEND": "tensorflow"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "MIXED (8, 3)" in process.stdout, process.stderr[-3000:]
+    assert "Ignoring Assert" not in process.stderr, [
+        line for line in process.stderr.splitlines() if "Assert" in line
+    ]
+
+
 def test_a_compiled_step_logs_no_dropped_assertion():
     """XLA drops assert ops and logs `Ignoring Assert operator`; keras_mixup builds none
     inside a compiled step (its targets are NaN for bad labels there instead)."""
