@@ -165,5 +165,9 @@ def test_boxes_are_kept_by_their_source_s_mean_share_and_keep_their_geometry():
 def test_smoothmix_options_are_checked():
     with pytest.raises(ValueError, match=r"`smoothmix_sigma` must be \(a, b\) with 0.0 < a"):
         MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.0, 0.5))
+    # widths are a share of the side, up to 10 (not 1, the other methods' ranges' bound)
+    MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.5, 10.0))  # no error
+    with pytest.raises(ValueError, match=r"<= b <= 10.0; got smoothmix_sigma=\(0.5, 11.0\)"):
+        MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.5, 11.0))
     with pytest.raises(ValueError, match="SmoothMix mixes one partner's pixels"):
         MixupLayer(smoothmix_alpha=1.0, num_mixed=3)

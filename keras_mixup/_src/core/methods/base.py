@@ -141,15 +141,15 @@ def alpha_option(method: str, title: str, doc: str | None = None) -> Option:
     )
 
 
-def range_option(method: str, name: str, default: tuple, doc: str, high: float = 1.0) -> Option:
+def range_option(method: str, name: str, default: tuple, doc: str, upper: float = 1.0) -> Option:
     """A build-time option `(low, high)` of a method: the range its setting is drawn in
     (`sampling.beta_in_range`), checked by `validate_real_range` (`0 < low <= high <=
-    high`)."""
+    upper`)."""
     return Option(
         name,
         default,
         runtime=False,
-        validate=lambda value: validate_real_range(value, name, 0.0, high),
+        validate=lambda value: validate_real_range(value, name, 0.0, upper),
         doc=doc,
         owner=method,
     )

@@ -80,7 +80,7 @@ SMOOTHMIX = Method(
             "smoothmix_sigma",
             (0.25, 0.5),
             "the range of SmoothMix's Gaussian width, as a share of the image's side",
-            high=10.0,
+            upper=10.0,
         ),
     ),
     streams=STREAMS,
