@@ -95,3 +95,127 @@ def test_scheduler_drives_several_mixers_and_checks_its_arguments():
         AlphaScheduler(lambda epoch: 1.0)
     with pytest.raises(TypeError, match="got float"):
         AlphaScheduler(lambda epoch: 1.0, 0.5)
+
+
+# ------------------------------------------------------- every method off, in both fronts
+
+EVERY_METHOD = dict(
+    alpha=1.0,
+    cutmix_alpha=1.0,
+    gridmix_alpha=1.0,
+    fmix_alpha=1.0,
+    smoothmix_alpha=1.0,
+    resizemix_alpha=1.0,
+    mosaic_alpha=1.0,
+    switch_prob=0.9,  # mostly the methods that paste pixels
+)
+# warm-up (epoch 0) and the last two epochs off: the guide's recipe, as users copy it
+RECIPE = alpha_schedule(0.4, warmup_epochs=1, epochs=5, off_for_last=2)
+OFF_EPOCHS = (0, 3, 4)
+
+
+def _images_and_labels():
+    rng = np.random.default_rng(0)
+    return rng.random((32, 8, 8, 1), dtype="float32"), np.arange(32) % 4
+
+
+def _hard(targets) -> bool:
+    return bool(np.all((targets == 0) | (targets == 1)) and np.all(targets.sum(-1) == 1))
+
+
+def _record_targets(targets_by_epoch, state):
+    def record(y_true, y_pred):  # the mixed targets MixupLoss hands its loss (eager)
+        if len(y_true.shape) == 1:  # evaluation: the class ids as they are
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+        targets_by_epoch.setdefault(state["epoch"], []).append(keras.ops.convert_to_numpy(y_true))
+        return keras.losses.categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+    return record
+
+
+class _Epoch(keras.callbacks.Callback):
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.state["epoch"] = epoch
+
+
+@pytest.mark.parametrize("form", ["map", "apply"])
+def test_the_recipe_turns_every_method_off_in_the_transform(form):
+    """alpha_schedule's 0 turns CutMix, GridMix, FMix, SmoothMix, ResizeMix and Mosaic off
+    too (not only mixup): one-hot targets and untouched images in the off epochs."""
+    images, labels = _images_and_labels()
+    transform = MixupTransform(**EVERY_METHOD, num_classes=4, seed=0)
+    base = tf.data.Dataset.from_tensor_slices((images, labels)).batch(8)
+    pipeline = base.map(transform) if form == "map" else base.apply(transform)
+    scheduler = AlphaScheduler(RECIPE, transform)
+    for epoch in range(5):
+        scheduler.on_epoch_begin(epoch)
+        batches = [(x.numpy(), y.numpy()) for x, y in pipeline]
+        targets = np.concatenate([y for _, y in batches])
+        if epoch in OFF_EPOCHS:
+            assert _hard(targets), epoch
+            np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), images)
+        else:
+            assert not _hard(targets), epoch
+    assert (transform.alpha, transform.cutmix_alpha, transform.mosaic_alpha) == (0.0, 0.0, 0.0)
+    scheduler.on_epoch_begin(1)  # back on: every method at the alpha it was built with
+    assert transform.alpha == 0.4
+    assert [transform.cutmix_alpha, transform.fmix_alpha, transform.mosaic_alpha] == [1.0] * 3
+
+
+@pytest.mark.parametrize("run_eagerly", [True, False])
+def test_the_recipe_turns_every_method_off_in_the_layer(run_eagerly):
+    images, labels = _images_and_labels()
+    mixup = MixupLayer(**EVERY_METHOD, seed=0)
+    targets_by_epoch, state = {}, {"epoch": 0}
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), mixup, keras.layers.Flatten(), keras.layers.Dense(4)]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.0),
+        loss=MixupLoss(_record_targets(targets_by_epoch, state), mixup),
+        run_eagerly=True,
+    )
+    if not run_eagerly:  # compiled: the targets read back through the loss's value
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.0),
+            loss=MixupLoss("sparse_categorical_crossentropy", mixup, from_logits=True),
+        )
+    plain = model.evaluate(images, labels, batch_size=8, verbose=0)
+    history = model.fit(
+        images,
+        labels,
+        batch_size=8,
+        epochs=5,
+        shuffle=False,
+        verbose=0,
+        callbacks=[_Epoch(state), AlphaScheduler(RECIPE, mixup)],
+    )
+    assert history.history["mixup_alpha"] == [0.0, 0.4, 0.4, 0.0, 0.0]
+    losses = history.history["loss"]
+    for epoch in range(5):
+        if run_eagerly:
+            targets = np.concatenate(targets_by_epoch[epoch])
+            assert _hard(targets) == (epoch in OFF_EPOCHS), epoch
+        if epoch in OFF_EPOCHS:  # the weights are fixed (learning rate 0): the plain loss
+            np.testing.assert_allclose(losses[epoch], plain, rtol=1e-5)
+        else:
+            assert abs(losses[epoch] - plain) > 1e-3, epoch
+
+
+def test_a_mixer_without_mixup_keeps_alpha_at_0_and_one_setting_is_scheduled_alone():
+    cutmix_only = MixupTransform(alpha=0.0, cutmix_alpha=1.0)
+    scheduler = AlphaScheduler(RECIPE, cutmix_only)
+    scheduler.on_epoch_begin(0)
+    assert (cutmix_only.alpha, cutmix_only.cutmix_alpha) == (0.0, 0.0)
+    scheduler.on_epoch_begin(1)  # on again: CutMix alone, as built (mixup not turned on)
+    assert (cutmix_only.alpha, cutmix_only.cutmix_alpha) == (0.0, 1.0)
+    warm_up = MixupTransform(alpha=0.0)  # built at 0 for a warm-up: mixup follows the schedule
+    AlphaScheduler(RECIPE, warm_up).on_epoch_begin(1)
+    assert warm_up.alpha == 0.4
+    both = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
+    AlphaScheduler(RECIPE, both, attribute="alpha").on_epoch_begin(4)  # mixup's alpha alone
+    assert (both.alpha, both.cutmix_alpha) == (0.0, 1.0)

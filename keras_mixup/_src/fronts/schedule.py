@@ -1,13 +1,16 @@
-"""Changing alpha during training: warm-up without mixup, mixup off for the last epochs.
+"""Changing the mixing during training: warm-up without it, off for the last epochs.
 
-`MixupTransform` and `MixupLayer` read alpha from a variable in their traced
-code, so setting `mixer.alpha = value` between epochs takes effect at the next
-batch they mix, without retracing or rebuilding the pipeline. alpha = 0 means
-no mixing (the transform skips the blend; the layer blends with lambda = 1,
-which leaves inputs and targets exactly as they are).
+`MixupTransform` and `MixupLayer` read their run-time settings (`alpha`, each
+method's alpha, `switch_prob`, `prob`) from variables in their traced code, so
+assigning `mixer.alpha = value` between epochs takes effect at the next batch they
+mix, without retracing or rebuilding the pipeline. Every method's alpha at 0 means
+no mixing at all: inputs and targets exactly as they are (one-hot targets).
 
-`AlphaScheduler` is the Keras callback that does it at the start of every
-epoch; `alpha_schedule` builds the common schedules:
+`AlphaScheduler` is the Keras callback that does it at the start of every epoch;
+`alpha_schedule` builds the common schedules. By default a schedule drives the
+mixing as a whole, every method the mixer has: 0 turns all of them off (timm's
+`--mixup-off-epoch`), a positive value turns them back on with mixup's alpha set
+to it. `attribute="alpha"` (or "cutmix_alpha", ...) drives that one setting alone:
 
     schedule = alpha_schedule(0.2, warmup_epochs=5)                # speech commands (Fig. 4)
     schedule = alpha_schedule(1.0, epochs=200, off_for_last=10)    # timm's "mixup off" end
@@ -17,7 +20,7 @@ epoch; `alpha_schedule` builds the common schedules:
 Timing: Keras calls `on_epoch_begin` before it creates the epoch's iterator, so
 with a finite dataset every batch of epoch `e` uses `schedule(e)`. With an
 infinite (repeated) dataset and `steps_per_epoch`, batches already prefetched
-when the epoch starts were mixed with the previous alpha.
+when the epoch starts were mixed with the previous values.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.options import RUNTIME as SCHEDULABLE
 from keras_mixup._src.core.validation import (
     validate_alpha,
@@ -70,60 +74,103 @@ def alpha_schedule(
 
 
 class AlphaScheduler(keras.callbacks.Callback):
-    """Sets alpha (or another run-time setting) of `MixupTransform` / `MixupLayer`
-    objects at every epoch start.
+    """Sets the mixing of `MixupTransform` / `MixupLayer` objects at every epoch start.
+
+    By default the schedule drives the mixing as a whole: `schedule(epoch) == 0`
+    turns every method of the mixer off (mixup, CutMix and the rest: inputs and
+    one-hot targets exactly as they are, as timm's `--mixup-off-epoch`); a positive
+    value turns them back on, at the alphas the mixer had when this scheduler was
+    made, with mixup's `alpha` set to the value. A mixer that mixes without mixup
+    (`alpha=0` beside CutMix, ...) keeps `alpha` at 0: for it only "0 or not" counts.
+    `attribute=` drives one run-time setting alone, the other methods untouched.
 
     Args:
         schedule: function `epoch -> value` (e.g. from `alpha_schedule`), epochs
             counted from 0.
         *mixers: the transforms and layers to drive.
-        attribute: the setting to drive: "alpha" (default), "cutmix_alpha",
-            "switch_prob" or "prob". Use one scheduler per setting.
+        attribute: None (default): the mixing as a whole, as above. One setting's
+            name drives it alone: "alpha" (mixup's alpha only), "cutmix_alpha",
+            "gridmix_alpha", "fmix_alpha", "smoothmix_alpha", "resizemix_alpha",
+            "mosaic_alpha", "switch_prob" or "prob". Use one scheduler per setting.
         verbose: 1 prints the value when it changes.
 
-    The value of each epoch is logged as `mixup_<attribute>` (e.g. `mixup_alpha`,
-    in `History`). The value is validated like the constructor argument.
+    The value of each epoch is logged as `mixup_alpha` (default) or
+    `mixup_<attribute>` (in `History`), and validated like the constructor
+    argument it sets.
 
     Raises:
-        ValueError: no mixers, or an unknown `attribute`.
+        ValueError: no mixers, or an unknown `attribute`; at an epoch start, a value
+            the setting does not take.
         TypeError: a mixer without that setting.
 
     Examples:
         >>> transform = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
-        >>> warm_up = AlphaScheduler(alpha_schedule(1.0, warmup_epochs=2), transform)
+        >>> schedule = alpha_schedule(1.0, warmup_epochs=1, epochs=4, off_for_last=1)
+        >>> scheduler = AlphaScheduler(schedule, transform)
+        >>> scheduler.on_epoch_begin(3)  # the last epoch: nothing mixes
+        >>> transform.alpha, transform.cutmix_alpha
+        (0.0, 0.0)
+        >>> scheduler.on_epoch_begin(1)
+        >>> transform.alpha, transform.cutmix_alpha
+        (1.0, 1.0)
         >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, transform,
-        ...                               attribute="cutmix_alpha")
+        ...                               attribute="cutmix_alpha")  # CutMix's alpha alone
     """
 
     def __init__(
         self,
         schedule: Callable[[int], float],
         *mixers: keras_mixup.MixupTransform | keras_mixup.MixupLayer,
-        attribute: str = "alpha",
+        attribute: str | None = None,
         verbose: int = 0,
     ):
         super().__init__()
-        validate_scheduler(mixers, attribute, SCHEDULABLE)
+        validate_scheduler(mixers, "alpha" if attribute is None else attribute, SCHEDULABLE)
         self.schedule = schedule
         self.mixers = mixers
         self.attribute = attribute
         self.verbose = verbose
         self._current = None
+        # the whole mixing: each mixer's alphas when on, and whether mixup's follows
+        self._when_on = None
+        if attribute is None:
+            self._when_on = [_alphas_when_on(mixer) for mixer in mixers]
+
+    @property
+    def _log_name(self) -> str:
+        return f"mixup_{self.attribute or 'alpha'}"
 
     def on_epoch_begin(self, epoch, logs=None):
         value = self.schedule(epoch)
-        for mixer in self.mixers:
-            try:
-                setattr(mixer, self.attribute, value)  # validates
-            except (TypeError, ValueError) as error:
-                raise type(error)(
-                    f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}"
-                ) from None
-        value = getattr(self.mixers[0], self.attribute)
+        try:
+            if self.attribute is None:
+                value = validate_alpha(value)
+                for mixer, (alphas, follows) in zip(self.mixers, self._when_on, strict=True):
+                    if value == 0:
+                        mixer.runtime.set(**dict.fromkeys(alphas, 0.0))
+                    else:
+                        mixer.runtime.set(**{**alphas, **({"alpha": value} if follows else {})})
+            else:
+                for mixer in self.mixers:
+                    setattr(mixer, self.attribute, value)  # validates
+                value = getattr(self.mixers[0], self.attribute)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}") from None
         if self.verbose and value != self._current:
-            print(f"\nEpoch {epoch + 1}: mixup {self.attribute} = {value:g}")
+            state = "mixing off" if self.attribute is None and value == 0 else f"{value:g}"
+            print(f"\nEpoch {epoch + 1}: {self._log_name} = {state}")
         self._current = value
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs[f"mixup_{self.attribute}"] = self._current
+            logs[self._log_name] = self._current
+
+
+def _alphas_when_on(mixer) -> tuple[dict, bool]:
+    """The alphas of every method `mixer` traces (as built, where a schedule has
+    taken one to 0), and whether mixup's alpha follows the schedule: where the
+    mixer mixes with mixup, or with nothing else (a warm-up from alpha 0)."""
+    names = [method.alpha for method in METHODS if mixer.spec.traces(method.alpha)]
+    alphas = mixer.spec.config(*names)
+    others = any(alphas[name] > 0 for name in names if name != "alpha")
+    return alphas, alphas["alpha"] > 0 or not others
