@@ -57,6 +57,7 @@ def test_every_quoted_error_is_checked():
     checked = {
         "rank (ndim)", "no MixupLoss", "class ids in", "needs `num_classes`", "will not guess",
         "not batched", "cannot be saved", "ragged", "keras_mixup needs TensorFlow",
+        "whole numbers",
     }  # fmt: skip
     headings = list(quotes())
     unchecked = [h for h in headings if not any(part in h for part in checked)]
@@ -94,6 +95,26 @@ def test_ids_out_of_range():
     with pytest.raises(ValueError) as error:
         keras_mixup.MixupTransform(alpha=0.2, num_classes=5, seed=0)(x, np.arange(32) % 6)
     assert_quoted("class ids in", error.value)
+
+
+def test_float_labels_that_are_not_ids_read_the_same_in_numpy_and_tf_data():
+    """0.5 among float labels given num_classes: our ValueError on NumPy batches; in tf.data
+    TensorFlow's error carries the same words, with nothing escaped (it C-escapes quotes)."""
+    x, _ = images_and_ids(8)
+    labels = np.array([0, 1, 0.5, 1, 0, 1, 0, 1], "float32")
+    transform = keras_mixup.MixupTransform(alpha=1.0, num_classes=2, seed=0)
+    with pytest.raises(ValueError) as error:
+        transform(x, labels)
+    assert_quoted("whole numbers", error.value)
+    words = str(error.value).removesuffix(" The first offending value is 0.5.")
+    for form in ("map", "apply"):
+        data = tf.data.Dataset.from_tensor_slices((x, labels)).batch(8)
+        data = data.map(transform) if form == "map" else data.apply(transform)
+        with pytest.raises(tf.errors.InvalidArgumentError) as error:
+            next(iter(data))
+        message = str(error.value)
+        assert "\\" not in message and words in message, message
+        assert "[The first offending value is] [0.5]" in message
 
 
 def test_integer_ids_without_num_classes():
@@ -160,3 +181,23 @@ def test_tf_data_function_without_tensorflow():
     (heading,) = [h for h in quotes() if "keras_mixup needs TensorFlow" in h]
     quote = squash(quotes()[heading]).removesuffix("...").rstrip()
     assert squash(out).startswith(quote), (quote, out)
+
+
+def test_tensorflow_cuda_log_lines_and_how_the_page_silences_them():
+    """The page's cuInit section: TensorFlow's line is what it quotes (where this machine has
+    no GPU driver, TensorFlow prints it at level 2), and level 3 silences it."""
+    section = PAGE.read_text().split('## "failed call to cuInit')[1]
+    program = "import tensorflow as tf; tf.constant(1.0) + 1"
+
+    def stderr(level: str) -> str:
+        env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": level}
+        return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                              timeout=300, env=env, check=True).stderr  # fmt: skip
+
+    printed = stderr("2")
+    if "cuInit" in printed:  # no GPU driver here: the page quotes TensorFlow's words
+        line = next(line for line in printed.splitlines() if "cuInit" in line)
+        assert "failed call to cuInit: INTERNAL: CUDA error" in line and line in printed
+        assert "failed call to cuInit: INTERNAL: CUDA error" in squash(section)
+    assert "cuInit" not in stderr("3")
+    assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in section

@@ -205,11 +205,11 @@ def class_id_message(name: str, num_classes: int, dtype: str = "int32") -> str:
         )
     return (
         f"`{name}` are floating labels ({dtype}) with no class axis, and num_classes="
-        f"{num_classes} is given, so they are class ids (Keras's preprocessing layers pass "
+        f"{num_classes} is given, so they are class ids (Keras preprocessing layers pass "
         f"integer ids on as float32): they must be whole numbers in [0, {num_classes}); got "
         "another value. For regression or binary targets, leave num_classes=None (or None "
-        "for this label in a nest such as {'cls': 8, 'reg': None}); for one-hot or soft "
-        f"targets, give them a class axis of width {num_classes}."
+        "for this label in a nest, such as num_classes=dict(cls=8, reg=None)); for one-hot "
+        f"or soft targets, give them a class axis of width {num_classes}."
     )
 
 
