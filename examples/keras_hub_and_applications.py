@@ -69,6 +69,13 @@ x_train, y_train = x_train[:TRAIN_SIZE], y_train[:TRAIN_SIZE]
 results = {}
 
 
+def forget_faster(network):
+    # see "Batch normalization in short runs" below
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.5
+
+
 def train(name, model, *data, **fit_args):
     history = model.fit(*data, epochs=EPOCHS, verbose=2, **fit_args)
     accuracy = np.mean(model.predict(x_test, verbose=0).argmax(axis=1) == y_test)
@@ -88,9 +95,7 @@ dozen steps an epoch their moving averages would not move, and inference would u
 network = keras.applications.MobileNetV3Small(
     input_shape=(32, 32, 3), weights=None, classes=10, include_preprocessing=False
 )
-for layer in network.layers:
-    if isinstance(layer, keras.layers.BatchNormalization):
-        layer.momentum = 0.9
+forget_faster(network)
 mixup = keras_mixup.MixupLayer(alpha=ALPHA, seed=0)
 model = keras.Sequential([keras.Input((32, 32, 3)), mixup, network])
 model.compile(
@@ -121,6 +126,7 @@ def resnet_classifier():
         block_type="basic_block",
         image_shape=(32, 32, 3),
     )
+    forget_faster(backbone)
     return keras_hub.models.ResNetImageClassifier(
         backbone=backbone, num_classes=10, preprocessor=None
     )

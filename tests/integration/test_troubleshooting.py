@@ -23,9 +23,11 @@ def quotes() -> dict[str, str]:
     found = {}
     for section in re.split(r"^## ", PAGE.read_text(), flags=re.M)[1:]:
         heading, _, body = section.partition("\n")
-        block = re.search(r"^```\n(.*?)^```", body, re.M | re.S)
-        if block:
-            found[heading.strip()] = block[1]
+        # fenced blocks in order, each (its opening line, its text); a plain one quotes
+        blocks = re.findall(r"^(```[a-z]*)\n(.*?)^```$", body, re.M | re.S)
+        quoted = [text for opening, text in blocks if opening == "```"]
+        if quoted:
+            found[heading.strip()] = quoted[0]
     return found
 
 
