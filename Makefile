@@ -13,7 +13,7 @@ TF_LOG_LEVEL_GIVEN := $(filter environment% command%,$(origin TF_CPP_MIN_LOG_LEV
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 floor user bench: export TF_CPP_MIN_LOG_LEVEL := $(if $(TF_LOG_LEVEL_GIVEN),$(TF_CPP_MIN_LOG_LEVEL),3)
 
-.PHONY: demo test pytest floor notf user lint format docs docs-check bench reproduce install
+.PHONY: demo test pytest floor notf user tutorials lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
 # The oldest Python that runs here (pyenv's 3.10 if installed), else python3.
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python examples/label_noise_demo.py
 
-test: lint pytest floor notf user
+test: lint pytest floor notf user tutorials
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
@@ -85,6 +85,12 @@ $(USER_VENV)/.installed-stamp: pyproject.toml
 	$(USER_VENV)/bin/python -m pip install -q --upgrade pip
 	$(USER_VENV)/bin/python -m pip install -q ".[tensorflow]"
 	touch $@
+
+# Each tutorial's `Install:` line in a fresh environment of its own (one per distinct line,
+# under .venv-tutorials/, reused while the line and pyproject.toml are unchanged), then the
+# tutorial's set-up (its imports) run there: a line that misses a package fails here.
+tutorials:
+	$(PYTHON) tests/tutorial_setup.py --environments .venv-tutorials
 
 lint: $(STAMP)
 	$(BIN)/ruff check keras_mixup tests examples benchmarks

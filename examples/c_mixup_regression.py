@@ -2,6 +2,7 @@
 Title: C-Mixup: partners by label distance for regression
 Description: MixupTransform(pairing="c_mixup") on a generated nonlinear regression task,
 against plain mixup and ERM. Offline, a few minutes on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """

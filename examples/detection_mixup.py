@@ -3,6 +3,7 @@ Title: mixup, CutMix and Mosaic for detection, with bounding boxes
 Description: Mix a synthetic shapes set in Keras's element dict: mixup carries every
 image's boxes, CutMix clips them to what is visible, Mosaic moves them into their tiles;
 check every box against its pixels.
+Install: pip install ".[examples]"
 """
 
 """

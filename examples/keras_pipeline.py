@@ -2,6 +2,7 @@
 Title: From keras.layers.MixUp and CutMix to keras_mixup, in a keras.layers.Pipeline
 Description: Swap Keras's MixUp / CutMix for keras_mixup in the same Pipeline, on the same
 element dict; train both. Offline, about a minute on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """

@@ -2,6 +2,7 @@
 Title: mixup against corrupted labels (`make demo`)
 Description: The paper's Table 2 effect at toy scale, fully offline: ERM memorizes
 corrupted labels and its test error climbs; mixup resists. A few minutes on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """

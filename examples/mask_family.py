@@ -3,6 +3,7 @@ Title: The mask family: CutMix, GridMix, FMix and SmoothMix
 Description: Four ways to show a partner's pixels in an image, each one argument of the same
 MixupTransform: what they look like, why their labels are exact, and a short training run
 of each on offline data. Minutes on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """

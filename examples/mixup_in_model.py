@@ -2,6 +2,7 @@
 Title: mixup inside a model, with MixupLayer, MixupLoss and MixupAccuracy
 Description: Mix inputs in the train step and targets in the loss; read the right
 training accuracy. Offline, about a minute on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """

@@ -2,6 +2,7 @@
 Title: mixup in a tf.data pipeline, with model.fit and a Keras Applications model
 Description: Train MobileNetV2 with and without mixup, mixing in the input pipeline.
 Runs offline on 2 CPU cores in a few minutes (scikit-learn's digits, no download).
+Install: pip install ".[examples]"
 """
 
 """

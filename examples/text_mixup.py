@@ -2,6 +2,7 @@
 Title: wordMixup: mixup on the word embeddings of padded sentences
 Description: MixupLayer after Embedding(mask_zero=True): the mask is carried, padding
 mixes as zeros. Generated sentences, offline, about a minute on 2 CPU cores.
+Install: pip install ".[examples]"
 """
 
 """
