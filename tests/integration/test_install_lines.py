@@ -9,10 +9,10 @@ installed metadata says, must provide every top-level module the tutorial's set-
 
 import importlib.metadata as metadata
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
