@@ -50,6 +50,7 @@ TUTORIALS = (
     "text_mixup",
     "c_mixup_regression",
     "grain_jax",
+    "keras_hub_and_applications",
 )
 BACKENDS = {"grain_jax": "jax"}  # the Keras backend of each tutorial; TensorFlow otherwise
 LINK = re.compile(r"\[(?P<label>[^\]]+)\]\((?P<target>(?!https?://|#)[^)\s]+)\)")

@@ -30,8 +30,7 @@ from pathlib import Path
 
 from _support.tensorflow_log import filter_start_up_noise
 
-# TensorFlow's C++ log: errors only. Its start-up lines about a missing GPU driver (one of them
-# an "error") show whatever the level: filter_start_up_noise drops them (examples/_support).
+# TensorFlow's C++ log: errors only; filter_start_up_noise drops its GPU-driver start-up lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 filter_start_up_noise()
 
