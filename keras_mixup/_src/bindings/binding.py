@@ -20,16 +20,17 @@ class Binding:
     #    argmax (int32), one_hot, irfft2 (the inverse real 2-D DFT of a half spectrum
     #    given as real and imaginary parts `[..., H, W // 2 + 1]`: float32 `[..., H, W]`).
     # -- control flow and checks: cond, check (raise now, or an assert op in a graph;
-    #    `value`, a scalar: the offending value, named in the error).
+    #    `value`: a function that gives the offending value, a scalar named in the error,
+    #    called only where the check fails or an assert op is built).
 
     @staticmethod
     def with_value(message: str, value) -> str:
-        """`message` naming the offending `value` (a scalar known now), if any."""
+        """`message` naming the offending value (`value()`, a scalar known now), if any."""
         if value is None:
             return message
         import numpy as np
 
-        value = np.asarray(value).item()
+        value = np.asarray(value()).item()
         return f"{message} The first offending value is {value!r}."
 
     def rotate_left(self, x, bits: int):

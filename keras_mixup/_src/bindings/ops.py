@@ -432,8 +432,8 @@ class KerasOps(Binding):
         if is_traced(condition):
             return []
         if not bool(keras.ops.convert_to_numpy(condition)):
-            value = None if value is None else keras.ops.convert_to_numpy(value)
-            raise ValueError(Binding.with_value(message, value))
+            offending = None if value is None else lambda: keras.ops.convert_to_numpy(value())
+            raise ValueError(Binding.with_value(message, offending))
         return []
 
 

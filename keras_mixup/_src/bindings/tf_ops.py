@@ -172,7 +172,7 @@ class TensorFlowOps(Binding):
             return []
         # TensorFlow prints an assert's strings C-escaped (`Keras\\'s`): quote with backticks
         message = message.replace('"', "`").replace("'", "`")
-        data = [message] if value is None else [message, "The first offending value is", value]
+        data = [message] if value is None else [message, "The first offending value is", value()]
         return [tf.debugging.Assert(condition, data)]
 
 

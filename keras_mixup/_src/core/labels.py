@@ -256,7 +256,7 @@ def check_ids(
             ops.all(valid),
             f"`{name}` must be binary labels (0 or 1) for this binary / multi-label target; "
             "got another value.",
-            first_invalid(labels, valid, ops=ops),
+            lambda: first_invalid(labels, valid, ops=ops),
         )
     if (
         integers != "class_ids"
@@ -270,7 +270,7 @@ def check_ids(
     return ops.check(
         ops.all(valid),
         class_id_message(name, num_classes, dtype),
-        first_invalid(labels, valid, ops=ops),
+        lambda: first_invalid(labels, valid, ops=ops),
     )
 
 

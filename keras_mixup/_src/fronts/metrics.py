@@ -140,7 +140,7 @@ class MixupAccuracy(LayerFollower, keras.metrics.Mean):
             "head trained with a loss that is not binary (mse, ...) reads integer labels "
             "as regression values (the rule MixupLoss follows), and accuracy is not "
             "defined for those: drop the metric, or give 0/1 labels.",
-            label_rules.first_invalid(targets, valid, ops=KERAS),
+            lambda: label_rules.first_invalid(targets, valid, ops=KERAS),
         )
         return keras.ops.where(valid, targets, float("nan"))
 
