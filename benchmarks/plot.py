@@ -1,4 +1,4 @@
-"""Throughput plot for docs/benchmarks.md."""
+"""Throughput plot for docs/benchmarks_history.md (the summary plot: benchmarks/summary.py)."""
 
 from __future__ import annotations
 

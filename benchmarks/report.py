@@ -1,6 +1,6 @@
 """Markdown tables from a benchmark run: `python -m benchmarks.report benchmarks/results/all.json`.
 
-docs/benchmarks.md's tables are this script's output for the run named there, so
+docs/benchmarks_history.md's tables are this script's output for the run named there, so
 the numbers in the docs are the numbers the command produced.
 """
 

@@ -135,3 +135,29 @@ def test_mosaic_benchmark_quick_run_times_every_row_it_has(tmp_path):
         "host: keras_mixup Mosaic (NumPy batch)",
     } <= set(rows)
     assert rows["tf.data: keras_mixup Mosaic (XLA)"]["time_vs_keras_mixup_mosaic"] == 1.0
+
+
+def test_the_benchmarks_page_opens_with_what_its_command_renders_from_the_committed_runs():
+    """docs/benchmarks.md's summary block is `python -m benchmarks.summary` on the committed
+    results (two runs), so the table cannot drift from the files it cites."""
+    from benchmarks import summary
+
+    page = ROOT / "docs" / "benchmarks.md"
+    results = ROOT / "benchmarks" / "results" / "issue46"
+    assert summary.main([str(results.relative_to(ROOT)), "--check", str(page)]) == 0
+    text = page.read_text()
+    assert text.index(summary.BEGIN) < text.index("## ")  # the table comes first
+    assert (ROOT / "docs" / "benchmarks_summary.png").stat().st_size > 10_000
+
+
+def test_a_summary_figure_is_each_run_s_median_round_ratio_and_marks_a_move_beyond_spread():
+    from benchmarks import summary
+
+    steady = [summary.ratio({"a": [2.0, 2.2, 2.1], "b": [1.0, 1.0, 1.0]}, "a", "b")] * 2
+    assert steady[0] == (2.1, 2.0, 2.2)
+    assert summary.cell(steady) == "2.10 / 2.10"
+    moved = [(1.0, 0.95, 1.05), (1.5, 1.4, 1.6)]  # the ranges do not overlap
+    assert summary.cell(moved) == "1.00 / 1.50 *"
+    assert summary.cell(moved, percent=True) == "+0 % / +50 % *"
+    assert summary.cell([None, None]) == "n/a"
+    assert summary.ratio({"a": [1.0]}, "a", "missing") is None
