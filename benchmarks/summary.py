@@ -117,6 +117,24 @@ def pipeline_table(runs: list[dict]) -> str:
     return _table(header, rows)
 
 
+def times_table(runs: list[dict]) -> str:
+    """Per-batch times, ms: each run's median over rounds (min to max), for the same rows."""
+
+    def times(values) -> str:
+        ms = 1e3 * np.asarray(values)
+        return f"{np.median(ms):.2f} ({ms.min():.2f}-{ms.max():.2f})"
+
+    header = ["tf.data, ms a batch"] + [SHAPES[shape] for shape in SHAPES]
+    rows = []
+    for label, name in ((NO_MIXING, NO_MIXING), *PIPELINE_ROWS):
+        row = [label]
+        for shape in SHAPES:
+            found = [run["pipeline"].get(shape, {}).get(name) for run in runs]
+            row.append(" / ".join(times(v) for v in found if v is not None) or "n/a")
+        rows.append(row)
+    return _table(header, rows)
+
+
 def model_table(runs: list[dict]) -> str:
     keys = [k for k in runs[0]["model"] if k != "environments"]
     rows = []
@@ -160,6 +178,8 @@ def render(folder: Path) -> str:
             environment_line(runs),
             pipeline_table(runs),
             model_table(runs),
+            "Per-batch times, the less stable figures (run 1 / run 2):",
+            times_table(runs),
         ]
     )
 
