@@ -5,8 +5,9 @@ Run by `python -m benchmarks --only op` when KERAS_BACKEND is jax or torch (on a
 without TensorFlow too). Candidates: keras_mixup's blend with given parameters, its draw
 alone, draw + blend as `MixupLayer` does it in a training step (jitted on JAX, eager on
 PyTorch, where the draw runs on the host), the recipe (mixup 0.8 + CutMix 1.0, switch 0.5)
-and k = 3; peers when installed: `keras.layers.MixUp` (JAX, jitted, explicit seed), timm's
-`Mixup` and torchvision's v2 `MixUp` (PyTorch).
+CutMix and k = 3; peers when installed: `keras.layers.MixUp` (JAX, jitted, explicit seed), timm's
+`Mixup`, kornia's `RandomMixUpV2` and `RandomCutMixV2` and torchvision's v2 `MixUp` (PyTorch;
+kornia and torchvision on the same batch channels first).
 """
 
 from __future__ import annotations
@@ -112,6 +113,17 @@ def _peers(x, labels) -> dict:
     except ImportError:
         pass
     try:
+        from kornia.augmentation import RandomCutMixV2, RandomMixUpV2
+
+        channels_first = x.permute(0, 3, 1, 2).contiguous()
+        ids = labels.long()
+        kornia_mixup = RandomMixUpV2(p=1.0, data_keys=["input", "class"])
+        found["kornia RandomMixUpV2"] = lambda: kornia_mixup(channels_first, ids)
+        kornia_cutmix = RandomCutMixV2(p=1.0, use_correct_lambda=True, data_keys=["input", "class"])
+        found["kornia RandomCutMixV2"] = lambda: kornia_cutmix(channels_first, ids)
+    except ImportError:
+        pass
+    try:
         from torchvision.transforms import v2
 
         tv = v2.MixUp(alpha=0.8, num_classes=CLASSES)
@@ -146,6 +158,9 @@ def run(quick: bool) -> dict:
             ),
             "keras_mixup mixup 0.8 + CutMix 1.0, switch 0.5": _layer_step(
                 MixupLayer(alpha=0.8, cutmix_alpha=1.0, seed=0, inputs_only=True), x
+            ),
+            "keras_mixup CutMix": _layer_step(
+                MixupLayer(alpha=0.0, cutmix_alpha=1.0, seed=0, inputs_only=True), x
             ),
             "keras_mixup k=3": _layer_step(
                 MixupLayer(alpha=0.8, num_mixed=3, seed=0, inputs_only=True), x

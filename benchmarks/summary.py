@@ -65,13 +65,20 @@ def load_runs(folder: Path) -> list[dict]:
                     pipeline.setdefault(r["shape"], {})[r["implementation"]] = r[
                         "seconds_per_batch"
                     ]["per_round_s"]
+        op = {}
+        for path in sorted(run.glob("*/op.json")):
+            for r in json.loads(path.read_text())["op"]["results"]:
+                key = (r["backend"], r["shape"], tuple(r["batch_shape"]))
+                op.setdefault(key, {})[r["implementation"]] = r["seconds"]["per_round_s"]
         for path in sorted(run.glob("*/model.json")):
             data = json.loads(path.read_text())
             for r in data["model"]["results"]:
                 key = (r["backend"], r["jit_compile"])
                 model.setdefault(key, {})[r["model"]] = r["seconds_per_step"]["per_round_s"]
             model.setdefault("environments", {})[path.parent.name] = data["environment"]
-        runs.append({"name": run.name, "pipeline": pipeline, "model": model, "env": environment})
+        runs.append(
+            {"name": run.name, "pipeline": pipeline, "model": model, "op": op, "env": environment}
+        )
     if len(runs) < 2:
         raise SystemExit(f"{folder}: the summary needs two runs or more (run1/, run2/); got {runs}")
     return runs
@@ -135,6 +142,31 @@ def times_table(runs: list[dict]) -> str:
     return _table(header, rows)
 
 
+OP_STEP = "keras_mixup draw + blend (MixupLayer step)"
+
+
+def op_tables(runs: list[dict]) -> list[str]:
+    """Per backend's op suite (`benchmarks/op_backend.py`): each candidate's time beside
+    keras_mixup's mixup step (draw + blend) on the same batch, per shape."""
+    tables = []
+    for backend in dict.fromkeys(key[0] for key in runs[0]["op"]):
+        keys = [key for key in runs[0]["op"] if key[0] == backend]
+        names = [n for n in runs[0]["op"][keys[0]] if not n.startswith("copy")]
+        rows = []
+        for name in names:
+            row = [name]
+            for key in keys:
+                times = [run["op"].get(key, {}) for run in runs]
+                row.append(cell([ratio(t, name, OP_STEP) for t in times]))
+            rows.append(row)
+        header = [f"{backend}, one float32 batch, eager"] + [
+            f"{SHORT[shape]} {list(batch)}: time vs keras_mixup's mixup step"
+            for _, shape, batch in keys
+        ]
+        tables.append(_table(header, rows))
+    return tables
+
+
 def model_table(runs: list[dict]) -> str:
     keys = [k for k in runs[0]["model"] if k != "environments"]
     rows = []
@@ -178,6 +210,7 @@ def render(folder: Path) -> str:
             environment_line(runs),
             pipeline_table(runs),
             model_table(runs),
+            *op_tables(runs),
             "Per-batch times, the less stable figures (run 1 / run 2):",
             times_table(runs),
         ]
