@@ -7,7 +7,8 @@ A results folder holds runs (`run1/`, `run2/`, ...), each written by `python -m 
 a shared machine is a ratio of two candidates timed in the same rounds (each round runs every
 candidate in turn), so every figure here is the median over rounds of such a within-round ratio,
 given for each run: `1.02 / 0.99` is run 1, then run 2. A figure marked `*` moved by more than
-its spread between runs: the two runs' ranges (min to max over rounds) do not overlap.
+its spread between runs: one run's median lies outside the other's range (min to max over its
+rounds).
 
 `--write PAGE` replaces the block between `<!-- summary -->` and `<!-- /summary -->` in PAGE
 with the rendered table; `--check PAGE` exits 1 if PAGE's block is not what the results
@@ -29,6 +30,7 @@ SHAPES = {"cifar": "CIFAR 32x32, batch 128", "imagenet": "ImageNet 224x224, batc
 SHORT = {"cifar": "CIFAR", "imagenet": "ImageNet"}
 NO_MIXING = "no mixup (cast + one-hot)"
 CUTMIX = "keras_mixup CutMix (XLA)"
+MIXUP = "keras_mixup (XLA)"
 # the tf.data rows, (label, the pipeline suite's candidate), in the table's order
 PIPELINE_ROWS = (
     ("keras_mixup mixup, map form", "keras_mixup (XLA)"),
@@ -94,12 +96,13 @@ def ratio(times: dict, numerator: str, denominator: str):
 
 
 def cell(ratios: list, *, percent: bool = False) -> str:
-    """The runs' medians, `a / b`, and `*` where the runs' ranges do not overlap."""
+    """The runs' medians, `a / b`, and `*` where one run's median lies outside another
+    run's range (min to max over its rounds): it moved by more than its spread."""
     found = [r for r in ratios if r is not None]
     if not found:
         return "n/a"
     text = " / ".join(f"{100 * (r[0] - 1):+.0f} %" if percent else f"{r[0]:.2f}" for r in found)
-    moved = len(found) > 1 and max(r[1] for r in found) > min(r[2] for r in found)
+    moved = any(not low <= median <= high for median, _, _ in found for _, low, high in found)
     return text + (" *" if moved else "")
 
 
@@ -111,13 +114,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def pipeline_table(runs: list[dict]) -> str:
     header = ["tf.data, uint8 images"]
     for shape in SHAPES:
-        header += [f"{SHAPES[shape]}: time vs CutMix", f"{SHORT[shape]}: vs no mixing"]
+        header += [f"{SHAPES[shape]}: time vs CutMix", "vs mixup", "vs no mixing"]
     rows = []
     for label, name in PIPELINE_ROWS:
         row = [label]
         for shape in SHAPES:
             times = [run["pipeline"].get(shape, {}) for run in runs]
             row.append(cell([ratio(t, name, CUTMIX) for t in times]))
+            row.append(cell([ratio(t, name, MIXUP) for t in times]))
             row.append(cell([ratio(t, name, NO_MIXING) for t in times], percent=True))
         if any(c != "n/a" for c in row[1:]):
             rows.append(row)

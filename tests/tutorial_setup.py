@@ -79,11 +79,12 @@ def top_level_imports(path: Path) -> set[str]:
     return names - {"_support"}
 
 
-def run_setup(path: Path) -> None:
-    """Runs a tutorial's set-up as a script from examples/ (as `python examples/x.py` would)."""
-    sys.path.insert(0, str(path.parent))
-    code = compile(setup_code(path), f"<set-up of {path.name}>", "exec")
-    exec(code, {"__name__": "__main__", "__file__": str(path)})
+def run_setup(path: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """Runs a tutorial's set-up with `python -c` from examples/, so that its own `_support`
+    package imports as it does under `python examples/x.py`."""
+    return subprocess.run(
+        [python, "-c", setup_code(path)], cwd=path.parent, capture_output=True, text=True
+    )
 
 
 def environments(folder: Path) -> int:
@@ -108,8 +109,7 @@ def environments(folder: Path) -> int:
             subprocess.run([*quiet, *requirements(line)], cwd=ROOT, check=True)
             stamp.write_text(line + "\n")
         for path in paths:
-            run = [str(python), str(Path(__file__).resolve()), "--run", str(path)]
-            result = subprocess.run(run, cwd=ROOT, capture_output=True, text=True)
+            result = run_setup(path, str(python))
             verdict = "ok" if result.returncode == 0 else "FAILED"
             print(f"[{key}] {path.name}: set-up {verdict}", flush=True)
             if result.returncode:
@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name}: {install_line(path)}")
         return 0
     if args.run:
-        run_setup(args.run.resolve())
-        return 0
+        result = run_setup(args.run.resolve())
+        print(result.stdout + result.stderr, end="")
+        return result.returncode
     failures = environments(args.environments.resolve())
     print(f"tutorial set-ups: {len(tutorials()) - failures} ran, {failures} failed")
     return 1 if failures else 0

@@ -4,8 +4,9 @@ Run as `KERAS_BACKEND=torch python tests/backends/count_torch_step.py` (a fresh 
 the backend is fixed when Keras is imported). Prints one JSON line: for the layer's
 forward pass and for the loss, the number of torch function calls (every op and tensor
 method dispatched through `torch.overrides`), the tensors read back to the host
-(`Tensor.__array__`, `.item()`, `.tolist()`: a device sync each on a GPU) and the NumPy
-arrays moved to a torch tensor. `tests/integration/test_eager_step.py` holds the counts to
+(`Tensor.__array__`, `.item()`, `.tolist()`, `bool()`, `int()`, `float()`: a device sync each
+on a GPU) and the NumPy arrays and scalars moved to a torch tensor. Attribute reads (`.shape`,
+`.dtype`) are not counted. `tests/integration/test_eager_step.py` holds the counts to
 a budget, so that work added to the eager path (which is what PyTorch users pay every
 step) shows as a failing count, not as a timing that noise hides.
 """
@@ -25,7 +26,7 @@ from torch.overrides import TorchFunctionMode  # noqa: E402
 
 import keras_mixup  # noqa: E402
 
-READS = {"__array__", "item", "tolist", "numpy"}
+READS = {"__array__", "item", "tolist", "numpy", "__bool__", "__int__", "__float__", "__index__"}
 
 
 class Count(TorchFunctionMode):
@@ -38,7 +39,9 @@ class Count(TorchFunctionMode):
         name = getattr(func, "__name__", str(func))
         if name != "__get__":  # attribute reads (shape, dtype, device): not work
             self.calls[name] += 1
-        if name in ("as_tensor", "tensor", "from_numpy") and isinstance(args[0], np.ndarray):
+        if name in ("as_tensor", "tensor", "from_numpy") and isinstance(
+            args[0], np.ndarray | np.generic
+        ):
             self.moved_from_numpy += 1
         return func(*args, **(kwargs or {}))
 

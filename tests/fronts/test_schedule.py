@@ -219,3 +219,47 @@ def test_a_mixer_without_mixup_keeps_alpha_at_0_and_one_setting_is_scheduled_alo
     both = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
     AlphaScheduler(RECIPE, both, attribute="alpha").on_epoch_begin(4)  # mixup's alpha alone
     assert (both.alpha, both.cutmix_alpha) == (0.0, 1.0)
+
+
+def test_a_new_scheduler_after_the_off_epochs_or_a_reload_turns_mixup_back_on(tmp_path):
+    """The alphas mixing comes back with are the mixer's as built, mixup's included: a mixer
+    left at 0 by a run's last epochs, or rebuilt from a config saved in a warm-up, is on again
+    with a new scheduler (mixup's alpha from the schedule, CutMix's as built)."""
+    transform = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
+    AlphaScheduler(RECIPE, transform).on_epoch_begin(4)  # the end of a first run: all off
+    assert (transform.alpha, transform.cutmix_alpha) == (0.0, 0.0)
+    AlphaScheduler(alpha_schedule(0.5), transform).on_epoch_begin(0)  # a second fit
+    assert (transform.alpha, transform.cutmix_alpha) == (0.5, 1.0)
+    layer = MixupLayer(alpha=0.3, cutmix_alpha=1.0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), layer, keras.layers.Flatten()])
+    AlphaScheduler(RECIPE, layer).on_epoch_begin(0)  # saved during the warm-up
+    model.save(tmp_path / "warm_up.keras")
+    restored = keras.saving.load_model(tmp_path / "warm_up.keras").layers[0]
+    assert (restored.alpha, restored.cutmix_alpha) == (0.0, 0.0)
+    AlphaScheduler(RECIPE, restored).on_epoch_begin(2)  # resumed
+    assert (restored.alpha, restored.cutmix_alpha) == (0.4, 1.0)
+
+
+def test_the_default_and_a_one_alpha_scheduler_on_one_mixer_raise_in_fit():
+    images, labels = _images_and_labels()
+    mixup = MixupLayer(alpha=1.0, cutmix_alpha=1.0, seed=0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), mixup, keras.layers.Flatten(),
+                              keras.layers.Dense(4)])  # fmt: skip
+    model.compile(loss=MixupLoss("sparse_categorical_crossentropy", mixup, from_logits=True))
+    both = [
+        AlphaScheduler(RECIPE, mixup),
+        AlphaScheduler(lambda epoch: 1.0, mixup, attribute="cutmix_alpha"),
+    ]
+    with pytest.raises(ValueError, match="callbacks' order"):
+        model.fit(images, labels, epochs=1, verbose=0, callbacks=both)
+    # prob beside the default is fine, and the log says when mixing is on
+    ok = [AlphaScheduler(RECIPE, mixup), AlphaScheduler(lambda e: 0.5, mixup, attribute="prob")]
+    history = model.fit(images, labels, epochs=2, verbose=0, callbacks=ok)
+    assert history.history["mixup_on"] == [0.0, 1.0]
+    assert history.history["mixup_prob"] == [0.5, 0.5]
+    cutmix_only = MixupTransform(alpha=0.0, cutmix_alpha=1.0)
+    scheduler = AlphaScheduler(RECIPE, cutmix_only)
+    scheduler.on_epoch_begin(1)
+    logs = {}
+    scheduler.on_epoch_end(1, logs)
+    assert logs == {"mixup_alpha": 0.0, "mixup_on": 1.0}  # mixup's alpha as set: 0

@@ -156,8 +156,10 @@ def test_a_summary_figure_is_each_run_s_median_round_ratio_and_marks_a_move_beyo
     steady = [summary.ratio({"a": [2.0, 2.2, 2.1], "b": [1.0, 1.0, 1.0]}, "a", "b")] * 2
     assert steady[0] == (2.1, 2.0, 2.2)
     assert summary.cell(steady) == "2.10 / 2.10"
-    moved = [(1.0, 0.95, 1.05), (1.5, 1.4, 1.6)]  # the ranges do not overlap
-    assert summary.cell(moved) == "1.00 / 1.50 *"
-    assert summary.cell(moved, percent=True) == "+0 % / +50 % *"
+    moved = [(1.0, 0.95, 1.25), (1.3, 1.1, 1.6)]  # 1.3 lies outside run 1's range
+    assert summary.cell(moved) == "1.00 / 1.30 *"
+    assert summary.cell(moved, percent=True) == "+0 % / +30 % *"
+    held = [(1.0, 0.9, 1.25), (1.2, 0.95, 1.3)]  # each median inside the other's range
+    assert summary.cell(held) == "1.00 / 1.20"
     assert summary.cell([None, None]) == "n/a"
     assert summary.ratio({"a": [1.0]}, "a", "missing") is None

@@ -9,15 +9,13 @@ installed metadata says, must provide every top-level module the tutorial's set-
 
 import importlib.metadata as metadata
 import sys
-from pathlib import Path
 
 import pytest
 import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import tutorial_setup  # noqa: E402
+from tests import tutorial_setup
 
 PROJECT = tomllib.loads((tutorial_setup.ROOT / "pyproject.toml").read_text())["project"]
 

@@ -197,9 +197,26 @@ def test_tensorflow_cuda_log_lines_and_how_the_page_silences_them():
                               timeout=300, env=env, check=True).stderr  # fmt: skip
 
     printed = stderr("2")
-    if "cuInit" in printed:  # no GPU driver here: the page quotes TensorFlow's words
+    if "cuInit" in printed:  # no GPU driver here: the page quotes TensorFlow's line
         line = next(line for line in printed.splitlines() if "cuInit" in line)
-        assert "failed call to cuInit: INTERNAL: CUDA error" in line and line in printed
-        assert "failed call to cuInit: INTERNAL: CUDA error" in squash(section)
+        quoted = next(q for q in section.splitlines() if "cuInit" in q and q.startswith("E0000"))
+        assert line.split("]", 1)[1] == quoted.split("]", 1)[1], (line, quoted)
     assert "cuInit" not in stderr("3")
     assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in section
+
+
+def test_a_graph_assert_quotes_with_backticks_and_keeps_apostrophes():
+    """TensorFlow C-escapes an assert's strings: quoted names become backticked ones; an
+    apostrophe inside a word is left as it is (TensorFlow escapes it, no word is garbled)."""
+    from keras_mixup._src.bindings.tf_ops import TENSORFLOW
+
+    @tf.function
+    def checked(x):
+        message = "`labels` of {'cls': 8} must be ids; the layer's rule says so."
+        with tf.control_dependencies(TENSORFLOW.check(x > 0, message, lambda: x)):
+            return tf.identity(x)
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        checked(tf.constant(-3))
+    text = str(error.value)
+    assert "{`cls`: 8}" in text and "layer\\'s rule" in text and "[-3]" in text

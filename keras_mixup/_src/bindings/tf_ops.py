@@ -8,6 +8,8 @@ work on JAX and PyTorch without TensorFlow installed.
 
 from __future__ import annotations
 
+import re
+
 try:
     import tensorflow as tf
 except ImportError as error:  # pragma: no cover - exercised in the no-TensorFlow CI environment
@@ -170,8 +172,8 @@ class TensorFlowOps(Binding):
             return []
         if _in_xla_function():
             return []
-        # TensorFlow prints an assert's strings C-escaped (`Keras\\'s`): quote with backticks
-        message = message.replace('"', "`").replace("'", "`")
+        # TensorFlow prints an assert's strings C-escaped (`\\'cls\\'`): quoted spans in backticks
+        message = re.sub(r"(['\"])([^'\"\s]*)\1", r"`\2`", message)
         data = [message] if value is None else [message, "The first offending value is", value()]
         return [tf.debugging.Assert(condition, data)]
 

@@ -48,10 +48,11 @@ from keras_mixup._src.core.validation import user_error, validate_mix_family
 class MixSpec:
     """Every option of a mixer (see `MixupTransform` for their meaning).
 
-    `built_alphas` is not an option: it records which methods' code is part of the
-    traced computation (CutMix, GridMix), which is decided by their alphas at
-    construction (`cutmix_alpha > 0`, ...) and kept by `replace`, so that a schedule
-    can take an alpha to 0 and back without retracing.
+    `built_alpha` and `built_alphas` are not options: `built_alpha` is mixup's alpha when
+    built (what `config` and `AlphaScheduler` turn mixup back on with); `built_alphas`
+    records which methods' code is part of the traced computation (CutMix, GridMix, ...),
+    which is decided by their alphas at construction (`cutmix_alpha > 0`, ...). `replace`
+    keeps both, so that a schedule can take an alpha to 0 and back without retracing.
     """
 
     alpha: float = 1.0
@@ -85,6 +86,8 @@ class MixSpec:
     data_format: str | None = None
     # set once: ((alpha option, its value when first built), ...) of the methods after mixup
     built_alphas: tuple | None = None
+    # set once: mixup's alpha when first built (a schedule may take it to 0 and back)
+    built_alpha: float | None = None
 
     def __post_init__(self):
         def set_(name, value):
@@ -92,6 +95,8 @@ class MixSpec:
 
         for name, option in OPTIONS.items():  # the table's checks (options.py)
             set_(name, option.validate(getattr(self, name)))
+        if self.built_alpha is None:
+            set_("built_alpha", self.alpha)
         if self.built_alphas is None:
             alphas = tuple((m.alpha, getattr(self, m.alpha)) for m in METHODS[1:])
             for method in METHODS:
@@ -147,12 +152,13 @@ class MixSpec:
 
     def config(self, *names: str) -> dict:
         """The options `names` (default: all) as `get_config` entries."""
-        fields = [f.name for f in dataclasses.fields(self) if f.name != "built_alphas"]
+        fields = [f.name for f in dataclasses.fields(self) if not f.name.startswith("built_")]
         config = {name: getattr(self, name) for name in names or fields}
-        for name, at_build in self.built_alphas:
+        for name, at_build in (("alpha", self.built_alpha), *self.built_alphas):
             if name in config and at_build > 0 and config[name] == 0:
                 # scheduled to 0: the value it was built with, so that a mixer built from
-                # this config traces the method too (a layer's variables then restore the 0)
+                # this config traces the method too and a schedule can turn it back on (a
+                # layer's variables then restore the 0)
                 config[name] = at_build
         return config
 

@@ -25,6 +25,7 @@ when the epoch starts were mixed with the previous values.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ import keras
 from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.options import RUNTIME as SCHEDULABLE
 from keras_mixup._src.core.validation import (
+    user_error,
     validate_alpha,
     validate_epoch_count,
     validate_schedule_end,
@@ -79,10 +81,12 @@ class AlphaScheduler(keras.callbacks.Callback):
     By default the schedule drives the mixing as a whole: `schedule(epoch) == 0`
     turns every method of the mixer off (mixup, CutMix and the rest: inputs and
     one-hot targets exactly as they are, as timm's `--mixup-off-epoch`); a positive
-    value turns them back on, at the alphas the mixer had when this scheduler was
-    made, with mixup's `alpha` set to the value. A mixer that mixes without mixup
-    (`alpha=0` beside CutMix, ...) keeps `alpha` at 0: for it only "0 or not" counts.
-    `attribute=` drives one run-time setting alone, the other methods untouched.
+    value turns them back on at the alphas the mixer was built with, mixup's `alpha`
+    set to the value. A mixer built to mix without mixup (`alpha=0` beside CutMix,
+    ...) keeps `alpha` at 0: for it only "0 or not" counts. `attribute=` drives one
+    run-time setting alone, the other methods untouched. A default scheduler owns
+    every method's alpha: combining it with a scheduler of one method's alpha on the
+    same mixer in one `fit` raises (`"prob"` and `"switch_prob"` combine freely).
 
     Args:
         schedule: function `epoch -> value` (e.g. from `alpha_schedule`), epochs
@@ -94,13 +98,15 @@ class AlphaScheduler(keras.callbacks.Callback):
             "mosaic_alpha", "switch_prob" or "prob". Use one scheduler per setting.
         verbose: 1 prints the value when it changes.
 
-    The value of each epoch is logged as `mixup_alpha` (default) or
-    `mixup_<attribute>` (in `History`), and validated like the constructor
-    argument it sets.
+    Each epoch logs (in `History`) the first mixer's value of the setting driven:
+    `mixup_<attribute>`, or by default `mixup_alpha` (mixup's alpha as set; 0 for a
+    mixer without mixup) and `mixup_on` (1.0 or 0.0). Values are validated like the
+    constructor argument they set.
 
     Raises:
         ValueError: no mixers, or an unknown `attribute`; at an epoch start, a value
-            the setting does not take.
+            the setting does not take, or a default scheduler and a scheduler of one
+            method's alpha driving the same mixer.
         TypeError: a mixer without that setting.
 
     Examples:
@@ -113,7 +119,8 @@ class AlphaScheduler(keras.callbacks.Callback):
         >>> scheduler.on_epoch_begin(1)
         >>> transform.alpha, transform.cutmix_alpha
         (1.0, 1.0)
-        >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, transform,
+        >>> other = MixupTransform(alpha=1.0, cutmix_alpha=1.0)
+        >>> cutmix_later = AlphaScheduler(lambda epoch: 1.0 if epoch >= 5 else 0.0, other,
         ...                               attribute="cutmix_alpha")  # CutMix's alpha alone
     """
 
@@ -130,7 +137,7 @@ class AlphaScheduler(keras.callbacks.Callback):
         self.mixers = mixers
         self.attribute = attribute
         self.verbose = verbose
-        self._current = None
+        self._current = self._on = self._was_on = None
         # the whole mixing: each mixer's alphas when on, and whether mixup's follows
         self._when_on = None
         if attribute is None:
@@ -140,7 +147,39 @@ class AlphaScheduler(keras.callbacks.Callback):
     def _log_name(self) -> str:
         return f"mixup_{self.attribute or 'alpha'}"
 
+    @property
+    def _owns_alphas(self) -> bool:
+        """Whether this scheduler sets methods' alphas (the default sets them all)."""
+        return self.attribute is None or self.attribute.endswith("alpha")
+
+    def on_train_begin(self, logs=None):
+        for mixer in self.mixers:
+            _ACTIVE.setdefault(mixer, weakref.WeakSet()).add(self)
+
+    def _check_alone(self) -> None:
+        """Raises where a default scheduler and another that sets an alpha drive one mixer
+        in this `fit`: which of them wins would depend on the callbacks' order."""
+        if not self._owns_alphas or not self.params:  # called outside a fit
+            return
+        for mixer in self.mixers:
+            others = [  # the same fit's callbacks share one params dict
+                s
+                for s in _ACTIVE.get(mixer, ())
+                if s is not self and s._owns_alphas and s.params is self.params
+            ]
+            if others and (self.attribute is None or any(s.attribute is None for s in others)):
+                names = sorted(repr(s.attribute or "the mixing as a whole") for s in others)
+                raise user_error(
+                    ValueError,
+                    f"AlphaScheduler(attribute={self.attribute!r}) and another AlphaScheduler "
+                    f"driving {', '.join(names)} are set on the same {type(mixer).__name__} "
+                    "in one fit: a default AlphaScheduler sets every method's alpha, so the "
+                    "result would depend on the callbacks' order. Use the default scheduler "
+                    "alone, or one scheduler per alpha (attribute='alpha', 'cutmix_alpha', ...).",
+                )
+
     def on_epoch_begin(self, epoch, logs=None):
+        self._check_alone()
         value = self.schedule(epoch)
         try:
             if self.attribute is None:
@@ -150,26 +189,35 @@ class AlphaScheduler(keras.callbacks.Callback):
                         mixer.runtime.set(**dict.fromkeys(alphas, 0.0))
                     else:
                         mixer.runtime.set(**{**alphas, **({"alpha": value} if follows else {})})
+                self._on = float(value > 0)
+                value = self.mixers[0].alpha
             else:
                 for mixer in self.mixers:
                     setattr(mixer, self.attribute, value)  # validates
                 value = getattr(self.mixers[0], self.attribute)
         except (TypeError, ValueError) as error:
             raise type(error)(f"AlphaScheduler: schedule({epoch}) = {value!r}. {error}") from None
-        if self.verbose and value != self._current:
-            state = "mixing off" if self.attribute is None and value == 0 else f"{value:g}"
+        if self.verbose and (value, self._on) != (self._current, self._was_on):
+            state = "mixing off" if self.attribute is None and not self._on else f"{value:g}"
             print(f"\nEpoch {epoch + 1}: {self._log_name} = {state}")
-        self._current = value
+        self._current, self._was_on = value, self._on
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs[self._log_name] = self._current
+            if self.attribute is None:
+                logs["mixup_on"] = self._on
+
+
+# the schedulers of each mixer that a `fit` has started (weakly: they go with their fit)
+_ACTIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _alphas_when_on(mixer) -> tuple[dict, bool]:
-    """The alphas of every method `mixer` traces (as built, where a schedule has
-    taken one to 0), and whether mixup's alpha follows the schedule: where the
-    mixer mixes with mixup, or with nothing else (a warm-up from alpha 0)."""
+    """The alphas of every method `mixer` traces, mixup's included, as it was built
+    (where a schedule has taken one to 0, the value it was built with), and whether
+    mixup's alpha follows the schedule: where the mixer was built to mix with mixup,
+    or with nothing else (a warm-up from alpha 0)."""
     names = [method.alpha for method in METHODS if mixer.spec.traces(method.alpha)]
     alphas = mixer.spec.config(*names)
     others = any(alphas[name] > 0 for name in names if name != "alpha")
