@@ -92,7 +92,11 @@ def paired(differences) -> dict:
         return {"mean": float(d.mean()), "ci95": None, "p": None}
     half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     p = float(stats.ttest_1samp(d, 0.0).pvalue) if d.std() > 0 else None
-    return {"mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)], "p": p}
+    return {
+        "mean": float(d.mean()),
+        "ci95": [float(d.mean() - half), float(d.mean() + half)],
+        "p": p,
+    }
 
 
 def run(args) -> dict:
@@ -105,7 +109,9 @@ def run(args) -> dict:
         x_fit, y_fit = x_fit[: args.train_size], y_fit[: args.train_size]
     x_test = scale(x_test)
     rows = args.rows.split(",")
-    results = {row: {"test_accuracy": [], "val_accuracy_per_epoch": [], "seconds": []} for row in rows}
+    results = {
+        row: {"test_accuracy": [], "val_accuracy_per_epoch": [], "seconds": []} for row in rows
+    }
     for seed in range(args.seed, args.seed + args.seeds):
         keras.utils.set_random_seed(seed)
         initial = keras_io_cnn().get_weights()
@@ -120,6 +126,7 @@ def run(args) -> dict:
                     train_dataset(x_fit, y_fit, ROWS[row], batch_size=args.batch_size, seed=seed),
                     epochs=1,
                     verbose=0,
+                    shuffle=False,  # the dataset shuffles
                 )
                 predicted = model.predict(x_val, batch_size=1024, verbose=0).argmax(axis=1)
                 val_accuracy.append(100.0 * float(np.mean(predicted == y_val)))
@@ -129,7 +136,10 @@ def run(args) -> dict:
             results[row]["test_accuracy"].append(accuracy)
             results[row]["val_accuracy_per_epoch"].append(val_accuracy)
             results[row]["seconds"].append(seconds)
-            print(f"seed {seed}  {row:<24} test accuracy {accuracy:6.2f} %  ({seconds:.0f} s)", flush=True)
+            print(
+                f"seed {seed}  {row:<24} test accuracy {accuracy:6.2f} %  ({seconds:.0f} s)",
+                flush=True,
+            )
     erm = np.asarray(results["ERM"]["test_accuracy"]) if "ERM" in results else None
     for row in rows:
         if erm is not None and row != "ERM":
@@ -179,10 +189,14 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
         curves = np.asarray(values["val_accuracy_per_epoch"])
         epochs = np.arange(1, curves.shape[1] + 1)
         ax.plot(epochs, curves.mean(axis=0), color=f"C{index}", label=row)
-        ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=f"C{index}", alpha=0.2)
+        ax.fill_between(
+            epochs, curves.min(axis=0), curves.max(axis=0), color=f"C{index}", alpha=0.2
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(f"keras.io's CNN on Fashion-MNIST, {data['config']['seeds']} seeds (band: min-max)")
+    ax.set_title(
+        f"keras.io's CNN on Fashion-MNIST, {data['config']['seeds']} seeds (band: min-max)"
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -200,9 +214,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--epochs", type=int, default=10, help="epochs (keras.io: 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (keras.io: 64)")
-    parser.add_argument("--train-size", type=int, default=0, help="first N training images (0: all)")
+    parser.add_argument(
+        "--train-size", type=int, default=0, help="first N training images (0: all)"
+    )
     add_quick_flag(parser, QUICK, "3,000 training images, 1 epoch")
-    parser.add_argument("--output", type=Path, default=Path("runs/fashion_mnist"), help="output folder")
+    parser.add_argument(
+        "--output", type=Path, default=Path("runs/fashion_mnist"), help="output folder"
+    )
     args = parse_with_quick(parser, argv, QUICK)
     unknown = set(args.rows.split(",")) - set(ROWS)
     if unknown:

