@@ -41,14 +41,14 @@ from examples.paper.common import (
 from examples.paper.real_images import load
 from keras_mixup import MixupTransform
 
-KERAS_IO = {"ERM": 86.45, "mixup alpha=0.2": 86.80}  # test accuracy (%), one run each
-ROWS = {
-    "ERM": {},
-    "mixup alpha=0.2": {"alpha": 0.2},
-    "mixup 0.8 / CutMix 1.0": {"alpha": 0.8, "cutmix_alpha": 1.0, "switch_prob": 0.5},
-    "FMix alpha=1": {"alpha": 0.0, "fmix_alpha": 1.0},
+KERAS_IO = {"erm": 86.45, "mixup": 86.80}  # test accuracy (%), one run each
+ROWS = {  # name: (label, MixupTransform settings)
+    "erm": ("ERM", {}),
+    "mixup": ("mixup, alpha 0.2", {"alpha": 0.2}),
+    "recipe": ("mixup 0.8 / CutMix 1.0", {"alpha": 0.8, "cutmix_alpha": 1.0, "switch_prob": 0.5}),
+    "fmix": ("FMix, alpha 1", {"alpha": 0.0, "fmix_alpha": 1.0}),
 }
-QUICK = {"seeds": 2, "epochs": 1, "train_size": 3000, "rows": "ERM,mixup alpha=0.2"}
+QUICK = {"seeds": 2, "epochs": 1, "train_size": 3000, "rows": "erm,mixup"}
 VALIDATION = 2000
 
 
@@ -123,7 +123,9 @@ def run(args) -> dict:
             val_accuracy = []
             for _ in range(args.epochs):
                 model.fit(
-                    train_dataset(x_fit, y_fit, ROWS[row], batch_size=args.batch_size, seed=seed),
+                    train_dataset(
+                        x_fit, y_fit, ROWS[row][1], batch_size=args.batch_size, seed=seed
+                    ),
                     epochs=1,
                     verbose=0,
                     shuffle=False,  # the dataset shuffles
@@ -140,9 +142,9 @@ def run(args) -> dict:
                 f"seed {seed}  {row:<24} test accuracy {accuracy:6.2f} %  ({seconds:.0f} s)",
                 flush=True,
             )
-    erm = np.asarray(results["ERM"]["test_accuracy"]) if "ERM" in results else None
+    erm = np.asarray(results["erm"]["test_accuracy"]) if "erm" in results else None
     for row in rows:
-        if erm is not None and row != "ERM":
+        if erm is not None and row != "erm":
             results[row]["vs_erm"] = paired(np.asarray(results[row]["test_accuracy"]) - erm)
     return {"source": source, "train_examples": len(x_fit), "rows": results}
 
@@ -163,7 +165,7 @@ def markdown(data: dict) -> str:
             difference = f"{versus['mean']:+.2f}{interval}{p_value}"
         keras_io = KERAS_IO.get(row)
         table.append([
-            row, cell(values["test_accuracy"], digits=2), difference,
+            ROWS[row][0], cell(values["test_accuracy"], digits=2), difference,
             "" if keras_io is None else f"{keras_io:.2f} (1 run)",
         ])  # fmt: skip
     header = [
@@ -188,7 +190,7 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
     for index, (row, values) in enumerate(data["results"]["rows"].items()):
         curves = np.asarray(values["val_accuracy_per_epoch"])
         epochs = np.arange(1, curves.shape[1] + 1)
-        ax.plot(epochs, curves.mean(axis=0), color=f"C{index}", label=row)
+        ax.plot(epochs, curves.mean(axis=0), color=f"C{index}", label=ROWS[row][0])
         ax.fill_between(
             epochs, curves.min(axis=0), curves.max(axis=0), color=f"C{index}", alpha=0.2
         )

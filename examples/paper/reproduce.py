@@ -124,6 +124,11 @@ PROFILES = {  # in the order `make reproduce` runs them: quick ones first
         (*_VGG11, "--batch-size", "25", "--lr", "1e-3"),
         "Figure 4: speech, VGG-11 (quarter width), 30 epochs at batch 25 and Adam 1e-3",
     ),
+    "keras_io_fashion_mnist": Profile(
+        "fashion_mnist",
+        ("--rows", "erm,mixup", "--seeds", "5"),
+        "keras.io's mixup example on Fashion-MNIST, 5 seeds, paired",
+    ),
     "fig4_quick_vgg11_paper_schedule": Profile(
         "speech_commands",
         _VGG11,

@@ -1,0 +1,41 @@
+"""examples/paper/fashion_mnist.py: keras.io's example over seeds, on images made here (the
+real runs load Fashion-MNIST; `real_images` has its own tests)."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from examples.paper import fashion_mnist
+
+
+def test_the_paired_difference_interval_and_test_are_the_textbook_ones():
+    result = fashion_mnist.paired([1.0, 2.0, 3.0])
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+    assert result["mean"] == 2.0
+    np.testing.assert_allclose(result["ci95"], [2.0 - half, 2.0 + half])
+    np.testing.assert_allclose(result["p"], stats.ttest_1samp([1, 2, 3], 0).pvalue)
+    assert fashion_mnist.paired([0.5, 0.5])["p"] is None  # no spread: no test
+
+
+def test_a_short_run_writes_every_row_per_seed_and_renders(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 2700)
+    images = (rng.random((2700, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+    data = (images[:2500], labels[:2500], images[2500:], labels[2500:], "made in the test")
+    monkeypatch.setattr(fashion_mnist, "load", lambda name: data)
+    fashion_mnist.main(["--quick", "--train-size", "256", "--output", str(tmp_path)])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    rows = saved["results"]["rows"]
+    assert set(rows) == {"erm", "mixup"}
+    for values in rows.values():
+        assert len(values["test_accuracy"]) == 2  # the quick profile's two seeds
+        assert all(len(curve) == 1 for curve in values["val_accuracy_per_epoch"])
+    assert rows["mixup"]["vs_erm"]["ci95"] is not None
+    table = fashion_mnist.markdown(saved)
+    assert "86.45 (1 run)" in table and "made in the test" in table
+    (path,) = fashion_mnist.figures(saved, tmp_path, "curves")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(SystemExit):
+        fashion_mnist.main(["--rows", "erm,cutout", "--output", str(tmp_path)])
