@@ -172,18 +172,21 @@ def op_tables(runs: list[dict]) -> list[str]:
 
 
 def model_table(runs: list[dict]) -> str:
+    """Per backend and compile mode: the step with MixupLayer + MixupLoss over the step
+    without, this tree's and any baseline commit's (`--baseline`) in the same rounds."""
     keys = [k for k in runs[0]["model"] if k != "environments"]
     rows = []
     for backend, jit_compile in keys:
         times = [run["model"].get((backend, jit_compile), {}) for run in runs]
-        numerator = "with MixupLayer + MixupLoss"
-        rows.append(
-            [
-                f"{backend}, `jit_compile={jit_compile}`",
-                cell([ratio(t, numerator, "without MixupLayer") for t in times], percent=True),
-                " / ".join(f"{np.median(t['without MixupLayer']) * 1e3:.0f}" for t in times),
-            ]
-        )
+        for name in [n for n in times[0] if n.startswith("with MixupLayer")]:
+            code = "this commit" if "@" not in name else f"at {name.split('@')[1]}"
+            rows.append(
+                [
+                    f"{backend}, `jit_compile={jit_compile}`, {code}",
+                    cell([ratio(t, name, "without MixupLayer") for t in times], percent=True),
+                    " / ".join(f"{np.median(t['without MixupLayer']) * 1e3:.0f}" for t in times),
+                ]
+            )
     header = [
         "in a model: small CNN, 32x32x3, batch 128",
         "step time vs no MixupLayer",
