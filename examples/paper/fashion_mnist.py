@@ -139,7 +139,7 @@ def run(args) -> dict:
             results[row]["val_accuracy_per_epoch"].append(val_accuracy)
             results[row]["seconds"].append(seconds)
             print(
-                f"seed {seed}  {row:<24} test accuracy {accuracy:6.2f} %  ({seconds:.0f} s)",
+                f"seed {seed}  {ROWS[row][0]:<24} test accuracy {accuracy:6.2f} %  ({seconds:.0f} s)",
                 flush=True,
             )
     erm = np.asarray(results["erm"]["test_accuracy"]) if "erm" in results else None
