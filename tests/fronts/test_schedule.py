@@ -233,8 +233,8 @@ def test_a_new_scheduler_after_the_off_epochs_or_a_reload_turns_mixup_back_on(tm
     layer = MixupLayer(alpha=0.3, cutmix_alpha=1.0)
     model = keras.Sequential([keras.Input((8, 8, 1)), layer, keras.layers.Flatten()])
     AlphaScheduler(RECIPE, layer).on_epoch_begin(0)  # saved during the warm-up
-    model.save(tmp_path / "warm_up.keras")
-    restored = keras.saving.load_model(tmp_path / "warm_up.keras").layers[0]
+    model.save(str(tmp_path / "warm_up.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "warm_up.keras")).layers[0]
     assert (restored.alpha, restored.cutmix_alpha) == (0.0, 0.0)
     AlphaScheduler(RECIPE, restored).on_epoch_begin(2)  # resumed
     assert (restored.alpha, restored.cutmix_alpha) == (0.4, 1.0)
