@@ -39,6 +39,7 @@ from examples.paper.common import (
     write_results,
 )
 from examples.paper.real_images import load
+from examples.paper.training import EpochEvaluation
 from keras_mixup import MixupTransform
 
 KERAS_IO = {"erm": 86.45, "mixup": 86.80}  # test accuracy (%), one run each
@@ -120,18 +121,18 @@ def run(args) -> dict:
             model = keras_io_cnn()
             model.set_weights(initial)
             model.compile(loss="categorical_crossentropy", optimizer="adam")
-            val_accuracy = []
-            for _ in range(args.epochs):
-                model.fit(
-                    train_dataset(
-                        x_fit, y_fit, ROWS[row][1], batch_size=args.batch_size, seed=seed
-                    ),
-                    epochs=1,
-                    verbose=0,
-                    shuffle=False,  # the dataset shuffles
-                )
-                predicted = model.predict(x_val, batch_size=1024, verbose=0).argmax(axis=1)
-                val_accuracy.append(100.0 * float(np.mean(predicted == y_val)))
+            # one pipeline for the whole fit: each epoch reshuffles and draws fresh mixing
+            validation = EpochEvaluation(
+                tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(1024), log_name="val"
+            )
+            model.fit(
+                train_dataset(x_fit, y_fit, ROWS[row][1], batch_size=args.batch_size, seed=seed),
+                epochs=args.epochs,
+                verbose=0,
+                shuffle=False,  # the dataset shuffles
+                callbacks=[validation],
+            )
+            val_accuracy = [100.0 - error for error in validation.errors[1]]
             predicted = model.predict(x_test, batch_size=1024, verbose=0).argmax(axis=1)
             accuracy = 100.0 * float(np.mean(predicted == y_test))
             seconds = time.perf_counter() - started
