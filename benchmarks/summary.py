@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import _table
+
 BEGIN, END = "<!-- summary -->", "<!-- /summary -->"
 SHAPES = {"cifar": "CIFAR 32x32, batch 128", "imagenet": "ImageNet 224x224, batch 64"}
 SHORT = {"cifar": "CIFAR", "imagenet": "ImageNet"}
@@ -104,11 +106,6 @@ def cell(ratios: list, *, percent: bool = False) -> str:
     text = " / ".join(f"{100 * (r[0] - 1):+.0f} %" if percent else f"{r[0]:.2f}" for r in found)
     moved = any(not low <= median <= high for median, _, _ in found for _, low, high in found)
     return text + (" *" if moved else "")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def pipeline_table(runs: list[dict]) -> str:
