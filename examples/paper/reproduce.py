@@ -126,8 +126,8 @@ PROFILES = {  # in the order `make reproduce` runs them: quick ones first
     ),
     "keras_io_fashion_mnist": Profile(
         "fashion_mnist",
-        ("--rows", "erm,mixup", "--seeds", "5"),
-        "keras.io's mixup example on Fashion-MNIST, 5 seeds, paired",
+        ("--rows", "erm,mixup,recipe,fmix", "--seeds", "5"),
+        "keras.io's mixup example on Fashion-MNIST, 5 seeds, paired; the recipe and FMix",
     ),
     "fig4_quick_vgg11_paper_schedule": Profile(
         "speech_commands",
