@@ -15,8 +15,8 @@ import numpy as np
 from benchmarks.common import device_name, interleaved_medians, print_table
 from keras_mixup import MixupLayer
 from keras_mixup._src.bindings.ops import KERAS, NUMPY
-from keras_mixup._src.core.spec import params_for
 from keras_mixup._src.core.structures import Parts
+from keras_mixup._src.fronts.eager import params_for
 
 BATCH_SHAPE = (128, 32, 32, 3)
 

@@ -19,7 +19,7 @@ from benchmarks.common import interleaved_medians, print_table
 from keras_mixup import MixupLayer, sample_mix_params
 from keras_mixup._src.bindings.ops import KERAS
 from keras_mixup._src.core.mixing import blend_tensor
-from keras_mixup._src.core.spec import params_for
+from keras_mixup._src.fronts.eager import params_for
 
 CLASSES = 1000
 

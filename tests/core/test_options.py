@@ -12,7 +12,8 @@ import tensorflow as tf
 import keras_mixup
 from keras_mixup import MixupLayer, MixupTransform, sample_mix_params
 from keras_mixup._src.core.options import OPTIONS, RUNTIME, options_of
-from keras_mixup._src.core.spec import MixSpec, RuntimeSettings
+from keras_mixup._src.core.spec import MixSpec
+from keras_mixup._src.fronts.runtime import RuntimeSettings
 
 FRONTS = {"transform": MixupTransform, "layer": MixupLayer}
 

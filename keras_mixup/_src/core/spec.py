@@ -5,15 +5,16 @@ and `MixupAccuracy`; `NeighbourMixup`) holds a `MixSpec`: one frozen value with
 every option and the current run-time values, validated once, that gives its
 part of `get_config` and offers the three operations a front needs:
 
-- `draw(seed, parts, values)`: the parameters of a batch (`sampling.py`);
+- `draw(seed, parts, values)`: the parameters of a batch (`sampler.py`);
 - `apply(parts, params)`: those parameters applied to an element (`mixing.py`);
 - `mix_targets(params, y_true, ...)`: the targets of a loss or metric mixed the
   way the layer mixed the inputs.
 
 Run-time values (`options.RUNTIME`: alpha, switch_prob, prob, each method's alpha) are also
-kept in variables (`RuntimeVariables`) that traced code reads, so that changing
-them needs no retrace: assigning `front.alpha` replaces the front's spec with a
-validated copy and assigns the variables.
+kept in variables that traced code reads (the fronts' `runtime.RuntimeVariables`), so that
+changing them needs no retrace: assigning `front.alpha` replaces the front's spec with a
+validated copy and assigns the variables. A spec itself holds no state and makes no
+variables; drawing on the host and mixing eagerly is the fronts' too (`fronts/eager.py`).
 
 Adding an option: its row in the option table (`options.py`, or its method's
 `options`), a field here with the table's default, its use in `draw` / `apply`
@@ -26,14 +27,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import keras
-
-from keras_mixup._src.bindings.ops import NUMPY, ops_for
 from keras_mixup._src.core import boxes, mixing
 from keras_mixup._src.core import labels as label_rules
-from keras_mixup._src.core.elements import batch_size_of, check_parts, image_size_of, parse_element
+from keras_mixup._src.core.elements import batch_size_of, check_parts, image_size_of
 from keras_mixup._src.core.methods import METHODS
-from keras_mixup._src.core.options import OPTIONS, RUNTIME, RUNTIME_DOCS
+from keras_mixup._src.core.options import OPTIONS, RUNTIME
 from keras_mixup._src.core.sampler import (
     draw_mix_params,
     method_options,
@@ -258,21 +256,6 @@ class MixSpec:
             ops=ops,
         )
 
-    def draw_on_host(self, seed, parts: Parts, *, owner: str, data_ops, shards=1) -> MixParams:
-        """The parameters drawn on the host (NumPy binding) from `seed` (NumPy `[2]`)
-        with the current run-time values, moved once to `data_ops`' kind of tensor:
-        how eager code draws (NumPy and Grain batches, eager models)."""
-        params = self.draw(
-            seed,
-            parts,
-            self.runtime_values(),
-            owner=owner,
-            ops=NUMPY,
-            data_ops=data_ops,
-            shards=shards,
-        )
-        return params_for(params, ops=data_ops)
-
     def apply(
         self,
         parts: Parts,
@@ -381,155 +364,3 @@ class MixSpec:
         if channels_first:
             targets = ops.transpose(targets, [0, 3, 1, 2])
         return targets, weights
-
-
-class RuntimeVariables:
-    """A front's current `MixSpec` and the variables through which traced code
-    reads its run-time values: one float32 `tf.Variable` on the CPU holding them all
-    for tf.data graphs (made on first use), and for `MixupLayer` a Keras variable per
-    value, which the train step reads on every backend (on JAX it is part of the
-    state the trainer passes to the compiled step). Fronts that share one (a
-    transform and those `for_input_pipeline` derives from it) share the values."""
-
-    def __init__(self, spec: MixSpec):
-        self.spec = spec
-        self._tf = None
-        self._keras = None
-
-    def set(self, **changes) -> None:
-        """Validates `changes` (a new spec) and assigns them to every variable."""
-        self.spec = self.spec.replace(**changes)
-        if self._tf is not None:
-            self._tf.assign(self._vector())
-        for name, variable in (self._keras or {}).items():
-            variable.assign(getattr(self.spec, name))
-
-    def _vector(self) -> list:
-        return [float(getattr(self.spec, name)) for name in RUNTIME]
-
-    def add_keras_variables(self, layer) -> None:
-        """A Keras variable of `layer` per run-time value, set to the spec's."""
-        self._keras = {}
-        for name in RUNTIME:
-            self._keras[name] = layer.add_weight(
-                name=name,
-                shape=(),
-                dtype="float32",
-                trainable=False,
-                autocast=False,  # float32 under mixed precision too
-                initializer="zeros",
-            )
-            self._keras[name].assign(getattr(self.spec, name))
-
-    def tf_variable(self):
-        """The float32 tf.Variable `[len(RUNTIME)]` holding the run-time values in
-        `RUNTIME`'s order, on the CPU, made on first use outside any function being
-        traced. One variable, so that a tf.data batch reads them all in one op."""
-        if self._tf is None:
-            from keras_mixup._src.bindings.tf_ops import tf
-
-            with tf.init_scope(), tf.device("/CPU:0"):
-                self._tf = tf.Variable(
-                    self._vector(), trainable=False, dtype=tf.float32, name="runtime_values"
-                )
-        return self._tf
-
-    def tf_values(self) -> dict:
-        """The run-time values by name (float32 scalars), read once from `tf_variable`."""
-        vector = self.tf_variable().read_value()
-        return {name: vector[index] for index, name in enumerate(RUNTIME)}
-
-    def keras_values(self) -> dict:
-        return {name: keras.ops.convert_to_tensor(v) for name, v in self._keras.items()}
-
-    def keras_numpy(self) -> dict:
-        """The Keras variables' values as Python floats (after loading weights)."""
-        return {name: float(keras.ops.convert_to_numpy(v.value)) for name, v in self._keras.items()}
-
-
-def runtime_property(name: str) -> property:
-    """A property of a front holding `spec` and `runtime` (RuntimeVariables): reads
-    the current value; assignment validates it and updates the variables."""
-
-    def get(self) -> float:
-        return getattr(self.spec, name)
-
-    def set_(self, value) -> None:
-        self.runtime.set(**{name: value})
-
-    doc = (
-        f"The current value of {RUNTIME_DOCS[name]}. Assigning it (e.g. through "
-        "`AlphaScheduler`) takes effect at the next batch or training step, without "
-        "retracing or rebuilding anything."
-    )
-    return property(get, set_, doc=doc)
-
-
-class RuntimeSettings:
-    """The run-time settings as properties, for fronts with `runtime`
-    (`RuntimeVariables`), whose `spec` is the front's spec."""
-
-    @property
-    def spec(self) -> MixSpec:
-        return self.runtime.spec
-
-    alpha = runtime_property("alpha")
-    cutmix_alpha = runtime_property("cutmix_alpha")
-    gridmix_alpha = runtime_property("gridmix_alpha")
-    fmix_alpha = runtime_property("fmix_alpha")
-    smoothmix_alpha = runtime_property("smoothmix_alpha")
-    resizemix_alpha = runtime_property("resizemix_alpha")
-    mosaic_alpha = runtime_property("mosaic_alpha")
-    switch_prob = runtime_property("switch_prob")
-    prob = runtime_property("prob")
-
-    @property
-    def per_example(self) -> bool:
-        return self.spec.per_example
-
-    @property
-    def num_mixed(self) -> int:
-        return self.spec.num_mixed
-
-    @property
-    def num_classes(self):
-        return self.spec.num_classes
-
-    @property
-    def targets(self) -> str:
-        return self.spec.targets
-
-
-def params_for(params: MixParams, *, ops) -> MixParams:
-    """`params` (drawn on the host) as tensors of the binding `ops`."""
-    return MixParams(*(None if value is None else ops.convert(value) for value in params))
-
-
-def mix_element_now(
-    spec: MixSpec,
-    args: tuple,
-    seed,
-    *,
-    owner: str,
-    feature_dtype: str,
-    floating_dtype=None,
-    training: bool = True,
-):
-    """An element of NumPy arrays or backend tensors mixed now, in its own kind of
-    tensor (Grain, Python generators, `PyDataset`, eager calls): parsed, checked,
-    its parameters drawn on the host from `seed` (NumPy `[2]`), applied, packed."""
-    parts, pack = parse_element(args, owner)
-    data_ops = ops_for(keras.tree.flatten(parts.features)[0])
-    spec.check(parts, owner, ops=data_ops)
-    params = None
-    if training and spec.active(spec.runtime_values()):
-        params = spec.draw_on_host(seed, parts, owner=owner, data_ops=data_ops)
-    mixed = spec.apply(
-        parts,
-        params,
-        feature_dtype=feature_dtype,
-        floating_dtype=floating_dtype,
-        boxes_as_mixed=training,
-        ops=data_ops,
-    )
-    return pack(mixed)

@@ -1,7 +1,7 @@
 """`ElementMixer`: how a front (`MixupTransform`, or `MixupLayer` in a pipeline) mixes
 whole elements, whatever kind of tensor they come in: tf.data elements through the tf.data
 machinery (`tf_data.py`, which imports TensorFlow on first use), all others now, on the
-host (`core.spec.mix_element_now`)."""
+host (`eager.mix_element_now`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import keras
 
 from keras_mixup._src.bindings.ops import is_tensorflow_tensor
 from keras_mixup._src.core.seeds import HostSeeds
-from keras_mixup._src.core.spec import mix_element_now
+from keras_mixup._src.fronts.eager import mix_element_now
 
 
 class ElementMixer:

@@ -43,14 +43,12 @@ from keras_mixup._src.core.elements import is_whole_element, parse_element
 from keras_mixup._src.core.mixing import blend_tensor, map_tensors, mixed_mask, zero_padding
 from keras_mixup._src.core.options import options_of
 from keras_mixup._src.core.sampling import fold_in
-from keras_mixup._src.core.spec import (
-    MixSpec,
-    RuntimeSettings,
-    RuntimeVariables,
-)
+from keras_mixup._src.core.spec import MixSpec
 from keras_mixup._src.core.structures import MixParams, Parts
 from keras_mixup._src.core.validation import user_error, validate_layer_reference, validate_seed
+from keras_mixup._src.fronts.eager import draw_on_host
 from keras_mixup._src.fronts.element_mixer import ElementMixer
+from keras_mixup._src.fronts.runtime import RuntimeSettings, RuntimeVariables
 
 _OWN_OPTIONS = options_of("layer")  # the option table's, in its order
 
@@ -550,8 +548,13 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             values = self.runtime.keras_values()
             params = self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS, shards=shards)
             return self._replicated(params) if shards > 1 else params
-        return self.spec.draw_on_host(
-            keras.ops.convert_to_numpy(seed), parts, owner=self.owner, data_ops=KERAS, shards=shards
+        return draw_on_host(
+            self.spec,
+            keras.ops.convert_to_numpy(seed),
+            parts,
+            owner=self.owner,
+            data_ops=KERAS,
+            shards=shards,
         )
 
     def _check_bound(self) -> None:

@@ -10,9 +10,10 @@ import numpy as np
 from keras_mixup._src.bindings.ops import is_tensorflow_dataset
 from keras_mixup._src.core.options import options_of
 from keras_mixup._src.core.seeds import seed_from_generator
-from keras_mixup._src.core.spec import MixSpec, RuntimeSettings, RuntimeVariables
+from keras_mixup._src.core.spec import MixSpec
 from keras_mixup._src.core.validation import floating_dtype, validate_seed
 from keras_mixup._src.fronts.element_mixer import ElementMixer
+from keras_mixup._src.fronts.runtime import RuntimeSettings, RuntimeVariables
 
 _OWN_OPTIONS = options_of("transform")  # the option table's, in its order
 
