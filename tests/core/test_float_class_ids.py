@@ -115,17 +115,17 @@ def test_the_pipeline_or_model_decision_reads_keras_s_public_calls():
     greps for `keras.src`): called directly, the layer is outermost; called by another
     layer's `__call__`, it is inside a model; under a layer's `compute_output_spec` it is
     shape inference, where nothing is drawn."""
-    from keras_mixup._src.fronts import layer as layer_module
+    from keras_mixup._src.fronts import call_context
 
     seen = {}
 
     class Probe(MixupLayer):
         def __call__(self, *args, **kwargs):
-            seen["outermost"] = layer_module._outermost_call()
+            seen["outermost"] = call_context.outermost_call()
             return super().__call__(*args, **kwargs)
 
         def call(self, inputs, training=None, mask=None):
-            seen["shapes"] = layer_module._shape_inference()
+            seen["shapes"] = call_context.shape_inference()
             return super().call(inputs, training=training, mask=mask)
 
     class Wrapper(keras.layers.Layer):
@@ -144,5 +144,5 @@ def test_the_pipeline_or_model_decision_reads_keras_s_public_calls():
     assert seen == {"outermost": False, "shapes": False}
     Wrapper(probe)(keras.KerasTensor((4, 3)))  # symbolic: Keras infers the output's shape
     assert seen == {"outermost": False, "shapes": True}
-    source = (Path(layer_module.__file__)).read_text()
+    source = Path(call_context.__file__).read_text()
     assert "keras.src" not in source

@@ -1,122 +1,43 @@
 """MixupLayer: mixup inside a Keras model (targets mixed by `MixupLoss`), and in
 data pipelines (tf.data, Grain, `keras.layers.Pipeline`).
 
-A layer in a model only sees the inputs, but mixup must mix the targets with the
-same lambda and pairing (mixing inputs alone is the paper's "mix inputs only"
-ablation, which does not work). The mechanism:
-
-1. In a training step, `MixupLayer` draws `MixParams` (its `MixSpec`), mixes its
-   inputs and keeps the parameter tensors as its *record* of that step
-   (`layer.record`).
-2. `MixupLoss` (and `MixupAccuracy`), bound to the layer, read the record in the
-   same step and mix `y_true` and the sample weights with exactly those tensors
-   (`layer._step_targets`). Keras traces the forward pass, the loss and the metrics
-   into one function (one XLA cluster under `jit_compile=True`, one `jax.jit`
-   program on JAX), so the record is an ordinary tensor of that function: no
-   extra variables, no recomputation.
-3. In evaluation and prediction the layer is the identity and records "no
-   mixing", so the loss is the plain wrapped loss.
-
-Pipeline or model is decided by what the layer is given, as Keras's
-preprocessing layers decide which library to run on: a whole element (features
-*and* labels: `(x, y[, w])`, or Keras's dict with 'labels') is mixed as a data
-pipeline does it, every part together, in the element's own kind of tensor
-(TensorFlow ops in tf.data, NumPy in Grain); features alone are a model's inputs.
+In a training step the layer draws `MixParams` (its `MixSpec`), mixes its inputs and
+keeps the parameters as the record its `MixupLoss` and `MixupAccuracy` read in the same
+step (`followers.py`); in evaluation and prediction it is the identity and records "no
+mixing". Pipeline or model is decided by what the layer is given, as Keras's
+preprocessing layers decide which library to run on: a whole element (features *and*
+labels: `(x, y[, w])`, or Keras's dict with 'labels') is mixed as a data pipeline does
+it, every part together, in the element's own kind of tensor (`element_mixer.py`);
+features alone are a model's inputs. Its other parts: where it is called from
+(`call_context.py`), sequence masks (`sequence_masks.py`), devices (`sharding.py`), the
+run-time values' variables (`runtime.py`).
 """
 
 from __future__ import annotations
 
-import sys
-import weakref
-from typing import NamedTuple
-
 import keras
 import numpy as np
 
-from keras_mixup._src.bindings.ops import (
-    KERAS,
-    in_grain_pipeline,
-    in_tensorflow_graph,
-    is_traced,
-)
+from keras_mixup._src.bindings.ops import KERAS, in_grain_pipeline, in_tensorflow_graph, is_traced
 from keras_mixup._src.core.elements import is_whole_element, parse_element
 from keras_mixup._src.core.mixing import blend_tensor, map_tensors, mixed_mask, zero_padding
 from keras_mixup._src.core.options import options_of
-from keras_mixup._src.core.sampling import fold_in
 from keras_mixup._src.core.spec import MixSpec
 from keras_mixup._src.core.structures import MixParams, Parts
-from keras_mixup._src.core.validation import user_error, validate_layer_reference, validate_seed
+from keras_mixup._src.core.validation import validate_seed
+from keras_mixup._src.fronts.call_context import current_graph, outermost_call, shape_inference
 from keras_mixup._src.fronts.eager import draw_on_host
 from keras_mixup._src.fronts.element_mixer import ElementMixer
+from keras_mixup._src.fronts.followers import Followed, StepRecord
 from keras_mixup._src.fronts.runtime import RuntimeSettings, RuntimeVariables
+from keras_mixup._src.fronts.sequence_masks import MixedSequenceMask, input_masks
+from keras_mixup._src.fronts.sharding import batch_shards, replica_seed, replicated
 
 _OWN_OPTIONS = options_of("layer")  # the option table's, in its order
 
-# The live layers by name, only to resolve the layer name in a saved MixupLoss /
-# MixupAccuracy configuration: Keras deserializes a model's layers before its
-# compile configuration, so the restored layer is found here by its name.
-_LAYERS_BY_NAME: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-def find_layer(name: str) -> MixupLayer | None:
-    """The live `MixupLayer` called `name`, if any (see `_LAYERS_BY_NAME`)."""
-    return _LAYERS_BY_NAME.get(name)
-
-
-class StepRecord(NamedTuple):
-    """What a `MixupLayer` did in its last forward pass."""
-
-    params: MixParams | None  # None: the pass did not mix (inference)
-    graph: object  # the TensorFlow graph the tensors belong to (None: eager, JAX, torch)
-    shards: int = 1  # partners from the example's own shard of the batch (keras.distribution)
-
-
-def _enclosing_keras_calls():
-    """`(called_by_another_layer, in_shape_inference)`, read from Python's stack: whether
-    another Keras layer or model is calling this one (`keras.layers.Layer.__call__` of an
-    object other than the caller's own), and whether Keras is tracing layers only for
-    their outputs' shapes and dtypes (`compute_output_spec`: a layer's, e.g. of a
-    `keras.layers.Pipeline` in a model being built, or the backend's, with which Keras
-    builds a layer by running it on symbolic inputs). Keras has no public getter for its
-    call context; these functions on the stack say the same, without its private modules
-    (`in_grain_pipeline` reads the stack the same way)."""
-    frame = sys._getframe(2)  # the caller's caller: the MixupLayer method asking
-    caller = frame.f_locals.get("self")
-    called, shapes = False, False
-    while frame is not None:
-        name = frame.f_code.co_name
-        if name in ("__call__", "compute_output_spec"):
-            owner = frame.f_locals.get("self")
-            is_layer = isinstance(owner, keras.layers.Layer)
-            called |= name == "__call__" and is_layer and owner is not caller
-            in_keras = frame.f_globals.get("__name__", "").startswith("keras.")
-            shapes |= name == "compute_output_spec" and (is_layer or in_keras)
-        frame = frame.f_back
-    return called, shapes
-
-
-def _outermost_call() -> bool:
-    """Whether no other Keras layer or model is calling this one (a data pipeline,
-    or the user, calls it directly)."""
-    return not _enclosing_keras_calls()[0]
-
-
-def _shape_inference() -> bool:
-    """Whether Keras is tracing the layer only for its output's shape and dtype
-    (`compute_output_spec`, e.g. of a `keras.layers.Pipeline` in a model being built)."""
-    return _enclosing_keras_calls()[1]
-
-
-def _current_graph():
-    if not in_tensorflow_graph():
-        return None
-    from keras_mixup._src.bindings.tf_ops import tf
-
-    return tf.compat.v1.get_default_graph()
-
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
-class MixupLayer(RuntimeSettings, keras.layers.Layer):
+class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
     """Mixup (Zhang et al., 2018) and its family (k-way, CutMix) as a Keras layer.
 
     In a model, with `training=True`, the layer replaces its input batch by
@@ -344,9 +265,9 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.runtime.add_keras_variables(self)
         self.record: StepRecord | None = None
+        self.register()  # by name, for followers restored from a file
         self._step_masks = None  # the output masks of the last mixing call (compute_mask)
         self._symbolic_outputs = None
-        self._followers: weakref.WeakSet = weakref.WeakSet()
         self._elements = ElementMixer(
             self,
             owner=self.owner,
@@ -354,7 +275,6 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             feature_dtype=self.compute_dtype,
             floating_dtype=self.compute_dtype,
         )
-        _LAYERS_BY_NAME[self.name] = self
         # every variable exists now (nothing depends on the input shape): a Pipeline or
         # model holding the layer need not build it
         self.built = True
@@ -388,15 +308,6 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def _bind(self, follower) -> None:
-        """Registers a `MixupLoss` / `MixupAccuracy` that follows this layer's mixing."""
-        self._followers.add(follower)
-
-    def _bound_followers(self) -> list:
-        """The `MixupLoss` / `MixupAccuracy` objects bound to this layer (a method,
-        not a property: Keras's saving walks properties, and these point back here)."""
-        return list(self._followers)
-
     @property
     def owner(self) -> str:
         return f"MixupLayer '{self.name}'"
@@ -410,7 +321,7 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         if (
             kwargs.get("training") is None
             and not isinstance(first, keras.KerasTensor)
-            and _outermost_call()
+            and outermost_call()
             and (in_tensorflow_graph() or in_grain_pipeline())
         ):
             # Mapped over a data pipeline (no model around it) with no labels: a dict
@@ -424,14 +335,14 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
         dtype = self.compute_dtype
         flat = keras.tree.flatten(inputs)
         self._step_masks = None
-        if not training or _shape_inference():  # shape inference: nothing to draw
-            self.record = StepRecord(None, _current_graph())
+        if not training or shape_inference():  # shape inference: nothing to draw
+            self.record = StepRecord(None, current_graph())
             return map_tensors(lambda t: KERAS.cast(t, dtype), inputs)
         self._check_bound()
-        masks = self._masks(flat, mask)
-        shards = self._shards(flat[0])
+        masks = input_masks(flat, mask, self.spec, self.owner)
+        shards = batch_shards(flat[0], self.spec.mix_across_devices)
         params = self._step_params(inputs, flat[0], shards)
-        self.record = StepRecord(params, _current_graph(), shards)
+        self.record = StepRecord(params, current_graph(), shards)
         channels_first = self.spec.channels_first
         mixed = [
             blend_tensor(
@@ -450,28 +361,6 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
                 for m in masks
             ]
         return keras.tree.pack_sequence_as(inputs, mixed)
-
-    def _masks(self, flat_inputs: list, mask) -> list:
-        """The Keras mask of each input (None where it has none).
-
-        Raises:
-            ValueError: a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix, Mosaic)
-                with masked (sequence) inputs: it mixes regions of images.
-        """
-        masks = [None] * len(flat_inputs) if mask is None else keras.tree.flatten(mask)
-        if len(masks) != len(flat_inputs):
-            masks = [None] * len(flat_inputs)
-        if self.spec.cuts and any(m is not None for m in masks):
-            cutting = self.spec.cutting_methods[0]
-            name, method = cutting.alpha, cutting.title
-            raise user_error(
-                ValueError,
-                f"{self.owner} has {name}={getattr(self.spec, name)}, but its input carries a "
-                "Keras mask (a padded sequence, e.g. after Embedding(mask_zero=True)): "
-                f"{method} mixes regions of images and is not defined for sequences. Use "
-                f"mixup ({name}=0) on sequences.",
-            )
-        return masks
 
     def compute_output_spec(self, *args, **kwargs):
         outputs = super().compute_output_spec(*args, **kwargs)
@@ -504,50 +393,15 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             return mask
         return self._step_masks[index]
 
-    def _shards(self, first) -> int:
-        """How many shards of the batch to mix apart: the devices on the batch axis of
-        a `keras.distribution` (DataParallel, or ModelParallel's data axis), unless
-        `mix_across_devices=True` or the batch does not split evenly (then 1: the
-        global batch, whose partners come from every device)."""
-        distribution = keras.distribution.distribution()
-        if distribution is None or self.spec.mix_across_devices:
-            return 1
-        mesh = getattr(distribution, "device_mesh", None)
-        axis = getattr(distribution, "batch_dim_name", None)
-        if mesh is None or axis not in tuple(mesh.axis_names):
-            return 1
-        shards = int(mesh.shape[tuple(mesh.axis_names).index(axis)])
-        batch = first.shape[0]
-        return shards if batch is not None and shards > 1 and batch % shards == 0 else 1
-
-    def _replicated(self, params: MixParams) -> MixParams:
-        """Under a keras.distribution, the (small) parameters on every device: each
-        device then reads its shard's part locally, with no collective."""
-        mesh = keras.distribution.distribution().device_mesh
-
-        def replicate(value):
-            layout = keras.distribution.TensorLayout([None] * len(value.shape), mesh)
-            return keras.distribution.distribute_tensor(value, layout)
-
-        return MixParams(*(None if v is None else replicate(v) for v in params))
-
     def _step_params(self, inputs, first, shards: int = 1) -> MixParams:
         """This step's parameters: drawn in the traced step where it is compiled,
         else on the host (NumPy) and moved to the backend once."""
-        seed = self.seed_generator.next()
-        if keras.backend.backend() == "tensorflow":
-            from keras_mixup._src.bindings.tf_ops import tf
-
-            # Under a multi-replica tf.distribute strategy the seed generator's state
-            # is mirrored: each replica folds its id in to draw its own parameters.
-            context = tf.distribute.get_replica_context()
-            if context is not None and context.num_replicas_in_sync > 1:
-                seed = fold_in(seed, context.replica_id_in_sync_group, ops=KERAS)
+        seed = replica_seed(self.seed_generator.next())
         parts = Parts(features=inputs)
         if is_traced(first) or in_tensorflow_graph():
             values = self.runtime.keras_values()
             params = self.spec.draw(seed, parts, values, owner=self.owner, ops=KERAS, shards=shards)
-            return self._replicated(params) if shards > 1 else params
+            return replicated(params) if shards > 1 else params
         return draw_on_host(
             self.spec,
             keras.ops.convert_to_numpy(seed),
@@ -557,145 +411,8 @@ class MixupLayer(RuntimeSettings, keras.layers.Layer):
             shards=shards,
         )
 
-    def _check_bound(self) -> None:
-        if self.inputs_only or self._followers:
-            return
-        others = sorted(name for name, layer in list(_LAYERS_BY_NAME.items()) if layer._followers)
-        elsewhere = (
-            f" The MixupLoss / MixupAccuracy objects in this process follow the layer(s) "
-            f"{others}: bind the loss to the MixupLayer that is in this model."
-            if others
-            else ""
-        )
-        raise user_error(
-            ValueError,
-            f"{self.owner} is mixing the inputs of a training step, but no MixupLoss is bound "
-            "to it, so the targets would stay unmixed: that silently trains the paper's 'mix "
-            "inputs only' ablation, which does not work. Compile the model with "
-            "loss=keras_mixup.MixupLoss(<your loss>, layer=<this layer>), or pass "
-            f"inputs_only=True to MixupLayer to mix the inputs alone on purpose.{elsewhere} A "
-            "model with several inputs needs one MixupLayer called on all of them "
-            "(mixup([x1, x2]) mixes every input with the same lambda and partners), not one "
-            "layer per input. In a data pipeline, give the layer whole elements "
-            "((x, y) or Keras's dict with 'labels'), not features alone.",
-        )
-
-    def _step_targets(
-        self, y_true, width: int, *, integers: str = "class_ids", sample_weight=None, name="y_true"
-    ):
-        """`y_true` (and `sample_weight`) mixed like the inputs of the current step.
-
-        Integer labels are class ids one-hot encoded to `width` (the width of the
-        predictions), or binary probabilities / values, cast (`integers`, see
-        `labels.to_float_targets`). Labels out of range raise where values are
-        known, and give NaN targets in traced steps (XLA drops assertions). Returns
-        float32 targets and weights; with no mixing in this step (inference), the
-        float targets unmixed.
-
-        Raises:
-            ValueError: the layer has not run yet, or ran in another traced function.
-        """
-        record = self.record
-        if record is None:
-            raise user_error(
-                ValueError,
-                f"A MixupLoss / MixupAccuracy follows {self.owner}, which has not run: the "
-                "layer must be part of the model whose loss and metrics these are. A model "
-                "with several inputs needs one MixupLayer called on all of them.",
-            )
-        stale = user_error(
-            ValueError,
-            f"MixupLoss must run in the same step (the same traced function) as the forward "
-            f"pass of {self.owner}; the layer's last mixing belongs to another function. "
-            "Compute the loss right after calling the model.",
-        )
-        if record.graph is not _current_graph():
-            raise stale
-        try:
-            return self.spec.mix_targets(
-                record.params,
-                y_true,
-                width=width,
-                integers=integers,
-                sample_weight=sample_weight,
-                name=name,
-                shards=record.shards,
-                ops=KERAS,
-            )
-        except Exception as error:
-            if type(error).__name__ == "UnexpectedTracerError":  # JAX: a leaked record
-                raise stale from None
-            raise
-
     # ------------------------------------------------------------------ in a pipeline
 
     def _mix_element(self, args: tuple, training: bool):
         """A whole element, mixed as a data pipeline mixes it, in its own kind of tensor."""
         return self._elements.mix(args, training=training)
-
-
-@keras.saving.register_keras_serializable(package="keras_mixup")
-class MixedSequenceMask(keras.layers.Layer):
-    """The Keras mask of a `MixupLayer`'s output in a functional model: a node of the
-    model's graph (as `Embedding(mask_zero=True)`'s `not_equal` is) that takes the
-    layer's output, so it runs after the layer in every step, and gives the union
-    mask of that step's mixing (`MixupLayer.compute_mask`), or the input's mask
-    where the step did not mix."""
-
-    def __init__(self, source, index: int = 0, **kwargs):
-        """`source`: the MixupLayer, or its name (a deserialized model: the layer of
-        that name deserialized just before)."""
-        super().__init__(**kwargs)
-        layer = source if isinstance(source, MixupLayer) else find_layer(source)
-        self.source = layer.name if isinstance(source, MixupLayer) else source
-        self.index = int(index)
-        if layer is None:
-            raise user_error(
-                ValueError,
-                f"MixedSequenceMask gives the mask of MixupLayer '{source}', but no such "
-                "layer exists in this process (it is deserialized before its mask node).",
-            )
-        # a weak reference: an attribute holding a layer would make it a sublayer
-        self._layer = None if layer is None else weakref.ref(layer)
-
-    def call(self, mixed, mask):
-        return self._layer()._mask_of_step(self.index, mask)
-
-    def compute_output_spec(self, mixed, mask):
-        return keras.KerasTensor(mask.shape, dtype="bool")
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return None  # its output is a mask: it carries none itself
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "source": self.source, "index": self.index}
-
-
-class LayerFollower:
-    """Binding to a `MixupLayer` by object or by name (for objects restored from a
-    saved model, whose layers are deserialized before the compile configuration)."""
-
-    layer_name: str | None = None
-    _layer: MixupLayer | None = None
-
-    def _follow(self, layer) -> None:
-        validate_layer_reference(layer, isinstance(layer, MixupLayer))
-        if isinstance(layer, MixupLayer):
-            self.layer_name, self._layer = layer.name, layer
-        else:
-            self.layer_name, self._layer = layer, find_layer(layer)
-        if self._layer is not None:
-            self._layer._bind(self)
-
-    @property
-    def layer(self) -> MixupLayer:
-        if self._layer is None:
-            self._layer = find_layer(self.layer_name)
-            if self._layer is None:
-                raise user_error(
-                    ValueError,
-                    f"{type(self).__name__} follows a MixupLayer named '{self.layer_name}', but "
-                    "no such layer exists in this process.",
-                )
-            self._layer._bind(self)
-        return self._layer

@@ -8,7 +8,8 @@ import keras
 
 from keras_mixup._src.core import labels as label_rules
 from keras_mixup._src.core.validation import user_error, validate_loss_arguments
-from keras_mixup._src.fronts.layer import LayerFollower, MixupLayer
+from keras_mixup._src.fronts.followers import LayerFollower
+from keras_mixup._src.fronts.layer import MixupLayer
 
 # Losses whose targets are probabilities per output unit: integer 0/1 labels are
 # cast, not one-hot encoded (keras.losses.BinaryCrossentropy takes them as they are).

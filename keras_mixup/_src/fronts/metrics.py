@@ -9,7 +9,8 @@ import keras
 from keras_mixup._src.bindings.ops import KERAS
 from keras_mixup._src.core import labels as label_rules
 from keras_mixup._src.core.validation import user_error, validate_probability
-from keras_mixup._src.fronts.layer import LayerFollower, MixupLayer
+from keras_mixup._src.fronts.followers import LayerFollower
+from keras_mixup._src.fronts.layer import MixupLayer
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
