@@ -3,6 +3,7 @@
 
 import ast
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from keras_mixup import MixParams, blend, sample_mix_params
-from keras_mixup._src.bindings.ops import KERAS
+from keras_mixup._src.bindings.binding import RENAMES, Binding, Ops
+from keras_mixup._src.bindings.ops import KERAS, NUMPY
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
 from keras_mixup._src.core.sampling import fold_in, random_words, threefry2x32
 
@@ -26,6 +28,83 @@ THREEFRY_KAT = [
     ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
     ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
 ]
+
+
+BINDINGS = {"numpy": NUMPY, "keras": KERAS, "tensorflow": TENSORFLOW}
+
+
+def _protocol_members() -> list:
+    return [
+        name
+        for name in dir(Ops)
+        if not name.startswith("_") and name in {*vars(Ops), *Ops.__annotations__}
+    ]
+
+
+@pytest.mark.parametrize("name", list(BINDINGS))
+def test_every_binding_provides_the_protocol_with_its_signatures(name):
+    """Issue 42, item 4: each binding is held to `Ops` (a typing.Protocol): every member
+    present, and every primitive a binding writes itself takes the Protocol's arguments
+    (a rename, a library function, takes the library's)."""
+    binding = BINDINGS[name]
+    assert isinstance(binding, Ops)
+    members = _protocol_members()
+    assert {"convert", "check", "irfft2", "weighted_pair", "where"} <= set(members)
+    for member in members:
+        assert hasattr(binding, member), (name, member)
+        own = getattr(type(binding), member)
+        if not callable(own) or getattr(own, "__module__", "").startswith(
+            ("numpy", "keras.", "tensorflow")
+        ):
+            continue
+        expected = list(inspect.signature(getattr(Ops, member)).parameters)[1:]  # less self
+        got = [p for p in inspect.signature(getattr(binding, member)).parameters]
+        assert got == expected, (name, member)
+
+
+def test_each_rename_is_written_once_and_installed():
+    """A primitive in `RENAMES` is the library's function in every binding that names it,
+    and no binding's class also writes it by hand."""
+    namespaces = {"numpy": np, "keras": keras.ops, "tensorflow": tf}
+    for name, binding in BINDINGS.items():
+        tree = ast.parse(inspect.getsource(type(binding)).lstrip())
+        written = {
+            node.name if isinstance(node, ast.FunctionDef) else node.targets[0].id
+            for node in tree.body[0].body
+            if isinstance(node, ast.FunctionDef)
+            or (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name))
+        }
+        assert "check" not in written or name != "numpy"  # NumPy's is the base's
+        for primitive, paths in RENAMES.items():
+            path = paths[list(BINDINGS).index(name)]
+            if path is None:
+                assert primitive in written, (name, primitive)
+                continue
+            assert primitive not in written, (name, primitive)
+            library = namespaces[name]
+            for part in path.split("."):
+                library = getattr(library, part)
+            assert inspect.getattr_static(type(binding), primitive).__func__ is library
+    assert all(isinstance(b, Binding) for b in BINDINGS.values())
+
+
+def test_the_bindings_agree_on_every_rename():
+    x = np.array([[0.5, -1.0], [2.0, 3.0]], np.float32)
+    ints = np.array([5, -7], np.int32)
+    calls = {
+        "where": (x > 0, x, -x), "maximum": (x, 1.0), "minimum": (x, 1.0), "sqrt": (abs(x),),
+        "log": (abs(x) + 1,), "exp": (x,), "cos": (x,), "sin": (x,), "sigmoid": (x,),
+        "floor": (x,), "bit_and": (ints, 3), "bit_or": (ints, 3), "bit_xor": (ints, 3),
+        "reshape": (x, [4]), "broadcast_to": (x[0], [3, 2]), "transpose": (x, [1, 0]),
+        "squeeze": (x[:1], 0), "stack": ([x, x], 1), "max": (x, 1), "any": (x > 0, 1),
+        "all": (x > 0, 0), "sum": (x, 0), "cast": (x, "int32"), "convert": (x,),
+    }  # fmt: skip
+    assert set(calls) == set(RENAMES) - {"cond"}
+    for primitive, args in calls.items():
+        values = [np.asarray(keras.ops.convert_to_numpy(getattr(b, primitive)(*args)))
+                  for b in BINDINGS.values()]  # fmt: skip
+        for value in values[1:]:
+            np.testing.assert_allclose(value, values[0], rtol=1e-6, err_msg=primitive)
 
 
 def _int32(words):

@@ -1,4 +1,5 @@
-"""The small ops interface that keras_mixup's one core is written against.
+"""The NumPy and `keras.ops` bindings of the ops interface (`binding.Ops`) that
+keras_mixup's one core is written against.
 
 `sampling` (drawing) and `mixing` (applying) call only the methods of an ops
 binding, never `tf.*`, `keras.ops.*` or `np.*` directly. Three bindings
@@ -117,7 +118,7 @@ def is_traced(x) -> bool:
     return False
 
 
-class NumPyOps(Binding):
+class NumPyOps(Binding, namespace=np):
     """The ops interface bound to NumPy (host arrays)."""
 
     name = "numpy"
@@ -156,41 +157,8 @@ class NumPyOps(Binding):
         return np.arange(n, dtype=np.dtype(dtype))
 
     @staticmethod
-    def reshape(x, shape):
-        return np.reshape(x, shape)
-
-    @staticmethod
-    def broadcast_to(x, shape):
-        return np.broadcast_to(x, shape)
-
-    @staticmethod
     def concat(tensors, axis: int = 0):
         return np.concatenate(tensors, axis=axis)
-
-    @staticmethod
-    def stack(tensors, axis: int = 0):
-        return np.stack(tensors, axis=axis)
-
-    @staticmethod
-    def squeeze(x, axis: int):
-        return np.squeeze(x, axis=axis)
-
-    @staticmethod
-    def transpose(x, axes):
-        return np.transpose(x, axes)
-
-    where = staticmethod(np.where)
-    maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
-    sqrt = staticmethod(np.sqrt)
-    log = staticmethod(np.log)
-    exp = staticmethod(np.exp)
-    cos = staticmethod(np.cos)
-    sin = staticmethod(np.sin)
-    floor = staticmethod(np.floor)
-    bit_and = staticmethod(np.bitwise_and)
-    bit_or = staticmethod(np.bitwise_or)
-    bit_xor = staticmethod(np.bitwise_xor)
 
     @staticmethod
     def sigmoid(x):
@@ -221,18 +189,6 @@ class NumPyOps(Binding):
     @staticmethod
     def sum(x, axis=None):
         return np.sum(x, axis=axis, dtype=np.asarray(x).dtype)
-
-    @staticmethod
-    def max(x, axis=None):
-        return np.max(x, axis=axis)
-
-    @staticmethod
-    def any(x, axis=None):
-        return np.any(x, axis=axis)
-
-    @staticmethod
-    def all(x, axis=None):
-        return np.all(x, axis=axis)
 
     @staticmethod
     def argsort(x):
@@ -272,25 +228,11 @@ class NumPyOps(Binding):
     def cond(pred, true_fn, false_fn):
         return true_fn() if bool(pred) else false_fn()
 
-    @staticmethod
-    def check(condition, message: str, value=None) -> list:
-        if not bool(condition):
-            raise ValueError(Binding.with_value(message, value))
-        return []
 
-
-class KerasOps(Binding):
+class KerasOps(Binding, namespace=keras.ops):
     """The ops interface bound to `keras.ops`: TensorFlow, JAX or PyTorch tensors."""
 
     name = "keras"
-
-    @staticmethod
-    def convert(x, dtype=None):
-        return keras.ops.convert_to_tensor(x, dtype=dtype)
-
-    @staticmethod
-    def cast(x, dtype):
-        return keras.ops.cast(x, dtype)
 
     @staticmethod
     def dtype(x) -> str:
@@ -313,38 +255,9 @@ class KerasOps(Binding):
     def arange(n, dtype="int32"):
         return keras.ops.arange(n, dtype=dtype)
 
-    reshape = staticmethod(keras.ops.reshape)
-    broadcast_to = staticmethod(keras.ops.broadcast_to)
-
     @staticmethod
     def concat(tensors, axis: int = 0):
         return keras.ops.concatenate(tensors, axis=axis)
-
-    @staticmethod
-    def stack(tensors, axis: int = 0):
-        return keras.ops.stack(tensors, axis=axis)
-
-    @staticmethod
-    def squeeze(x, axis: int):
-        return keras.ops.squeeze(x, axis=axis)
-
-    @staticmethod
-    def transpose(x, axes):
-        return keras.ops.transpose(x, axes)
-
-    where = staticmethod(keras.ops.where)
-    maximum = staticmethod(keras.ops.maximum)
-    minimum = staticmethod(keras.ops.minimum)
-    sqrt = staticmethod(keras.ops.sqrt)
-    log = staticmethod(keras.ops.log)
-    exp = staticmethod(keras.ops.exp)
-    cos = staticmethod(keras.ops.cos)
-    sin = staticmethod(keras.ops.sin)
-    sigmoid = staticmethod(keras.ops.sigmoid)
-    floor = staticmethod(keras.ops.floor)
-    bit_and = staticmethod(keras.ops.bitwise_and)
-    bit_or = staticmethod(keras.ops.bitwise_or)
-    bit_xor = staticmethod(keras.ops.bitwise_xor)
 
     @staticmethod
     def shift_left(x, bits: int):
@@ -357,22 +270,6 @@ class KerasOps(Binding):
     @staticmethod
     def cumsum(x, axis: int = 0):
         return keras.ops.cumsum(x, axis=axis)
-
-    @staticmethod
-    def sum(x, axis=None):
-        return keras.ops.sum(x, axis=axis)
-
-    @staticmethod
-    def max(x, axis=None):
-        return keras.ops.max(x, axis=axis)
-
-    @staticmethod
-    def any(x, axis=None):
-        return keras.ops.any(x, axis=axis)
-
-    @staticmethod
-    def all(x, axis=None):
-        return keras.ops.all(x, axis=axis)
 
     @staticmethod
     def argsort(x):
@@ -419,10 +316,6 @@ class KerasOps(Binding):
         return super().weighted_pair(x, own, x_partner, partner)
 
     @staticmethod
-    def cond(pred, true_fn, false_fn):
-        return keras.ops.cond(pred, true_fn, false_fn)
-
-    @staticmethod
     def check(condition, message: str, value=None) -> list:
         """Raises `ValueError(message)` where the value is known (eager TensorFlow,
         PyTorch, JAX outside `jit`), returns an assert op in a TensorFlow graph, and
@@ -431,10 +324,8 @@ class KerasOps(Binding):
             return tensorflow_ops().check(condition, message, value)
         if is_traced(condition):
             return []
-        if not bool(keras.ops.convert_to_numpy(condition)):
-            offending = None if value is None else lambda: keras.ops.convert_to_numpy(value())
-            raise ValueError(Binding.with_value(message, offending))
-        return []
+        offending = None if value is None else lambda: keras.ops.convert_to_numpy(value())
+        return Binding.raise_unless(keras.ops.convert_to_numpy(condition), message, offending)
 
 
 NUMPY = NumPyOps()

@@ -1,5 +1,5 @@
 """The ops interface bound to TensorFlow (graph, eager and XLA): the binding of
-the tf.data fronts, whatever `KERAS_BACKEND` is. See `ops.py` for the interface.
+the tf.data fronts, whatever `KERAS_BACKEND` is. See `binding.Ops` for the interface.
 
 This module and `tf_data.py` are the only ones that import TensorFlow; both are
 imported on first use, so `import keras_mixup` and the layer, loss and metric
@@ -23,18 +23,10 @@ except ImportError as error:  # pragma: no cover - exercised in the no-TensorFlo
 from keras_mixup._src.bindings.binding import Binding
 
 
-class TensorFlowOps(Binding):
+class TensorFlowOps(Binding, namespace=tf):
     """The ops interface bound to TensorFlow."""
 
     name = "tensorflow"
-
-    @staticmethod
-    def convert(x, dtype=None):
-        return tf.convert_to_tensor(x, dtype=dtype)
-
-    @staticmethod
-    def cast(x, dtype):
-        return tf.cast(x, dtype)
 
     @staticmethod
     def dtype(x) -> str:
@@ -59,48 +51,14 @@ class TensorFlowOps(Binding):
         return tf.range(n, dtype=dtype)
 
     @staticmethod
-    def reshape(x, shape):
-        return tf.reshape(x, shape)
-
-    @staticmethod
-    def broadcast_to(x, shape):
-        return tf.broadcast_to(x, shape)
-
-    @staticmethod
     def concat(tensors, axis: int = 0):
         return tf.concat(tensors, axis)
-
-    @staticmethod
-    def stack(tensors, axis: int = 0):
-        return tf.stack(tensors, axis)
-
-    @staticmethod
-    def squeeze(x, axis: int):
-        return tf.squeeze(x, axis)
-
-    @staticmethod
-    def transpose(x, axes):
-        return tf.transpose(x, axes)
 
     def rows_like(self, weights, tensor):
         rank = tensor.shape.rank
         if rank is not None:
             return tf.reshape(weights, [-1] + [1] * (rank - 1))
         return tf.reshape(weights, tf.concat([[-1], tf.ones([tf.rank(tensor) - 1], tf.int32)], 0))
-
-    where = staticmethod(tf.where)
-    maximum = staticmethod(tf.maximum)
-    minimum = staticmethod(tf.minimum)
-    sqrt = staticmethod(tf.sqrt)
-    log = staticmethod(tf.math.log)
-    exp = staticmethod(tf.exp)
-    cos = staticmethod(tf.cos)
-    sin = staticmethod(tf.sin)
-    sigmoid = staticmethod(tf.sigmoid)
-    floor = staticmethod(tf.floor)
-    bit_and = staticmethod(tf.bitwise.bitwise_and)
-    bit_or = staticmethod(tf.bitwise.bitwise_or)
-    bit_xor = staticmethod(tf.bitwise.bitwise_xor)
 
     @staticmethod
     def shift_left(x, bits: int):
@@ -114,22 +72,6 @@ class TensorFlowOps(Binding):
     @staticmethod
     def cumsum(x, axis: int = 0):
         return tf.cumsum(x, axis=axis)
-
-    @staticmethod
-    def sum(x, axis=None):
-        return tf.reduce_sum(x, axis=axis)
-
-    @staticmethod
-    def max(x, axis=None):
-        return tf.reduce_max(x, axis=axis)
-
-    @staticmethod
-    def any(x, axis=None):
-        return tf.reduce_any(x, axis=axis)
-
-    @staticmethod
-    def all(x, axis=None):
-        return tf.reduce_all(x, axis=axis)
 
     @staticmethod
     def argsort(x):
@@ -157,19 +99,13 @@ class TensorFlowOps(Binding):
         return tf.signal.irfft2d(spectrum, fft_length=[height, width])
 
     @staticmethod
-    def cond(pred, true_fn, false_fn):
-        return tf.cond(pred, true_fn, false_fn)
-
-    @staticmethod
     def check(condition, message: str, value=None) -> list:
         """Raises `ValueError(message)` now (eager), or returns an assert op that
         raises when run (graph). Inside an XLA-compiled function it returns nothing:
         XLA would drop the assert op and log that it did (callers make the result
         NaN instead); the tf.data fronts run their checks outside the compiled part."""
         if tf.executing_eagerly():
-            if not bool(condition):
-                raise ValueError(Binding.with_value(message, value))
-            return []
+            return Binding.raise_unless(condition, message, value)
         if _in_xla_function():
             return []
         # TensorFlow prints an assert's strings C-escaped (`\\'cls\\'`): quoted spans in backticks
