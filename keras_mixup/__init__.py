@@ -12,16 +12,18 @@
 - `plot_batch`: a grid of mixed images with their target weights, boxes and masks.
 - `mixup_aware_predictor`, `theta_bar`, `input_mean`: the test-time transformation of
   Carratino et al. (2020) for models trained with mixup.
+- `methods`: the mixing methods (`Mixup`, `CutMix`, `GridMix`, `FMix`, `SmoothMix`,
+  `ResizeMix`, `Mosaic`) the fronts compose with `methods=[...]`.
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
 
-This file is the whole public API (with the three submodules above); everything
+This file is the whole public API (with the four submodules above); everything
 under `keras_mixup._src` is private. `import keras_mixup` needs Keras and NumPy
 only: TensorFlow is imported on first use of a tf.data pipeline.
 """
 
-from keras_mixup import adversarial, diagnostics, neighbours
+from keras_mixup import adversarial, diagnostics, methods, neighbours
 from keras_mixup._src.core.methods.mixup import sample_beta
 from keras_mixup._src.core.mixing import blend
 from keras_mixup._src.core.sampler import sample_mix_params
@@ -48,6 +50,7 @@ __all__ = [
     "MixupLayer",
     "MixupLoss",
     "MixupTransform",
+    "methods",
     "NeighbourMixup",
     "nearest_neighbours",
     "neighbours",

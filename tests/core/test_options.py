@@ -11,6 +11,8 @@ import tensorflow as tf
 
 import keras_mixup
 from keras_mixup import MixupLayer, MixupTransform, sample_mix_params
+from keras_mixup._src.core.composition import SHORTCUTS
+from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.options import OPTIONS, RUNTIME, options_of
 from keras_mixup._src.core.spec import MixSpec
 from keras_mixup._src.fronts.runtime import RuntimeSettings
@@ -29,20 +31,28 @@ def test_mixspec_has_a_field_per_option_with_the_table_s_default():
 
 @pytest.mark.parametrize("front", FRONTS)
 def test_each_front_takes_its_options_with_the_table_s_defaults(front):
+    """The core's options with the table's defaults; the methods through `methods` and
+    `method_probs`, and the shortcuts (None: not given); no method's own option."""
     parameters = inspect.signature(FRONTS[front].__init__).parameters
     for name in options_of(front):
         assert name in parameters, f"{FRONTS[front].__name__} lacks `{name}`"
         assert parameters[name].default == OPTIONS[name].default, name
-        assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY or name == "alpha"
-    # and takes no option of the table that it is said not to take
-    untaken = set(OPTIONS) - set(options_of(front))
+        assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+    for name in (*SHORTCUTS, "methods", "method_probs"):
+        assert parameters[name].default is None, name
+    untaken = set(OPTIONS) - set(options_of(front)) - set(SHORTCUTS) - {"method_probs"}
     assert not untaken & set(parameters), untaken & set(parameters)
+    assert {m.name for m in METHODS} - {"mixup", "cutmix"} and not any(
+        name.startswith(("gridmix", "fmix", "smoothmix", "resizemix", "mosaic"))
+        for name in parameters
+    )
 
 
 @pytest.mark.parametrize("front", FRONTS)
 def test_each_front_documents_every_option_it_takes(front):
     doc = inspect.getdoc(FRONTS[front])
-    missing = [name for name in options_of(front) if f"{name}:" not in doc]
+    taken = (*options_of(front), *SHORTCUTS, "methods", "method_probs")
+    missing = [name for name in taken if f"{name}:" not in doc]
     assert not missing, f"{FRONTS[front].__name__}'s docstring lacks {missing}"
 
 
@@ -50,7 +60,7 @@ def test_each_front_s_configuration_holds_its_options_and_rebuilds_it():
     for front, cls in FRONTS.items():
         instance = cls(alpha=0.3, cutmix_alpha=0.7, switch_prob=0.2, num_classes=4)
         config = instance.get_config()
-        assert set(options_of(front)) <= set(config), front
+        assert set(options_of(front)) | set(SHORTCUTS) <= set(config), front
         rebuilt = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
         assert rebuilt.spec == instance.spec
 
@@ -79,6 +89,7 @@ BAD = {
     "mosaic_alpha": (-0.1, "`mosaic_alpha`"),
     "mosaic_offset": ((0.5, 1.5), "`mosaic_offset`"),
     "switch_prob": (1.5, "`switch_prob`"),
+    "method_probs": ((1.0, -1.0), "`method_probs`"),
     "prob": ("half", "`prob`"),
     "per_example": ("yes", "`per_example`"),
     "num_mixed": (1, "`num_mixed`"),
@@ -113,12 +124,10 @@ def test_each_option_s_check_names_it_and_the_value(name):
 
 def test_the_public_sampler_uses_the_fronts_names_and_defaults():
     parameters = inspect.signature(sample_mix_params).parameters
-    shared = ["alpha", "per_example", "pairing", "c_mixup_bandwidth", "num_mixed",
-              "cutmix_alpha", "switch_prob", "prob", "exact_cutmix_weight"]  # fmt: skip
-    for name in shared:
-        assert name in parameters, name
-        if parameters[name].default is not inspect.Parameter.empty:
-            assert parameters[name].default == OPTIONS[name].default, name
+    for name in ["per_example", "pairing", "c_mixup_bandwidth", "prob"]:
+        assert parameters[name].default == OPTIONS[name].default, name
+    for name in (*SHORTCUTS, "methods", "method_probs"):
+        assert parameters[name].default is None, name
 
 
 SEED = np.array([3, 8], "int32")
@@ -144,8 +153,8 @@ def test_old_names_warn_and_draw_what_the_new_names_draw():
             sample_mix_params(SEED, 8, 0.0, exact_area=False, **cut),
             sample_mix_params(SEED, 8, 0.0, exact_cutmix_weight=False, **cut),
         )
-    with pytest.warns(DeprecationWarning, match="cutmix_alpha=None"):
-        _same(sample_mix_params(SEED, 8, 1.0, cutmix_alpha=None), sample_mix_params(SEED, 8, 1.0))
+    # None is "not given" now (the shortcut's default: no CutMix), no longer deprecated
+    _same(sample_mix_params(SEED, 8, 1.0, cutmix_alpha=None), sample_mix_params(SEED, 8, 1.0))
 
 
 def test_same_class_pairing_reads_class_ids_or_one_hot_labels():

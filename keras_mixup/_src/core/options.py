@@ -27,49 +27,74 @@ from keras_mixup._src.core.validation import (
     validate_target_mode,
 )
 
+
+def _unnamed(check):
+    """A check that names its option itself, as an `Option.validate`."""
+    return lambda value, name: check(value)
+
+
+def _validate_method_probs(value, name):
+    """None (the `switch_prob` rule) or each registered method's probability, in the
+    registry's order (`composition.compose` builds it from the methods listed)."""
+    if value is None:
+        return None
+    shares = tuple(float(v) for v in value)
+    if len(shares) != len(METHODS) or not all(0 <= v < float("inf") for v in shares):
+        raise ValueError(f"`{name}` must give {len(METHODS)} numbers >= 0; got {value!r}.")
+    return shares
+
+
 CORE_OPTIONS: tuple[Option, ...] = (
     Option(
         "switch_prob",
         0.5,
         runtime=True,
-        validate=lambda value: validate_probability(value, "switch_prob"),
+        validate=validate_probability,
         doc="the probability of a method that pastes pixels (CutMix, GridMix, FMix, SmoothMix, "
         "ResizeMix; "
         "split equally among those on) instead of mixup, when mixup is on too",
     ),
     Option(
+        "method_probs",
+        None,
+        runtime=False,
+        validate=_validate_method_probs,
+        doc="each method's probability of being chosen, normalised over the methods on "
+        "(None: switch_prob's rule)",
+    ),
+    Option(
         "prob",
         1.0,
         runtime=True,
-        validate=lambda value: validate_probability(value, "prob"),
+        validate=validate_probability,
         doc="the probability that a batch (an example, with per_example) is mixed at all",
     ),
     Option(
         "per_example",
         False,
         runtime=False,
-        validate=lambda value: validate_bool(value, "per_example"),
+        validate=validate_bool,
         doc="one draw per example instead of one per batch",
     ),
     Option(
         "num_classes",
         None,
         runtime=False,
-        validate=validate_num_classes,
+        validate=_unnamed(validate_num_classes),
         doc="the number of classes of integer labels (one-hot encoded before mixing)",
     ),
     Option(
         "targets",
         "mixed",
         runtime=False,
-        validate=validate_target_mode,
+        validate=_unnamed(validate_target_mode),
         doc="'mixed' targets (the paper) or the 'dominant' source's label",
     ),
     Option(
         "pairing",
         "random",
         runtime=False,
-        validate=validate_pairing,
+        validate=_unnamed(validate_pairing),
         doc="partners from a random permutation ('random'), of the same class, or by "
         "C-Mixup's kernel of the label distance ('c_mixup')",
     ),
@@ -77,8 +102,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "c_mixup_bandwidth",
         1.0,
         runtime=False,
-        validate=lambda value: validate_real_in(
-            value, "c_mixup_bandwidth", 0.0, sys.float_info.max, open_low=True
+        validate=lambda value, name: validate_real_in(
+            value, name, 0.0, sys.float_info.max, open_low=True
         ),
         doc="the bandwidth (in the targets' units) of C-Mixup's Gaussian kernel",
     ),
@@ -86,42 +111,42 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "label_smoothing",
         0.0,
         runtime=False,
-        validate=validate_label_smoothing,
+        validate=_unnamed(validate_label_smoothing),
         doc="label smoothing of one-hot encoded targets before mixing",
     ),
     Option(
         "ignore_class",
         None,
         runtime=False,
-        validate=validate_ignore_class,
+        validate=_unnamed(validate_ignore_class),
         doc="the id of unlabelled pixels of segmentation masks (e.g. 255)",
     ),
     Option(
         "mix_across_devices",
         False,
         runtime=False,
-        validate=lambda value: validate_bool(value, "mix_across_devices"),
+        validate=validate_bool,
         doc="partners from the global batch instead of each device's shard",
     ),
     Option(
         "bounding_box_format",
         None,
         runtime=False,
-        validate=boxes.validate_format,
+        validate=_unnamed(boxes.validate_format),
         doc="the format of the element's bounding boxes (Keras's names)",
     ),
     Option(
         "min_box_visibility",
         0.1,
         runtime=False,
-        validate=lambda value: validate_probability(value, "min_box_visibility"),
+        validate=validate_probability,
         doc="the share of a box's area that must still show its own source",
     ),
     Option(
         "data_format",
         None,
         runtime=False,
-        validate=validate_data_format,
+        validate=_unnamed(validate_data_format),
         doc="'channels_last' or 'channels_first' images (None: Keras's setting)",
     ),
 )
@@ -159,5 +184,12 @@ _NOT_TAKEN = {
 
 
 def options_of(front: str) -> tuple[str, ...]:
-    """The table's options that a front ("transform" or "layer") takes."""
-    return tuple(name for name in OPTIONS if name not in _NOT_TAKEN[front])
+    """The core's options that a front ("transform" or "layer") takes as keywords of its
+    own; the methods' options and the choice among them (`method_probs`, `switch_prob`)
+    come through `composition.py` (`methods=[...]`, or the shortcuts)."""
+    composed = ("switch_prob", "method_probs")
+    return tuple(
+        name
+        for name, option in OPTIONS.items()
+        if option.owner == "core" and name not in composed and name not in _NOT_TAKEN[front]
+    )

@@ -11,11 +11,13 @@ draw; every word of the batch comes from one Threefry call (`sampling.stream_wor
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from keras_mixup._src.bindings.ops import ops_for
+from keras_mixup._src.core.composition import compose, removed_keywords
 from keras_mixup._src.core.labels import pairing_labels
-from keras_mixup._src.core.methods import METHODS, Build, Method
+from keras_mixup._src.core.methods import METHODS, Build, Method, MixingMethod
 from keras_mixup._src.core.options import OPTIONS, RUNTIME
 from keras_mixup._src.core.sampling import (
     STREAMS,
@@ -67,10 +69,16 @@ def choose(uniforms, shares: list, enabled: list, *, ops):
     return ops.where(band == len(thresholds), 0, band + 1)
 
 
-def method_shares(values: dict, methods: tuple[Method, ...], enabled: list, *, ops) -> list:
-    """Each traced method's share of the choice: mixup `1 - switch_prob`; the methods
-    that cut (CutMix, GridMix) `switch_prob`, split equally among those enabled (with
-    CutMix alone, exactly `switch_prob`)."""
+def method_shares(
+    values: dict, methods: tuple[Method, ...], enabled: list, method_probs=None, *, ops
+) -> list:
+    """Each traced method's share of the choice: its entry of `method_probs` (one per
+    registered method, in the registry's order) where given; else mixup `1 - switch_prob`
+    and the methods that cut (CutMix, GridMix, ...) `switch_prob`, split equally among
+    those enabled (with CutMix alone, exactly `switch_prob`)."""
+    if method_probs is not None:
+        index = {method.name: i for i, method in enumerate(METHODS)}
+        return [method_probs[index[method.name]] for method in methods]
     cutting = [
         ops.cast(on, "float32") for method, on in zip(methods, enabled, strict=True) if method.cuts
     ]
@@ -140,6 +148,7 @@ def draw_mix_params(
     targets=None,
     bandwidth: float = 1.0,
     shards: int = 1,
+    method_probs=None,
     ops,
 ) -> MixParams:
     """The sampler behind `sample_mix_params` (see there); every argument explicit.
@@ -216,7 +225,7 @@ def draw_mix_params(
         choice_words = words[num_partners + 1]
         chosen = choose(
             unit_uniforms(choice_words, ops=ops),
-            method_shares(values, methods, enabled, ops=ops),
+            method_shares(values, methods, enabled, method_probs, ops=ops),
             enabled,
             ops=ops,
         )
@@ -285,35 +294,26 @@ def sample_mix_params(
     # Any: tensors of any kind the ops bindings take (NumPy, TensorFlow, JAX, torch)
     seed: Any,
     batch_size: int | Any,
-    alpha: float | Any,
+    alpha: float | Any | None = None,
     per_example: bool = False,
     pairing: str = "random",
     ops: Any = None,  # an ops binding (`ops.py`; private), or None
     *,
+    methods: Sequence[MixingMethod] | None = None,
+    method_probs: Sequence[float] | None = None,
     c_mixup_bandwidth: float = 1.0,
-    num_mixed: int = 2,
-    cutmix_alpha: float | Any = 0.0,
-    gridmix_alpha: float | Any = 0.0,
-    gridmix_holes: tuple[int, int] = (2, 6),
-    fmix_alpha: float | Any = 0.0,
-    fmix_decay_power: float = 3.0,
-    fmix_max_soft: float = 0.0,
-    fmix_reformulate: bool = False,
-    smoothmix_alpha: float | Any = 0.0,
-    smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
-    resizemix_alpha: float | Any = 0.0,
-    resizemix_scope: tuple[float, float] = (0.1, 0.8),
-    mosaic_alpha: float | Any = 0.0,
-    mosaic_offset: tuple[float, float] = (0.25, 0.75),
-    switch_prob: float | Any = 0.5,
+    num_mixed: int | None = None,
+    cutmix_alpha: float | Any | None = None,
+    switch_prob: float | Any | None = None,
     prob: float | Any = 1.0,
     image_size: tuple[int | Any, int | Any] | None = None,
-    exact_cutmix_weight: bool = True,
+    exact_cutmix_weight: bool | None = None,
     labels: Any = None,
     groups: Any = None,
     exact_area: bool | None = None,
+    **removed,
 ) -> MixParams:
-    """Draws the mixing parameters of one batch: weights, partners and CutMix boxes.
+    """Draws the mixing parameters of one batch: weights, partners, boxes and masks.
 
     This is the one place where keras_mixup draws mixing parameters: the fronts
     (`MixupTransform`, `MixupLayer`, `NeighbourMixup`) draw through `MixSpec.draw`,
@@ -334,9 +334,10 @@ def sample_mix_params(
         seed: two integers (tensor or array of shape `[2]`, e.g. a stateless seed or
             a `keras.random.SeedGenerator` state).
         batch_size: int or scalar int tensor.
-        alpha: mixup's concentration, float >= 0 (Python or tensor): lambda ~
-            Beta(alpha, alpha), or the weights ~ Dirichlet(alpha, ..., alpha) for
-            `num_mixed > 2`. 0 means no mixup (lambda = 1).
+        alpha: mixup's concentration, float >= 0 (Python or tensor; None: 1.0 without
+            `methods`): lambda ~ Beta(alpha, alpha), or the weights ~ Dirichlet(alpha,
+            ..., alpha) for `num_mixed > 2`. 0 means no mixup (lambda = 1). A shortcut
+            for `methods=[Mixup(alpha, num_mixed)]`.
         per_example: if False (default, the paper's choice), one draw for the
             whole batch (one lambda, one box, one method choice and `prob`
             decision); if True, an independent draw per example.
@@ -349,72 +350,29 @@ def sample_mix_params(
             proportional to `exp(-||y_i - y_j||^2 / (2 c_mixup_bandwidth^2))`, `i`
             itself included, the targets `y` read from `labels`; partners are
             drawn independently, so they are not a permutation.
-        c_mixup_bandwidth: the kernel's bandwidth with `pairing="c_mixup"`, a float
-            > 0 in the targets' units (default 1.0; the paper tunes it per data set).
         ops: the ops binding; None (default): the one for `seed`'s kind of tensor
             (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
             `keras.ops` for a JAX array or torch tensor).
-        num_mixed: how many examples mixup combines (static int >= 2): each
-            example with `num_mixed - 1` partners from as many independent
-            permutations (paper, Section 2). With Mosaic on (`mosaic_alpha`), 2 only, and
-            three partners are drawn (`more_weights`, `more_permutations` are then set for
-            pairs too: 0 in the rows of other methods).
-        cutmix_alpha: CutMix's concentration, float >= 0 (Python or tensor);
-            0 (default): no CutMix. A number > 0 or a tensor: CutMix's lambda ~
-            Beta(cutmix_alpha, cutmix_alpha) sets a box (see `MixParams.box`) of
-            area `(1 - lambda) H W` with the image's aspect ratio at a uniformly
-            random centre, clipped to the image (Yun et al., ICCV 2019).
-        gridmix_alpha: GridMix's concentration, float >= 0 (Python or tensor); 0
-            (default): no GridMix. Otherwise lambda ~ Beta(gridmix_alpha,
-            gridmix_alpha) sets the holes of a grid in a random crop, through which
-            the partner shows (`MixParams.box` is the crop, `MixParams.holes` the
-            cells and holes; Baek et al., Pattern Recognition 2021).
-        gridmix_holes: `(low, high)`: GridMix's number of cells across the crop's
-            width, uniform on this inclusive range.
-        fmix_alpha: FMix's concentration, float >= 0 (Python or tensor); 0
-            (default): no FMix. Otherwise lambda ~ Beta(fmix_alpha, fmix_alpha) sets
-            the share of a low-frequency random mask's pixels the example keeps
-            (`MixParams.mask`; Harris et al. 2020). Needs a static `image_size`.
-        fmix_decay_power: the decay of FMix's spectrum, `1 / f ** fmix_decay_power`
-            (> 0; default 3, the paper's).
-        fmix_max_soft: in [0, 0.5]: the share of pixels on each side of FMix's
-            threshold that get soft weights (0, default: a binary mask).
-        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1, fmix_alpha).
-        smoothmix_alpha: SmoothMix's concentration, float >= 0 (Python or tensor);
-            0 (default): no SmoothMix. Otherwise the partner shows through a
-            Gaussian blob at a random centre, its width within `smoothmix_sigma`
-            drawn ~ Beta(smoothmix_alpha, smoothmix_alpha) (1: uniform, as
-            published; Lee et al. 2020).
-        smoothmix_sigma: `(low, high)`: the range of SmoothMix's width as a share of
-            the image's side (`sqrt(H W)`); default (0.25, 0.5).
-        resizemix_alpha: ResizeMix's concentration, float >= 0 (Python or tensor); 0
-            (default): no ResizeMix. Otherwise the partner's whole image, resized by
-            nearest neighbour to a patch of side ratio `tau` in `resizemix_scope`
-            (~ Beta(resizemix_alpha, resizemix_alpha) there; 1: uniform, as
-            published), is pasted at a uniformly random position inside the image
-            (`MixParams.box`, `MixParams.resized`; Qin et al. 2020).
-        resizemix_scope: `(low, high)` in (0, 1]: the range of ResizeMix's side
-            ratio; default (0.1, 0.8).
-        mosaic_alpha: Mosaic's concentration, float >= 0 (Python or tensor); 0
-            (default): no Mosaic. Otherwise the example and three partners (from three
-            permutations: `permutation`, `more_permutations`) are tiled around a
-            centre whose offsets in `mosaic_offset` are drawn ~ Beta(mosaic_alpha,
-            mosaic_alpha) (`MixParams.box`, `MixParams.tiled`; the tiles' shares in
-            `mix_weight`, `partner_weight`, `more_weights`; Bochkovskiy et al. 2020).
-        mosaic_offset: `(low, high)` in (0, 1]: the range of Mosaic's centre as a share
-            of the image's height and width; default (0.25, 0.75).
-        switch_prob: with mixup and a method that pastes pixels (CutMix, GridMix,
-            FMix, SmoothMix, ResizeMix, Mosaic) on, the probability that a batch (an example, with
-            `per_example`) uses one of those (split equally among those on) instead
-            of mixup. With only one alpha > 0, that method is used.
+        methods: the methods to choose among (`keras_mixup.methods`: `Mixup`, `CutMix`,
+            `GridMix`, `FMix`, `SmoothMix`, `ResizeMix`, `Mosaic`), each once, with their
+            options; None: the shortcuts' (`alpha`, `num_mixed`, `cutmix_alpha`,
+            `exact_cutmix_weight`, `switch_prob`), which cannot be given beside it.
+        method_probs: with `methods`, each one's probability of being chosen (numbers
+            >= 0, normalised over the methods whose alpha is > 0); None: equal.
+        c_mixup_bandwidth: the kernel's bandwidth with `pairing="c_mixup"`, a float
+            > 0 in the targets' units (default 1.0; the paper tunes it per data set).
+        num_mixed: how many examples mixup combines (int >= 2; None: 2), a shortcut
+            (`Mixup(num_mixed=...)`).
+        cutmix_alpha: CutMix's concentration, float >= 0 (Python or tensor; None: 0, no
+            CutMix), a shortcut (`CutMix(alpha=...)`). A number > 0 or a tensor:
+            a box (`MixParams.box`) of the partner's pixels (Yun et al., ICCV 2019).
+        switch_prob: with mixup and CutMix on, the probability of CutMix (None: 0.5), a
+            shortcut for `method_probs=[1 - switch_prob, switch_prob]`.
         prob: the probability that a batch (an example) is mixed at all;
             otherwise its weight is 1 (it is returned as it is).
         image_size: `(H, W)` of the images (ints or scalar tensors; ints for FMix);
             needed with the methods that paste pixels.
-        exact_cutmix_weight: if True (default), an example cut by a box keeps the
-            weight `1 - (clipped box area) / (H W)`, the share of its pixels it
-            keeps; if False, the drawn lambda (timm's `correct_lam=False`), which
-            overstates the example's share when the box was clipped at the border.
+        exact_cutmix_weight: the shortcut for `CutMix(exact_weight=...)` (None: True).
         labels: with `pairing="same_class"`, the batch's class ids `[batch_size]`
             (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`; with
             `pairing="c_mixup"`, its floating regression targets `[batch_size, ...]`.
@@ -429,6 +387,8 @@ def sample_mix_params(
         1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
 
     Raises:
+        TypeError: a method option of the development versions (`gridmix_alpha`, ...:
+            the error shows the `methods` form), a shortcut beside `methods`.
         ValueError: a method that pastes pixels without `image_size`, or with
             `num_mixed > 2`; FMix without a static `image_size`; an option out of range;
             `pairing="same_class"` or `"c_mixup"` without `labels`, or `labels` with
@@ -461,9 +421,15 @@ def sample_mix_params(
     if exact_area is not None:
         _deprecated("exact_area", "exact_cutmix_weight")
         exact_cutmix_weight = exact_area
-    if cutmix_alpha is None:
-        _deprecated("cutmix_alpha=None", "cutmix_alpha=0.0 (no CutMix)")
-        cutmix_alpha = 0.0
+    shortcuts = {
+        "alpha": alpha,
+        "num_mixed": num_mixed,
+        "cutmix_alpha": cutmix_alpha,
+        "exact_cutmix_weight": exact_cutmix_weight,
+        "switch_prob": switch_prob,
+    }
+    if removed:
+        raise removed_keywords("sample_mix_params", removed, shortcuts)
     pairing = validate_pairing(pairing)
     if (pairing != "random") != (labels is not None):
         raise user_error(
@@ -473,10 +439,14 @@ def sample_mix_params(
             f"them; got pairing={pairing!r} with "
             f"labels={'None' if labels is None else 'a tensor'}.",
         )
-
-    given = locals()
+    given = {
+        **{name: option.default for name, option in OPTIONS.items()},
+        **compose("sample_mix_params", methods, method_probs, shortcuts),
+        "prob": prob,
+    }
     values = {name: given[name] for name in RUNTIME}  # tensors or numbers, unchecked
     methods = traced_methods(values)
+    num_mixed = OPTIONS["num_mixed"].check(given["num_mixed"])
     for method in METHODS:
         if method.pairs_only:
             validate_mix_family(num_mixed, values[method.alpha], method.alpha, method.title)
@@ -488,11 +458,11 @@ def sample_mix_params(
             f"pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix, Mosaic); got {alphas}.",
         )
     build_options = {
-        name: OPTIONS[name].validate(given[name])  # the option table's checks
+        name: OPTIONS[name].check(given[name])  # the option table's checks
         for method in METHODS
         for name in (option.name for option in method.options if not option.runtime)
     }
-    bandwidth = OPTIONS["c_mixup_bandwidth"].validate(c_mixup_bandwidth)
+    bandwidth = OPTIONS["c_mixup_bandwidth"].check(c_mixup_bandwidth)
     groups, targets = pairing_labels(pairing, labels, "sample_mix_params", ops=ops)
     return draw_mix_params(
         seed,
@@ -506,5 +476,6 @@ def sample_mix_params(
         groups=groups,
         targets=targets,
         bandwidth=bandwidth,
+        method_probs=given["method_probs"],
         ops=ops,
     )

@@ -53,35 +53,36 @@ class MixSpec:
     keeps both, so that a schedule can take an alpha to 0 and back without retracing.
     """
 
-    alpha: float = 1.0
-    cutmix_alpha: float = 0.0
-    gridmix_alpha: float = 0.0
-    gridmix_holes: tuple = (2, 6)
-    fmix_alpha: float = 0.0
-    fmix_decay_power: float = 3.0
-    fmix_max_soft: float = 0.0
-    fmix_reformulate: bool = False
-    smoothmix_alpha: float = 0.0
-    smoothmix_sigma: tuple = (0.25, 0.5)
-    resizemix_alpha: float = 0.0
-    resizemix_scope: tuple = (0.1, 0.8)
-    mosaic_alpha: float = 0.0
-    mosaic_offset: tuple = (0.25, 0.75)
-    switch_prob: float = 0.5
-    prob: float = 1.0
-    per_example: bool = False
-    num_mixed: int = 2
-    exact_cutmix_weight: bool = True
-    num_classes: Any = None
-    targets: str = "mixed"
-    pairing: str = "random"
-    c_mixup_bandwidth: float = 1.0
-    label_smoothing: float = 0.0
-    ignore_class: int | None = None
-    mix_across_devices: bool = False
-    bounding_box_format: str | None = None
-    min_box_visibility: float = 0.1
-    data_format: str | None = None
+    alpha: float = OPTIONS["alpha"].default
+    cutmix_alpha: float = OPTIONS["cutmix_alpha"].default
+    gridmix_alpha: float = OPTIONS["gridmix_alpha"].default
+    gridmix_holes: tuple = OPTIONS["gridmix_holes"].default
+    fmix_alpha: float = OPTIONS["fmix_alpha"].default
+    fmix_decay_power: float = OPTIONS["fmix_decay_power"].default
+    fmix_max_soft: float = OPTIONS["fmix_max_soft"].default
+    fmix_reformulate: bool = OPTIONS["fmix_reformulate"].default
+    smoothmix_alpha: float = OPTIONS["smoothmix_alpha"].default
+    smoothmix_sigma: tuple = OPTIONS["smoothmix_sigma"].default
+    resizemix_alpha: float = OPTIONS["resizemix_alpha"].default
+    resizemix_scope: tuple = OPTIONS["resizemix_scope"].default
+    mosaic_alpha: float = OPTIONS["mosaic_alpha"].default
+    mosaic_offset: tuple = OPTIONS["mosaic_offset"].default
+    switch_prob: float = OPTIONS["switch_prob"].default
+    method_probs: tuple | None = OPTIONS["method_probs"].default
+    prob: float = OPTIONS["prob"].default
+    per_example: bool = OPTIONS["per_example"].default
+    num_mixed: int = OPTIONS["num_mixed"].default
+    exact_cutmix_weight: bool = OPTIONS["exact_cutmix_weight"].default
+    num_classes: Any = OPTIONS["num_classes"].default
+    targets: str = OPTIONS["targets"].default
+    pairing: str = OPTIONS["pairing"].default
+    c_mixup_bandwidth: float = OPTIONS["c_mixup_bandwidth"].default
+    label_smoothing: float = OPTIONS["label_smoothing"].default
+    ignore_class: int | None = OPTIONS["ignore_class"].default
+    mix_across_devices: bool = OPTIONS["mix_across_devices"].default
+    bounding_box_format: str | None = OPTIONS["bounding_box_format"].default
+    min_box_visibility: float = OPTIONS["min_box_visibility"].default
+    data_format: str | None = OPTIONS["data_format"].default
     # set once: ((alpha option, its value when first built), ...) of the methods after mixup
     built_alphas: tuple | None = None
     # set once: mixup's alpha when first built (a schedule may take it to 0 and back)
@@ -92,7 +93,7 @@ class MixSpec:
             object.__setattr__(self, name, value)
 
         for name, option in OPTIONS.items():  # the table's checks (options.py)
-            set_(name, option.validate(getattr(self, name)))
+            set_(name, option.check(getattr(self, name)))
         if self.built_alpha is None:
             set_("built_alpha", self.alpha)
         if self.built_alphas is None:
@@ -253,6 +254,7 @@ class MixSpec:
             targets=targets,
             bandwidth=self.c_mixup_bandwidth,
             shards=shards,
+            method_probs=self.method_probs,
             ops=ops,
         )
 

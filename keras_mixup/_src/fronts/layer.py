@@ -15,13 +15,17 @@ run-time values' variables (`runtime.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
 from keras_mixup._src.bindings.ops import KERAS, in_grain_pipeline, in_tensorflow_graph, is_traced
+from keras_mixup._src.core.composition import methods_config, mixer_options
 from keras_mixup._src.core.elements import is_whole_element, parse_element
+from keras_mixup._src.core.methods import MixingMethod
 from keras_mixup._src.core.mixing import blend_tensor, map_tensors, mixed_mask, zero_padding
-from keras_mixup._src.core.options import options_of
+from keras_mixup._src.core.options import OPTIONS, options_of
 from keras_mixup._src.core.spec import MixSpec
 from keras_mixup._src.core.structures import MixParams, Parts
 from keras_mixup._src.core.validation import validate_seed
@@ -38,7 +42,7 @@ _OWN_OPTIONS = options_of("layer")  # the option table's, in its order
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
 class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
-    """Mixup (Zhang et al., 2018) and its family (k-way, CutMix) as a Keras layer.
+    """Mixup (Zhang et al., 2018) and its family (`keras_mixup.methods`) as a Keras layer.
 
     In a model, with `training=True`, the layer replaces its input batch by
     `lam * x + (1 - lam) * x[perm]` (`lam ~ Beta(alpha, alpha)`, `perm` a random
@@ -92,48 +96,18 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
             smoothing commutes with mixing.
         seed: int for reproducible draws, or None. The same seed draws the same
             parameters on every Keras backend.
-        num_mixed: how many examples mixup combines (>= 2; k >= 3: Dirichlet
-            weights over k examples, the paper's Section 2). Not with CutMix.
-        cutmix_alpha: CutMix's concentration (> 0 turns CutMix on, default 0): a
-            box of the partner's pixels of area `(1 - lambda) H W`, lambda ~
-            Beta(cutmix_alpha, cutmix_alpha); the inputs must be images
-            `[B, H, W(, C)]`. The loss gets the area-corrected weights.
-        gridmix_alpha: GridMix's concentration (> 0 turns GridMix on, default 0): the
-            partner shows through the holes of a grid in a random crop, the hole
-            side set by lambda ~ Beta(gridmix_alpha, gridmix_alpha); images only.
-        gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
-            across the crop's width, drawn uniformly from this range.
-        fmix_alpha: FMix's concentration (> 0 turns FMix on, default 0): the partner
-            shows through a random low-frequency mask covering `1 - lambda` of the
-            pixels, lambda ~ Beta(fmix_alpha, fmix_alpha); images of a fixed size.
-        fmix_decay_power: the decay of FMix's spectrum (> 0, default 3).
-        fmix_max_soft: in [0, 0.5], default 0: the share of pixels on each side of
-            FMix's threshold that get soft weights.
-        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1, fmix_alpha).
-        smoothmix_alpha: SmoothMix's concentration (> 0 turns SmoothMix on, default
-            0): the partner blended in through a Gaussian blob at a random centre,
-            its width drawn within `smoothmix_sigma` ~ Beta(smoothmix_alpha,
-            smoothmix_alpha) (1: uniform, as published); images only.
-        smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
-            SmoothMix's width as a share of the image's side.
-        resizemix_alpha: ResizeMix's concentration (> 0 turns ResizeMix on, default
-            0): the partner's whole image resized into a patch of side ratio drawn
-            within `resizemix_scope` ~ Beta(resizemix_alpha, resizemix_alpha) (1:
-            uniform, as published), at a random position; images only.
-        resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
-            ResizeMix's side ratio.
-        mosaic_alpha: Mosaic's concentration (> 0 turns Mosaic on, default 0): the
-            example and three partners tiled around a centre whose offsets are drawn
-            within `mosaic_offset` ~ Beta(mosaic_alpha, mosaic_alpha) (1: uniform);
-            images (or feature maps) only, pairs only.
-        mosaic_offset: `(low, high)`, default (0.25, 0.75): the range of Mosaic's
-            centre as a share of the image's height and width.
-        switch_prob: with mixup and a method that pastes pixels on (CutMix, GridMix,
-            FMix, SmoothMix, ResizeMix, Mosaic), the probability of one of those (split equally among
-            those on) instead of mixup for a batch (an example, with `per_example`).
+        methods: the mixing methods to choose among (`keras_mixup.methods`, e.g.
+            `methods=[Mixup(0.8), CutMix(1.0)]`), as for `MixupTransform`; None
+            (default): the shortcuts below. Methods that paste pixels need images.
+        method_probs: with `methods`, each one's probability of being chosen (None:
+            equal), as for `MixupTransform`.
+        num_mixed: shortcut (None: 2): `Mixup(num_mixed=k)`, k-way mixup.
+        cutmix_alpha: shortcut (None: 0, off): `methods=[Mixup(alpha),
+            CutMix(cutmix_alpha)]`; the loss gets the area-corrected weights.
+        switch_prob: shortcut (None: 0.5): with mixup and CutMix on, the probability of
+            CutMix for a batch (an example, with `per_example`).
         prob: the probability that a batch (an example) is mixed at all.
-        exact_cutmix_weight: True (default): a cut example's target weight is
-            exactly the share of its pixels it keeps; False: the drawn lambda.
+        exact_cutmix_weight: shortcut (None: True): `CutMix(exact_weight=...)`.
         mix_across_devices: under a `keras.distribution` (`DataParallel`, or the data
             axis of `ModelParallel`), the layer mixes each device's shard of the batch
             apart by default: partners from the same shard, parameters drawn per shard,
@@ -157,13 +131,13 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
             a box's source must still show (as for `MixupTransform`; default 0.1).
         data_format: "channels_last" or "channels_first" images (for CutMix's box and
             the boxes); None: `keras.config.image_data_format()`.
-        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...); the method
+            keywords of the 0.3.0 development versions (`gridmix_alpha`, ...) raise a
+            TypeError that shows the `methods=[...]` form.
 
     The options mean what they mean for `MixupTransform`, which documents them in
     full; `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`, `mosaic_alpha`)
-    are run-time
-    settings (layer
+    `gridmix_alpha`, ... as properties of the layer) are run-time settings (layer
     variables) that `AlphaScheduler` can drive.
 
     Call arguments:
@@ -197,30 +171,20 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
 
     def __init__(
         self,
-        alpha: float = 1.0,
+        alpha: float | None = None,
         *,
+        methods: Sequence[MixingMethod] | None = None,
+        method_probs: Sequence[float] | None = None,
         num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         inputs_only: bool = False,
         targets: str = "mixed",
         seed: int | None = None,
-        num_mixed: int = 2,
-        cutmix_alpha: float = 0.0,
-        gridmix_alpha: float = 0.0,
-        gridmix_holes: tuple[int, int] = (2, 6),
-        fmix_alpha: float = 0.0,
-        fmix_decay_power: float = 3.0,
-        fmix_max_soft: float = 0.0,
-        fmix_reformulate: bool = False,
-        smoothmix_alpha: float = 0.0,
-        smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
-        resizemix_alpha: float = 0.0,
-        resizemix_scope: tuple[float, float] = (0.1, 0.8),
-        mosaic_alpha: float = 0.0,
-        mosaic_offset: tuple[float, float] = (0.25, 0.75),
-        switch_prob: float = 0.5,
+        num_mixed: int | None = None,
+        cutmix_alpha: float | None = None,
+        switch_prob: float | None = None,
         prob: float = 1.0,
-        exact_cutmix_weight: bool = True,
+        exact_cutmix_weight: bool | None = None,
         mix_across_devices: bool = False,
         bounding_box_format: str | None = None,
         min_box_visibility: float = 0.1,
@@ -228,31 +192,28 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         ignore_class: int | None = None,
         **kwargs,
     ):
+        options, self._listed = mixer_options(
+            "MixupLayer",
+            methods,
+            method_probs,
+            {
+                "alpha": alpha,
+                "num_mixed": num_mixed,
+                "cutmix_alpha": cutmix_alpha,
+                "exact_cutmix_weight": exact_cutmix_weight,
+                "switch_prob": switch_prob,
+            },
+            {key: value for key, value in kwargs.items() if key in OPTIONS},
+        )
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.runtime = RuntimeVariables(
             MixSpec(
-                alpha=alpha,
+                **options,
                 num_classes=num_classes,
                 per_example=per_example,
                 targets=targets,
-                num_mixed=num_mixed,
-                cutmix_alpha=cutmix_alpha,
-                gridmix_alpha=gridmix_alpha,
-                gridmix_holes=gridmix_holes,
-                fmix_alpha=fmix_alpha,
-                fmix_decay_power=fmix_decay_power,
-                fmix_max_soft=fmix_max_soft,
-                fmix_reformulate=fmix_reformulate,
-                smoothmix_alpha=smoothmix_alpha,
-                smoothmix_sigma=smoothmix_sigma,
-                resizemix_alpha=resizemix_alpha,
-                resizemix_scope=resizemix_scope,
-                mosaic_alpha=mosaic_alpha,
-                mosaic_offset=mosaic_offset,
-                switch_prob=switch_prob,
                 prob=prob,
-                exact_cutmix_weight=exact_cutmix_weight,
                 mix_across_devices=mix_across_devices,
                 bounding_box_format=bounding_box_format,
                 min_box_visibility=min_box_visibility,
@@ -282,6 +243,7 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
+            **methods_config(self.spec, self._listed),
             **self.spec.config(*_OWN_OPTIONS),
             "inputs_only": self.inputs_only,
             "seed": self.seed,

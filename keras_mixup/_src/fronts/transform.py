@@ -4,10 +4,14 @@ Grain and NumPy pipelines."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from keras_mixup._src.bindings.ops import is_tensorflow_dataset
+from keras_mixup._src.core.composition import methods_config, mixer_options
+from keras_mixup._src.core.methods import MixingMethod
 from keras_mixup._src.core.options import options_of
 from keras_mixup._src.core.seeds import seed_from_generator
 from keras_mixup._src.core.spec import MixSpec
@@ -15,7 +19,7 @@ from keras_mixup._src.core.validation import floating_dtype, validate_seed
 from keras_mixup._src.fronts.element_mixer import ElementMixer
 from keras_mixup._src.fronts.runtime import RuntimeSettings, RuntimeVariables
 
-_OWN_OPTIONS = options_of("transform")  # the option table's, in its order
+_OWN_OPTIONS = options_of("transform")  # the core's options it takes, in the table's order
 
 
 # tf.data.Dataset is named, not imported: TensorFlow is imported on first use (tf_data)
@@ -52,17 +56,11 @@ class MixupTransform(RuntimeSettings):
     `x~ = lam * x + (1 - lam) * x[perm]`, `y~ = lam * y + (1 - lam) * y[perm]`,
     with `lam ~ Beta(alpha, alpha)` (one per batch by default, as in the paper and
     the authors' code) and `perm` a uniformly random permutation of the batch.
-    The family, from the same sampler and blend: k-way mixing (`num_mixed=k`:
-    weights ~ Dirichlet(alpha, ..., alpha) over k examples, the paper's Section
-    2), CutMix (`cutmix_alpha > 0`: a box of the partner's pixels, Yun et al.
-    2019), GridMix (`gridmix_alpha > 0`: the partner through a grid of holes,
-    Baek et al. 2021), FMix (`fmix_alpha > 0`: through a low-frequency random mask,
-    Harris et al. 2020), SmoothMix (`smoothmix_alpha > 0`: blended in through a soft
-    Gaussian blob, Lee et al. 2020), ResizeMix (`resizemix_alpha > 0`: the whole
-    partner resized into a patch, Qin et al. 2020), Mosaic (`mosaic_alpha > 0`: four
-    images tiled around a random centre, Bochkovskiy et al. 2020), a per-batch (or
-    per-example) choice among them
-    (`switch_prob`), and mixing only a share of the batches (`prob`).
+    The family, from the same sampler and blend: `methods=[...]` of
+    `keras_mixup.methods` (k-way mixup, CutMix, GridMix, FMix, SmoothMix, ResizeMix,
+    Mosaic), chosen per batch (or per example) with `method_probs`, and mixing only a
+    share of the batches (`prob`). timm's trio `alpha`, `cutmix_alpha`, `switch_prob` is
+    a shortcut for mixup and CutMix.
 
     Elements may be `(features, labels)`, `(features, labels, sample_weight)` or
     Keras's preprocessing dict (`{"images": ..., "labels": ...}`); features may be
@@ -150,89 +148,29 @@ class MixupTransform(RuntimeSettings):
         label_smoothing: eps in [0, 1): class targets become
             `(1 - eps) * y + eps / num_classes` (Szegedy et al.), before mixing
             (smoothing and mixing commute). 0 (default) leaves them as they are.
-        num_mixed: how many examples mixup combines (>= 2). 2 (default): the
-            paper's pairs. k >= 3: weights ~ Dirichlet(alpha, ..., alpha), exactly
-            (normalized Gamma draws of the same sampler), with k - 1 independent
-            partner permutations; targets and sample weights get the same weights.
-            Not with CutMix.
-        cutmix_alpha: CutMix's concentration (> 0 turns CutMix on, default 0):
-            lambda ~ Beta(cutmix_alpha, cutmix_alpha) sets a box of area
-            `(1 - lambda) H W` with the image's aspect ratio at a uniformly random
-            centre, clipped to the image; the partner's pixels fill it. Every
-            feature must then be an image `[B, H, W(, C)]` (`[B, C, H, W]` with
-            `data_format="channels_first"`), any H x W;
-            per-pixel labels (segmentation masks) are cut with the same box.
-        gridmix_alpha: GridMix's concentration (> 0 turns GridMix on, default 0;
-            Baek et al., Pattern Recognition 2021): lambda ~ Beta(gridmix_alpha,
-            gridmix_alpha) sets the holes of a grid of square cells in a random crop
-            (half the image to all of it, aspect ratio 0.5 to 2); the partner shows
-            through the holes (side `cell * sqrt(1 - lambda)`). The targets weigh
-            each source by the share of pixels it shows, exactly. Images only, as
-            for CutMix; not with `num_mixed > 2`.
-        gridmix_holes: `(low, high)`, default (2, 6): GridMix's number of cells
-            across the crop's width, drawn uniformly from this inclusive range (at
-            most half the crop's width in pixels).
-        fmix_alpha: FMix's concentration (> 0 turns FMix on, default 0; Harris et
-            al. 2020): lambda ~ Beta(fmix_alpha, fmix_alpha) sets the share of the
-            pixels the example keeps; the partner shows through the rest, a random
-            low-frequency shape (a Gaussian spectrum decaying as `1 / f **
-            fmix_decay_power`, binarised by rank). The targets weigh each source by
-            its realised share of the pixels, exactly. Images of a fixed size only;
-            not with `num_mixed > 2`. With `per_example=True` each example draws
-            its own mask (`H W` normals each).
-        fmix_decay_power: the decay of FMix's spectrum (> 0, default 3, the
-            paper's): larger values give smoother, blobbier masks.
-        fmix_max_soft: in [0, 0.5], default 0: the share of pixels on each side of
-            FMix's threshold that get soft weights (0: a binary mask).
-        fmix_reformulate: if True, FMix's lambda ~ Beta(fmix_alpha + 1,
-            fmix_alpha) (the paper's reformulation); default False.
-        smoothmix_alpha: SmoothMix's concentration (> 0 turns SmoothMix on, default
-            0; Lee et al., CVPR Workshops 2020): the partner is blended in through a
-            Gaussian blob `G` at a uniformly random centre (the example keeps `1 -
-            G` of each pixel), its width `s sqrt(H W)` with `s` in
-            `smoothmix_sigma` drawn ~ Beta(smoothmix_alpha, smoothmix_alpha) (1:
-            uniform, as published). SmoothMix draws no mixing ratio: the targets
-            weigh the partner by `mean(G)`, the example by `mean(1 - G)`, exactly.
-            Images only; pixels mix two sources, so integer segmentation masks
-            need `num_classes`.
-        smoothmix_sigma: `(low, high)`, default (0.25, 0.5): the range of
-            SmoothMix's width as a share of the image's side.
-        resizemix_alpha: ResizeMix's concentration (> 0 turns ResizeMix on, default
-            0; Qin et al. 2020): the partner's whole image, resized by nearest
-            neighbour to a patch of side ratio `tau` (of H and of W), pasted at a
-            uniformly random position inside the example; `tau` in
-            `resizemix_scope` drawn ~ Beta(resizemix_alpha, resizemix_alpha) (1:
-            uniform, as published). Target weights: the patch's share of the
-            pixels, exactly. The partner's boxes are scaled into the patch; integer
-            segmentation masks are resized and pasted as they are.
-        resizemix_scope: `(low, high)`, default (0.1, 0.8): the range of
-            ResizeMix's side ratio `tau`.
-        mosaic_alpha: Mosaic's concentration (> 0 turns Mosaic on, default 0;
-            Bochkovskiy et al., YOLOv4, 2020): the example and three partners (from
-            three permutations of the batch) tiled around a centre `(cy, cx)`, the
-            output keeping the input's size: the example's bottom-right corner in the
-            top-left tile, the partners' nearest corners in the top-right, bottom-left
-            and bottom-right tiles (keras-cv's `Mosaic` without its resampling). The
-            centre's offsets (shares of H and W) in `mosaic_offset` are drawn ~
-            Beta(mosaic_alpha, mosaic_alpha) (1: uniform, as keras-cv). Target weights:
-            the tiles' shares of the pixels, exactly. Boxes are moved into their tile
-            and clipped to it (`[B, 4 N, 4]`); integer segmentation masks follow the
-            pixels as they are under Mosaic alone (beside mixup they become one-hot
-            targets and need `num_classes`). Pairs only (`num_mixed=2`).
-        mosaic_offset: `(low, high)` in (0, 1], default (0.25, 0.75) (keras-cv's
-            `offset`): the range of Mosaic's centre as a share of the image's height
-            and width.
-        switch_prob: with `alpha > 0` and a method that pastes pixels on
-            (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`,
-            `resizemix_alpha` or `mosaic_alpha > 0`), the probability that a batch (an example, with `per_example`) uses
-            one of those (split equally among those on) instead of mixup (default
-            0.5, as in timm and the DeiT / ConvNeXt recipes).
+        methods: the mixing methods to choose among, each once with its own options
+            (`keras_mixup.methods`: `Mixup`, `CutMix`, `GridMix`, `FMix`, `SmoothMix`,
+            `ResizeMix`, `Mosaic`; their docs say what each does, its shapes and
+            source), e.g. `methods=[Mixup(0.8), CutMix(1.0)]`. None (default): the
+            shortcuts below. Methods that paste pixels need images `[B, H, W(, C)]`
+            (`[B, C, H, W]` with `data_format="channels_first"`).
+        method_probs: with `methods`, each one's probability of being chosen for a
+            batch (an example, with `per_example`), numbers >= 0 normalised over the
+            methods whose alpha is > 0; None (default): equally likely.
+        num_mixed: shortcut (None: 2): how many examples mixup combines (k >= 3:
+            Dirichlet weights over k examples, the paper's Section 2); as
+            `Mixup(alpha, num_mixed=k)`.
+        cutmix_alpha: shortcut (None: 0, off): CutMix's concentration (timm's
+            `cutmix_alpha`); as `methods=[Mixup(alpha), CutMix(cutmix_alpha)]`.
+        switch_prob: shortcut (None: 0.5): with mixup and CutMix on, the probability
+            of CutMix for a batch (timm's `switch_prob`); as `method_probs=[1 -
+            switch_prob, switch_prob]`. Run-time, as the alphas.
         prob: the probability that a batch (an example) is mixed at all (default
             1); the others pass through with the same conversions.
-        exact_cutmix_weight: if True (default), an example cut by a box keeps the
-            target weight `1 - (clipped box area) / (H W)`, exactly the share of its
-            pixels it keeps (timm's `correct_lam=True`); if False, the drawn lambda,
-            which overstates it when the box was clipped at the image border.
+        exact_cutmix_weight: shortcut (None: True): `CutMix(exact_weight=...)`.
+        **removed: none taken: the method keywords of the 0.3.0 development versions
+            (`gridmix_alpha`, `fmix_decay_power`, ...) raise a TypeError that shows
+            the `methods=[...]` form.
         bounding_box_format: the format of the boxes of Keras's element dict
             (`element["bounding_boxes"] = {"boxes": [B, N, 4], "labels": [B, N]}`, padded
             with label -1, dense or ragged), as Keras names it: "xyxy", "yxyx", "xywh",
@@ -267,11 +205,9 @@ class MixupTransform(RuntimeSettings):
             `keras.config.image_data_format()`.
 
     `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`, `mosaic_alpha`)
-    are read
-    from variables at
-    run time: assigning them (or `AlphaScheduler(..., attribute=...)`) changes the
-    next batches without rebuilding the pipeline.
+    `gridmix_alpha`, `fmix_alpha`, `smoothmix_alpha`, `resizemix_alpha`, `mosaic_alpha`,
+    as properties of the transform) are read from variables at run time: assigning them
+    (or `AlphaScheduler`) changes the next batches without rebuilding the pipeline.
 
     Returns (when called on a batch):
         The mixed element, in the input's structure and kind of tensor.
@@ -311,22 +247,16 @@ class MixupTransform(RuntimeSettings):
           Minimization", ICLR 2018.
         - Yun, Han, Oh, Chun, Choe & Yoo, "CutMix: Regularization Strategy to Train
           Strong Classifiers with Localizable Features", ICCV 2019.
-        - Baek, Bang & Shim, "GridMix: Strong regularization through local context
-          mapping", Pattern Recognition 110, 2021.
-        - Harris, Marcu, Painter, Niranjan, Prügel-Bennett & Hare, "FMix: Enhancing
-          Mixed Sample Data Augmentation", arXiv 2002.12047, 2020.
-        - Lee, Zaheer, Astrid & Lee, "SmoothMix: a Simple Yet Effective Data
-          Augmentation to Train Robust Classifiers", CVPR Workshops 2020.
-        - Qin, Fang, Liu, Wang & Wang, "ResizeMix: Mixing Data with Preserved
-          Object Information and True Labels", arXiv 2012.11101, 2020.
         - Yao, Wang, Li, Zhang, Liang, Zou & Finn, "C-Mixup: Improving
           Generalization in Regression", NeurIPS 2022.
     """
 
     def __init__(
         self,
-        alpha: float = 1.0,
+        alpha: float | None = None,
         *,
+        methods: Sequence[MixingMethod] | None = None,
+        method_probs: Sequence[float] | None = None,
         num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         seed: int | None = None,
@@ -336,54 +266,40 @@ class MixupTransform(RuntimeSettings):
         c_mixup_bandwidth: float = 1.0,
         targets: str = "mixed",
         label_smoothing: float = 0.0,
-        num_mixed: int = 2,
-        cutmix_alpha: float = 0.0,
-        gridmix_alpha: float = 0.0,
-        gridmix_holes: tuple[int, int] = (2, 6),
-        fmix_alpha: float = 0.0,
-        fmix_decay_power: float = 3.0,
-        fmix_max_soft: float = 0.0,
-        fmix_reformulate: bool = False,
-        smoothmix_alpha: float = 0.0,
-        smoothmix_sigma: tuple[float, float] = (0.25, 0.5),
-        resizemix_alpha: float = 0.0,
-        resizemix_scope: tuple[float, float] = (0.1, 0.8),
-        mosaic_alpha: float = 0.0,
-        mosaic_offset: tuple[float, float] = (0.25, 0.75),
-        switch_prob: float = 0.5,
+        num_mixed: int | None = None,
+        cutmix_alpha: float | None = None,
+        switch_prob: float | None = None,
         prob: float = 1.0,
-        exact_cutmix_weight: bool = True,
+        exact_cutmix_weight: bool | None = None,
         bounding_box_format: str | None = None,
         min_box_visibility: float = 0.1,
         data_format: str | None = None,
         ignore_class: int | None = None,
+        **removed,
     ):
+        options, self._listed = mixer_options(
+            "MixupTransform",
+            methods,
+            method_probs,
+            {
+                "alpha": alpha,
+                "num_mixed": num_mixed,
+                "cutmix_alpha": cutmix_alpha,
+                "exact_cutmix_weight": exact_cutmix_weight,
+                "switch_prob": switch_prob,
+            },
+            removed,
+        )
         self.runtime = RuntimeVariables(
             MixSpec(
-                alpha=alpha,
+                **options,
                 num_classes=num_classes,
                 per_example=per_example,
                 pairing=pairing,
                 c_mixup_bandwidth=c_mixup_bandwidth,
                 targets=targets,
                 label_smoothing=label_smoothing,
-                num_mixed=num_mixed,
-                cutmix_alpha=cutmix_alpha,
-                gridmix_alpha=gridmix_alpha,
-                gridmix_holes=gridmix_holes,
-                fmix_alpha=fmix_alpha,
-                fmix_decay_power=fmix_decay_power,
-                fmix_max_soft=fmix_max_soft,
-                fmix_reformulate=fmix_reformulate,
-                smoothmix_alpha=smoothmix_alpha,
-                smoothmix_sigma=smoothmix_sigma,
-                resizemix_alpha=resizemix_alpha,
-                resizemix_scope=resizemix_scope,
-                mosaic_alpha=mosaic_alpha,
-                mosaic_offset=mosaic_offset,
-                switch_prob=switch_prob,
                 prob=prob,
-                exact_cutmix_weight=exact_cutmix_weight,
                 bounding_box_format=bounding_box_format,
                 min_box_visibility=min_box_visibility,
                 data_format=data_format,
@@ -404,6 +320,7 @@ class MixupTransform(RuntimeSettings):
 
     def get_config(self) -> dict:
         return {
+            **methods_config(self.spec, self._listed),
             **self.spec.config(*_OWN_OPTIONS),
             "seed": self.seed,
             "dtype": self.dtype,
@@ -445,7 +362,12 @@ class MixupTransform(RuntimeSettings):
         return self.sharing_settings(seed=seed)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        config = self.get_config()
+        if "methods" in config:  # the objects, not their serialization
+            config["methods"] = [
+                keras.saving.deserialize_keras_object(m) for m in config["methods"]
+            ]
+        args = ", ".join(f"{key}={value!r}" for key, value in config.items())
         return f"MixupTransform({args})"
 
     # ------------------------------------------------------------------ fronts

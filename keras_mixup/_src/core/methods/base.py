@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from keras_mixup._src.core.validation import validate_alpha, validate_real_range
+from keras_mixup._src.core.validation import user_error, validate_alpha, validate_real_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,23 +24,31 @@ class Option:
     `MixSpec` take it.
 
     Attributes:
-        name: the keyword argument (the field of `MixSpec`).
-        default: its default in every front's signature.
+        name: the field of `MixSpec` (and the fronts' keyword, for the core's options
+            and the shortcuts).
+        default: its value where the mixer does not set it (a method's alpha: 0, off).
         runtime: True: a run-time value, kept in a variable that traced code reads
             (assigning it needs no retrace, `AlphaScheduler` may schedule it);
             False: fixed when the mixer is built.
-        validate: `value -> value`, the validated (normalised) value; raises the
-            library's error naming the option.
+        validate: `(value, name) -> value`, the validated (normalised) value; raises
+            the library's error naming the option as `name`.
         doc: one line for the docs and the run-time properties.
         owner: the method that adds it, or "core".
+        argument: a method's option: its keyword in the method's public class
+            (`MixingMethod`), e.g. "holes" for "gridmix_holes".
     """
 
     name: str
     default: Any
     runtime: bool
-    validate: Callable[[Any], Any]
+    validate: Callable[[Any, str], Any]
     doc: str
     owner: str = "core"
+    argument: str | None = None
+
+    def check(self, value, name: str | None = None):
+        """`value` validated, an error naming it `name` (default: the option's name)."""
+        return self.validate(value, name or self.name)
 
 
 class Draw(NamedTuple):
@@ -129,29 +137,32 @@ class Build(NamedTuple):
 
 def alpha_option(method: str, title: str, doc: str | None = None) -> Option:
     """The run-time option that turns a method on, `<method>_alpha` (default 0: off), a
-    Beta concentration checked by `validate_alpha`."""
-    name = f"{method}_alpha"
+    Beta concentration checked by `validate_alpha`; the class's `alpha`."""
     return Option(
-        name,
+        f"{method}_alpha",
         0.0,
         runtime=True,
-        validate=lambda value: validate_alpha(value, name),
+        validate=validate_alpha,
         doc=doc or f"{title}'s alpha (0: no {title})",
         owner=method,
+        argument="alpha",
     )
 
 
-def range_option(method: str, name: str, default: tuple, doc: str, upper: float = 1.0) -> Option:
-    """A build-time option `(low, high)` of a method: the range its setting is drawn in
-    (`sampling.beta_in_range`), checked by `validate_real_range` (`0 < low <= high <=
-    upper`)."""
+def range_option(
+    method: str, argument: str, default: tuple, doc: str, upper: float = 1.0
+) -> Option:
+    """A build-time option `(low, high)` of a method, `<method>_<argument>`: the range its
+    setting is drawn in (`sampling.beta_in_range`), checked by `validate_real_range`
+    (`0 < low <= high <= upper`)."""
     return Option(
-        name,
+        f"{method}_{argument}",
         default,
         runtime=False,
-        validate=lambda value: validate_real_range(value, name, 0.0, upper),
+        validate=lambda value, name: validate_real_range(value, name, 0.0, upper),
         doc=doc,
         owner=method,
+        argument=argument,
     )
 
 
@@ -170,3 +181,64 @@ def mask_draw(mask, image_size, *, ops) -> Draw:
         box=ops.stack([zeros, zeros, zeros + height, zeros + width], axis=1),
         mask=mask,
     )
+
+
+class MixingMethod:
+    """The base of keras_mixup's public mixing methods (`keras_mixup.methods`): an
+    immutable value holding one method's options, checked, that the fronts
+    (`MixupTransform`, `MixupLayer`, `sample_mix_params`) compose with `methods=[...]`.
+
+    A subclass sets `method` (its registry entry, `Method`) and passes its keywords to
+    `__init__`; each keyword is an option of `method` (`Option.argument`), checked by the
+    option's check. The options read as attributes (`CutMix(alpha=0.5).alpha`).
+
+    Raises:
+        TypeError, ValueError: an option of the wrong type or out of range (the error
+            names the class, the option and the value).
+    """
+
+    method: Method
+
+    def __init__(self, **arguments):
+        options = {option.argument: option for option in self.method.options}
+        values = {}
+        for argument, value in arguments.items():
+            try:
+                values[argument] = options[argument].check(value, argument)
+            except (TypeError, ValueError) as error:
+                raise user_error(type(error), f"{type(self).__name__}: {error}") from None
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no option {name!r}")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(
+            f"{type(self).__name__} is immutable: build a new one with {name}={value!r}"
+        )
+
+    def get_config(self) -> dict:
+        """The options by keyword (`cls(**config)` rebuilds the method)."""
+        return dict(self._values)
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def options(self) -> dict:
+        """The method's options as the mixer's option table names them (`MixSpec`'s
+        fields: `{"gridmix_alpha": 1.0, "gridmix_holes": (2, 6)}`)."""
+        return {option.name: self._values[option.argument] for option in self.method.options}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(self._values.items())))
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self._values.items())
+        return f"{type(self).__name__}({arguments})"

@@ -9,7 +9,9 @@ box's area, unless `exact_cutmix_weight=False`: the drawn lambda, as timm's
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
+import keras
+
+from keras_mixup._src.core.methods.base import Draw, Method, MixingMethod, Option, alpha_option
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
@@ -69,9 +71,10 @@ CUTMIX = Method(
             "exact_cutmix_weight",
             True,
             runtime=False,
-            validate=lambda value: validate_bool(value, "exact_cutmix_weight"),
+            validate=validate_bool,
             doc="weigh a cut example by the pixels it keeps (True) or by the drawn lambda",
             owner="cutmix",
+            argument="exact_weight",
         ),
     ),
     streams=STREAMS,
@@ -81,3 +84,35 @@ CUTMIX = Method(
     pairs_only=True,
     cuts=True,
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class CutMix(MixingMethod):
+    """CutMix: a box of the partner's pixels pasted into each example.
+
+    `lam ~ Beta(alpha, alpha)` sets the box's area before clipping, `(1 - lam) H W`, with
+    the image's aspect ratio, at a uniformly random centre; the targets weigh each source
+    by the share of pixels it shows. Inputs: images `[B, H, W, C]` (`[B, C, H, W]` with
+    `data_format="channels_first"`); boxes and segmentation masks follow the box.
+
+    Args:
+        alpha: the Beta concentration, a finite number >= 0 (1: the paper's). Run-time.
+        exact_weight: True (default): the targets weigh the example by the pixels it
+            keeps (the clipped box's area); False: by the drawn lambda, as timm's
+            `correct_lam=False`, which overstates the example's share when the box was
+            clipped at the border.
+
+    Raises:
+        TypeError, ValueError: `alpha` negative or not finite; `exact_weight` not a bool.
+        A front raises with `num_mixed > 2` (pairs only) and with inputs that are not
+        images.
+
+    Source: Yun, Han, Oh, Chun, Choe & Yoo, "CutMix: Regularization Strategy to Train
+    Strong Classifiers with Localizable Features", ICCV 2019, Section 3.1 (Eq. 1-2,
+    Algorithm A1; the published code rounds lambda from the clipped box, as `exact_weight`).
+    """
+
+    method = CUTMIX
+
+    def __init__(self, alpha: float = 1.0, exact_weight: bool = True):
+        super().__init__(alpha=alpha, exact_weight=exact_weight)

@@ -37,9 +37,17 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option, mask_draw
+from keras_mixup._src.core.methods.base import (
+    Draw,
+    Method,
+    MixingMethod,
+    Option,
+    alpha_option,
+    mask_draw,
+)
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
@@ -186,27 +194,30 @@ FMIX = Method(
             "fmix_decay_power",
             3.0,
             runtime=False,
-            validate=lambda value: validate_real_in(
-                value, "fmix_decay_power", 0.0, math.inf, open_low=True
+            validate=lambda value, name: validate_real_in(
+                value, name, 0.0, math.inf, open_low=True
             ),
             doc="the decay of FMix's spectrum, 1 / f ** decay_power (larger: smoother masks)",
             owner="fmix",
+            argument="decay_power",
         ),
         Option(
             "fmix_max_soft",
             0.0,
             runtime=False,
-            validate=lambda value: validate_real_in(value, "fmix_max_soft", 0.0, 0.5),
+            validate=lambda value, name: validate_real_in(value, name, 0.0, 0.5),
             doc="the share of pixels on each side of FMix's threshold given soft weights",
             owner="fmix",
+            argument="max_soft",
         ),
         Option(
             "fmix_reformulate",
             False,
             runtime=False,
-            validate=lambda value: validate_bool(value, "fmix_reformulate"),
+            validate=validate_bool,
             doc="draw FMix's lambda from Beta(alpha + 1, alpha) (the paper's reformulation)",
             owner="fmix",
+            argument="reformulate",
         ),
     ),
     streams=STREAMS,
@@ -217,3 +228,43 @@ FMIX = Method(
     cuts=True,
     soft=lambda options: options["fmix_max_soft"] > 0,
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class FMix(MixingMethod):
+    """FMix: the partner shows through a random low-frequency mask of any shape.
+
+    `lam ~ Beta(alpha, alpha)` sets the share of pixels the example keeps: the `lam H W`
+    largest pixels of a grey image with a `1 / f ** decay_power` spectrum are the
+    example's, the rest the partner's. The targets are the mask's means, exactly.
+    Inputs: images of a static size; boxes and segmentation masks follow the mask.
+
+    Args:
+        alpha: the Beta concentration, a finite number >= 0 (1: the paper's). Run-time.
+        decay_power: the spectrum's decay, > 0 (3: the paper's; larger: smoother masks).
+        max_soft: in [0, 0.5]: the share of pixels on each side of the threshold given
+            soft weights (0: a binary mask; > 0 mixes pixels, so integer segmentation
+            masks are one-hot encoded).
+        reformulate: draw `lam ~ Beta(alpha + 1, alpha)` (the paper's reformulation).
+
+    Raises:
+        TypeError, ValueError: an option out of range or of the wrong type.
+
+    Source: Harris, Marcu, Painter, Niranjan, Prügel-Bennett & Hare, "FMix: Enhancing
+    Mixed Sample Data Augmentation", arXiv 2002.12047, 2020, Section 3. The published
+    `fmix.py` (and OpenMixup's, keras-cv's copies) takes two rows of the height axis as the
+    spectrum's real and imaginary parts; here the last axis is split (docs/semantics.md).
+    """
+
+    method = FMIX
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        decay_power: float = 3.0,
+        max_soft: float = 0.0,
+        reformulate: bool = False,
+    ):
+        super().__init__(
+            alpha=alpha, decay_power=decay_power, max_soft=max_soft, reformulate=reformulate
+        )

@@ -25,7 +25,9 @@ example draws its own grid.
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, Option, alpha_option
+import keras
+
+from keras_mixup._src.core.methods.base import Draw, Method, MixingMethod, Option, alpha_option
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
@@ -114,9 +116,10 @@ GRIDMIX = Method(
             "gridmix_holes",
             (2, 6),
             runtime=False,
-            validate=lambda value: validate_int_range(value, "gridmix_holes", minimum=1),
+            validate=lambda value, name: validate_int_range(value, name, minimum=1),
             doc="the range of GridMix's cell count across the crop's width (inclusive)",
             owner="gridmix",
+            argument="holes",
         ),
     ),
     streams=STREAMS,
@@ -126,3 +129,30 @@ GRIDMIX = Method(
     pairs_only=True,
     cuts=True,
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class GridMix(MixingMethod):
+    """GridMix: the partner shows through a grid of square holes inside a random crop.
+
+    `lam ~ Beta(alpha, alpha)` sets the holes' side in each cell; `holes` the number of
+    cells across the crop's width. The targets weigh the sources by the pixels each
+    shows, exactly. Inputs: images; boxes and segmentation masks follow the holes.
+
+    Args:
+        alpha: the Beta concentration, a finite number >= 0. Run-time.
+        holes: `(low, high)` ints, `1 <= low <= high`: the cell count across the crop's
+            width, uniform on this inclusive range.
+
+    Raises:
+        TypeError, ValueError: `alpha` negative or not finite; `holes` not such a pair.
+
+    Source: Baek, Bang & Shim, "GridMix: Strong regularization through local context
+    mapping", Pattern Recognition 110, 2021, in the form of OpenMixup's `gridmix.py`
+    (here the crop is clipped to the image and H, W are not swapped; docs/semantics.md).
+    """
+
+    method = GRIDMIX
+
+    def __init__(self, alpha: float = 1.0, holes: tuple[int, int] = (2, 6)):
+        super().__init__(alpha=alpha, holes=holes)

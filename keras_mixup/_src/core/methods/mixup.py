@@ -12,8 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import keras
+
 from keras_mixup._src.bindings.ops import ops_for
-from keras_mixup._src.core.methods.base import Draw, Method, Option
+from keras_mixup._src.core.methods.base import Draw, Method, MixingMethod, Option
 from keras_mixup._src.core.sampling import (
     as_alpha,
     dirichlet_weights,
@@ -49,17 +51,19 @@ MIXUP = Method(
             "alpha",
             1.0,
             runtime=True,
-            validate=lambda value: validate_alpha(value, "alpha"),
+            validate=validate_alpha,
             doc="mixup's alpha (Beta / Dirichlet concentration; 0: no mixup)",
             owner="mixup",
+            argument="alpha",
         ),
         Option(
             "num_mixed",
             2,
             runtime=False,
-            validate=validate_num_mixed,
+            validate=lambda value, name: validate_num_mixed(value),
             doc="how many examples each mixed example combines (k-way mixup for k > 2)",
             owner="mixup",
+            argument="num_mixed",
         ),
     ),
     streams=STREAMS,
@@ -68,6 +72,34 @@ MIXUP = Method(
     test_time="a shrink of the inputs and targets towards their means by theta_bar, for "
     "pairs on a model's inputs (theta_bar, mixup_aware_predictor)",
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class Mixup(MixingMethod):
+    """mixup: each example blended with a partner from the same batch.
+
+    `x~ = lam x + (1 - lam) x[perm]` and the same for the targets, `lam ~ Beta(alpha,
+    alpha)`; with `num_mixed = k > 2`, k examples with weights ~ Dirichlet(alpha, ...,
+    alpha) (k - 1 partners from independent permutations). Inputs of any shape.
+
+    Args:
+        alpha: the Beta / Dirichlet concentration, a finite number >= 0 (1: lambda
+            uniform; the paper uses 0.1 to 0.4 on ImageNet, 1 on CIFAR, 8 or 32 against
+            label noise; 0: no mixing, ERM). Run-time: schedulable without retracing.
+        num_mixed: how many examples each mixed example combines, an int >= 2 (the
+            paper's Section 2); not with methods that paste pixels.
+
+    Raises:
+        TypeError, ValueError: `alpha` negative or not finite, `num_mixed` < 2.
+
+    Source: Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+    Minimization", ICLR 2018, Section 2 (Eq. 1; k-way mixing in its discussion).
+    """
+
+    method = MIXUP
+
+    def __init__(self, alpha: float = 1.0, num_mixed: int = 2):
+        super().__init__(alpha=alpha, num_mixed=num_mixed)
 
 
 def sample_log_gamma(seed, shape, alpha, ops=None):

@@ -22,7 +22,15 @@ its own permutation's fixed points).
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, alpha_option, range_option
+import keras
+
+from keras_mixup._src.core.methods.base import (
+    Draw,
+    Method,
+    MixingMethod,
+    alpha_option,
+    range_option,
+)
 from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
 
 STREAMS = {"gamma": 17}  # the Beta variates of the centre's two offsets
@@ -80,7 +88,7 @@ MOSAIC = Method(
         ),
         range_option(
             "mosaic",
-            "mosaic_offset",
+            "offset",
             (0.25, 0.75),
             "the range of Mosaic's centre, as a share of the image's height and width",
         ),
@@ -93,3 +101,31 @@ MOSAIC = Method(
     cuts=True,
     sources=4,
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class Mosaic(MixingMethod):
+    """Mosaic: four images (the example and three partners) tiled around a random centre,
+    the output keeping the input's size.
+
+    The centre's offsets in `offset` (shares of the height and width) are drawn `low +
+    (high - low) u`, `u ~ Beta(alpha, alpha)`. Pixels are moved whole; the targets are the
+    tiles' shares, exactly; boxes are translated into their tile and clipped. Inputs:
+    images; a mixer with Mosaic carries four sources' boxes (`[B, 4 N, 4]`).
+
+    Args:
+        alpha: the concentration of the offsets within `offset` (1: uniform, as keras-cv;
+            0: off). Run-time.
+        offset: `(low, high)`, `0 < low <= high <= 1` (default: keras-cv's).
+
+    Raises:
+        TypeError, ValueError: `alpha` negative or not finite; `offset` not such a pair.
+
+    Source: Bochkovskiy, Wang & Liao, "YOLOv4: Optimal Speed and Accuracy of Object
+    Detection", arXiv 2004.10934, 2020, Section 3.3; keras-cv's `Mosaic`.
+    """
+
+    method = MOSAIC
+
+    def __init__(self, alpha: float = 1.0, offset: tuple[float, float] = (0.25, 0.75)):
+        super().__init__(alpha=alpha, offset=offset)

@@ -21,7 +21,15 @@ distorting its aspect ratio), and H and W are not swapped.
 
 from __future__ import annotations
 
-from keras_mixup._src.core.methods.base import Draw, Method, alpha_option, range_option
+import keras
+
+from keras_mixup._src.core.methods.base import (
+    Draw,
+    Method,
+    MixingMethod,
+    alpha_option,
+    range_option,
+)
 from keras_mixup._src.core.sampling import as_alpha, beta_in_range, gamma_requests
 
 STREAMS = {"gamma": 15, "position": 16}  # tau's Beta variates; the patch's top and left
@@ -70,7 +78,7 @@ RESIZEMIX = Method(
         ),
         range_option(
             "resizemix",
-            "resizemix_scope",
+            "scope",
             (0.1, 0.8),
             "the range of the side ratio of ResizeMix's patch (the partner resized)",
         ),
@@ -82,3 +90,33 @@ RESIZEMIX = Method(
     pairs_only=True,
     cuts=True,
 )
+
+
+@keras.saving.register_keras_serializable(package="keras_mixup")
+class ResizeMix(MixingMethod):
+    """ResizeMix: the partner's whole image, resized to a patch, pasted at a random
+    position inside the example.
+
+    The patch's side ratio `tau` in `scope` is drawn `low + (high - low) u`, `u ~
+    Beta(alpha, alpha)`; the partner is resized by nearest neighbour. The targets are the
+    shares of pixels, exactly. Inputs: images; the partner's boxes are scaled into the
+    patch, integer segmentation masks resized and pasted as they are.
+
+    Args:
+        alpha: the concentration of `tau` within `scope` (1: uniform, as published;
+            0: off). Run-time.
+        scope: `(low, high)`, `0 < low <= high <= 1`: the range of the side ratio
+            (default: the paper's).
+
+    Raises:
+        TypeError, ValueError: `alpha` negative or not finite; `scope` not such a pair.
+
+    Source: Qin, Fang, Liu, Wang & Wang, "ResizeMix: Mixing Data with Preserved Object
+    Information and True Labels", arXiv 2012.11101, 2020. The patch lies inside the image
+    (OpenMixup's is clipped at the border and the partner squeezed; docs/semantics.md).
+    """
+
+    method = RESIZEMIX
+
+    def __init__(self, alpha: float = 1.0, scope: tuple[float, float] = (0.1, 0.8)):
+        super().__init__(alpha=alpha, scope=scope)
