@@ -193,8 +193,8 @@ def validate_mix_family(num_mixed: int, alpha, name: str, method: str) -> None:
         raise user_error(
             ValueError,
             f"{method} mixes one partner's pixels into each example, so it combines pairs; "
-            f"got num_mixed={num_mixed} with {name}={alpha}. Use num_mixed=2 with {method}, "
-            f"or {name}=0 for k-way mixup.",
+            f"got num_mixed={num_mixed} with {name}={alpha} ({method} on). Use num_mixed=2 "
+            f"with {method}, or leave {method} out for k-way mixup.",
         )
 
 

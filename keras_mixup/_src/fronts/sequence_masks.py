@@ -28,10 +28,10 @@ def input_masks(flat_inputs: list, mask, spec: MixSpec, owner: str) -> list:
         name, method = cutting.alpha, cutting.title
         raise user_error(
             ValueError,
-            f"{owner} has {name}={getattr(spec, name)}, but its input carries a "
-            "Keras mask (a padded sequence, e.g. after Embedding(mask_zero=True)): "
+            f"{owner} has {method} on ({name}={getattr(spec, name)}), but its input carries "
+            "a Keras mask (a padded sequence, e.g. after Embedding(mask_zero=True)): "
             f"{method} mixes regions of images and is not defined for sequences. Use "
-            f"mixup ({name}=0) on sequences.",
+            "mixup alone on sequences (alpha=..., or methods=[Mixup(...)]).",
         )
     return masks
 
