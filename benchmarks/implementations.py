@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import keras_mixup
 from benchmarks import common
+from keras_mixup import methods
 
 ALPHA = 0.2
 
@@ -148,11 +149,11 @@ def family_candidates(num_classes: int) -> dict:
         ),
         "keras_mixup k=3 (XLA)": transform(alpha=ALPHA, num_mixed=3),
         "keras_mixup k=4 (XLA)": transform(alpha=ALPHA, num_mixed=4),
-        "keras_mixup GridMix (XLA)": transform(alpha=0.0, gridmix_alpha=1.0),
-        "keras_mixup FMix (XLA)": transform(alpha=0.0, fmix_alpha=1.0),
-        "keras_mixup SmoothMix (XLA)": transform(alpha=0.0, smoothmix_alpha=1.0),
-        "keras_mixup ResizeMix (XLA)": transform(alpha=0.0, resizemix_alpha=1.0),
-        "keras_mixup Mosaic (XLA)": transform(alpha=0.0, mosaic_alpha=1.0),
+        "keras_mixup GridMix (XLA)": transform(methods=[methods.GridMix(1.0)]),
+        "keras_mixup FMix (XLA)": transform(methods=[methods.FMix(1.0)]),
+        "keras_mixup SmoothMix (XLA)": transform(methods=[methods.SmoothMix(1.0)]),
+        "keras_mixup ResizeMix (XLA)": transform(methods=[methods.ResizeMix(1.0)]),
+        "keras_mixup Mosaic (XLA)": transform(methods=[methods.Mosaic(1.0)]),
         "published FMix (NumPy port, host mask)": published_fmix(num_classes),
     }
     fourier_mix = keras_cv_fourier_mix(num_classes)

@@ -37,6 +37,7 @@ from benchmarks.pipeline import PREFETCH_BATCHES, drain  # noqa: E402
 
 SIZE, BATCH, CLASSES, BOXES = 224, 64, 1000, 100
 BASE = "tf.data: no mixing (dict + 100 boxes, conversions)"
+MOSAIC = keras_mixup.methods.Mosaic(1.0)
 
 
 def element_set(count: int, rng) -> dict:
@@ -116,7 +117,7 @@ def run(quick: bool) -> dict:
     elements = element_set(count, rng)
     transform = {
         "keras_mixup Mosaic (XLA)": keras_mixup.MixupTransform(
-            alpha=0.0, mosaic_alpha=1.0, num_classes=CLASSES, bounding_box_format="xyxy", seed=0
+            methods=[MOSAIC], num_classes=CLASSES, bounding_box_format="xyxy", seed=0
         ),
         "keras_mixup CutMix (XLA)": keras_mixup.MixupTransform(
             alpha=0.0, cutmix_alpha=1.0, num_classes=CLASSES, bounding_box_format="xyxy", seed=0
@@ -139,7 +140,7 @@ def run(quick: bool) -> dict:
         "bounding_boxes": {k: v[:BATCH] for k, v in elements["bounding_boxes"].items()},
     }
     host = keras_mixup.MixupTransform(
-        alpha=0.0, mosaic_alpha=1.0, num_classes=CLASSES, bounding_box_format="xyxy", seed=0
+        methods=[MOSAIC], num_classes=CLASSES, bounding_box_format="xyxy", seed=0
     )
     candidates["host: keras_mixup Mosaic (NumPy batch)"] = lambda: host(host_batch)
     kornia_run = kornia_mosaic(elements)

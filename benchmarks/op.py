@@ -12,13 +12,13 @@ import numpy as np
 from benchmarks.common import interleaved_medians, print_table
 
 SHAPES = {"cifar": ((128, 32, 32, 3), 10), "imagenet": ((64, 224, 224, 3), 1000)}
-PASTING = {
-    "keras_mixup CutMix (XLA)": "cutmix_alpha",
-    "keras_mixup GridMix (XLA)": "gridmix_alpha",
-    "keras_mixup FMix (XLA)": "fmix_alpha",
-    "keras_mixup SmoothMix (XLA)": "smoothmix_alpha",
-    "keras_mixup ResizeMix (XLA)": "resizemix_alpha",
-    "keras_mixup Mosaic (XLA)": "mosaic_alpha",
+PASTING = {  # row: the method's name in keras_mixup.methods
+    "keras_mixup CutMix (XLA)": "CutMix",
+    "keras_mixup GridMix (XLA)": "GridMix",
+    "keras_mixup FMix (XLA)": "FMix",
+    "keras_mixup SmoothMix (XLA)": "SmoothMix",
+    "keras_mixup ResizeMix (XLA)": "ResizeMix",
+    "keras_mixup Mosaic (XLA)": "Mosaic",
 }
 
 
@@ -47,9 +47,11 @@ def run(quick: bool) -> dict:
             if not quick:  # the methods that paste pixels, as one compiled op each
                 found |= {
                     name: keras_mixup.MixupTransform(
-                        alpha=0.0, num_classes=classes, seed=0, **{option: 1.0}
+                        methods=[getattr(keras_mixup.methods, method)(1.0)],
+                        num_classes=classes,
+                        seed=0,
                     )
-                    for name, option in PASTING.items()
+                    for name, method in PASTING.items()
                 }
             for name, fn in found.items():
                 compiled = tf.function(fn)

@@ -75,7 +75,8 @@ element_set = {
 ## mixup, CutMix and Mosaic in a tf.data pipeline
 
 `bounding_box_format` says how to read the boxes, as for Keras's own layers. The third
-recipe chooses Mosaic or mixup for each image, half and half (`switch_prob`).
+recipe chooses Mosaic or mixup for each image, half and half (the methods listed are
+equally likely unless `method_probs` says otherwise).
 """
 
 recipes = {
@@ -84,9 +85,7 @@ recipes = {
         alpha=0.0, cutmix_alpha=1.0, bounding_box_format="xyxy", seed=0
     ),
     "Mosaic + mixup": keras_mixup.MixupTransform(
-        alpha=1.0,
-        mosaic_alpha=1.0,
-        switch_prob=0.5,
+        methods=[keras_mixup.methods.Mixup(1.0), keras_mixup.methods.Mosaic(1.0)],
         per_example=True,
         bounding_box_format="xyxy",
         seed=0,

@@ -40,6 +40,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import keras_mixup
+from keras_mixup import methods
 
 SMOKE_TEST = os.environ.get("KERAS_MIXUP_SMOKE_TEST") == "1"  # the test suite's short run
 EPOCHS = 2 if SMOKE_TEST else 30
@@ -60,14 +61,14 @@ images = np.kron(digits.images / 16.0, np.ones((3, 3))).astype("float32")[..., N
 x_train, x_test, y_train, y_test = train_test_split(
     images, digits.target, test_size=500, stratify=digits.target, random_state=0
 )
-METHODS = {"CutMix": "cutmix_alpha", "GridMix": "gridmix_alpha", "FMix": "fmix_alpha",
-           "SmoothMix": "smoothmix_alpha"}  # fmt: skip
+METHODS = {"CutMix": methods.CutMix, "GridMix": methods.GridMix, "FMix": methods.FMix,
+           "SmoothMix": methods.SmoothMix}  # fmt: skip
 
 
 def transform(method: str, num_classes=10) -> keras_mixup.MixupTransform:
-    options = {METHODS[method]: 1.0}  # the method alone: alpha=0 turns plain mixup off
+    """The method alone (no plain mixup), with its published alpha of 1."""
     return keras_mixup.MixupTransform(
-        alpha=0.0, per_example=True, num_classes=num_classes, seed=0, **options
+        methods=[METHODS[method](alpha=1.0)], per_example=True, num_classes=num_classes, seed=0
     )
 
 

@@ -41,13 +41,14 @@ from examples.paper.common import (
 from examples.paper.real_images import load
 from examples.paper.training import EpochEvaluation
 from keras_mixup import MixupTransform
+from keras_mixup.methods import FMix
 
 KERAS_IO = {"erm": 86.45, "mixup": 86.80}  # test accuracy (%), one run each
 ROWS = {  # name: (label, MixupTransform settings)
-    "erm": ("ERM", {}),
+    "erm": ("ERM", {"alpha": 0.0}),
     "mixup": ("mixup, alpha 0.2", {"alpha": 0.2}),
     "recipe": ("mixup 0.8 / CutMix 1.0", {"alpha": 0.8, "cutmix_alpha": 1.0, "switch_prob": 0.5}),
-    "fmix": ("FMix, alpha 1", {"alpha": 0.0, "fmix_alpha": 1.0}),
+    "fmix": ("FMix, alpha 1", {"methods": [FMix(1.0)]}),
 }
 QUICK = {"seeds": 2, "epochs": 1, "train_size": 3000, "rows": "erm,mixup"}
 VALIDATION = 2000
@@ -71,10 +72,8 @@ def keras_io_cnn() -> keras.Model:
 
 
 def train_dataset(x, y, settings: dict, *, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled batches with one-hot targets, mixed as `settings` says (ERM: {})."""
-    transform = MixupTransform(
-        **{"alpha": 0.0, **settings}, per_example=True, num_classes=10, seed=seed
-    )
+    """Shuffled batches with one-hot targets, mixed as `settings` says (ERM: alpha 0)."""
+    transform = MixupTransform(**settings, per_example=True, num_classes=10, seed=seed)
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
         .shuffle(batch_size * 100, seed=seed, reshuffle_each_iteration=True)

@@ -21,6 +21,7 @@ from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.methods.fmix import binarise, low_frequency_images, spectrum_scale
 from keras_mixup._src.core.sampler import draw_mix_params, method_options, traced_methods
 from keras_mixup._src.core.spec import MixSpec
+from keras_mixup.methods import FMix, Mixup
 from tests.images import coded_images
 
 P_MIN = 1e-3
@@ -97,7 +98,7 @@ def test_sampled_masks_vary_as_much_across_the_width_as_down_the_height():
     partner's pixels. The authors' masks have at most one cycle across the width: no
     row crosses more than one run (two changes)."""
     params = sample_mix_params(
-        np.array([3, 9], "int32"), 1000, 0.0, True, fmix_alpha=1.0, fmix_decay_power=2.0,
+        np.array([3, 9], "int32"), 1000, None, True, methods=[FMix(1.0, decay_power=2.0)],
         image_size=(32, 32),
     )  # fmt: skip
     across, down = transitions(params.mask, 2), transitions(params.mask, 1)
@@ -159,8 +160,8 @@ def test_the_realised_share_follows_lambda_s_beta(alpha, reformulate):
     """The example's realised share is lambda rounded to whole pixels (16 x 16: within
     1/256): Beta(alpha, alpha), or Beta(alpha + 1, alpha) reformulated."""
     params = sample_mix_params(
-        np.array([11, int(alpha * 10)], "int32"), 3000, 0.0, True, fmix_alpha=alpha,
-        fmix_reformulate=reformulate, image_size=(16, 16),
+        np.array([11, int(alpha * 10)], "int32"), 3000, None, True,
+        methods=[FMix(alpha, reformulate=reformulate)], image_size=(16, 16),
     )  # fmt: skip
     shares = params.mix_weight
     first = alpha + 1 if reformulate else alpha
@@ -172,7 +173,7 @@ def test_the_coin_rounds_down_and_up_equally_often():
     """`lambda H W` is rounded down or up by a fair coin: with 3 x 3 images the realised
     share's mean equals lambda's, 1/2 (a fixed rounding would shift it by 1/18)."""
     params = sample_mix_params(
-        np.array([2, 5], "int32"), 20000, 0.0, True, fmix_alpha=1.0, image_size=(3, 3)
+        np.array([2, 5], "int32"), 20000, None, True, methods=[FMix(1.0)], image_size=(3, 3)
     )
     assert abs(params.mix_weight.mean() - 0.5) < 0.01
 
@@ -218,7 +219,7 @@ def test_bounding_boxes_keep_the_share_their_source_shows():
         "labels": np.int32([0, 1]),
         "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1] * 8, [2] * 8])},
     }
-    transform = MixupTransform(fmix_alpha=1.0, alpha=0.0, num_classes=3,
+    transform = MixupTransform(methods=[FMix(1.0)], num_classes=3,
                                bounding_box_format="xyxy", min_box_visibility=0.5)  # fmt: skip
     parts, _ = parse_element((element,), "test")
     out = transform.spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)
@@ -277,7 +278,7 @@ def test_relative_boxes_use_the_exact_integral_of_the_mask():
 def test_integer_segmentation_masks_are_pasted_as_they_are():
     masks = np.stack([np.full((H, W), 255 if i == 0 else i, "int32") for i in range(4)])
     element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
-    transform = MixupTransform(alpha=0.0, fmix_alpha=1.0, num_classes={"labels": 4}, seed=1)
+    transform = MixupTransform(methods=[FMix(1.0)], num_classes={"labels": 4}, seed=1)
     out = transform(element)
     source = np.asarray(out["images"])[..., 0] // 10_000
     assert np.asarray(out["segmentation_masks"]).dtype == np.int32
@@ -289,7 +290,7 @@ def test_integer_segmentation_masks_are_pasted_as_they_are():
 def test_soft_edges_need_num_classes_for_integer_masks_and_mix_them_per_pixel():
     masks = np.stack([np.full((H, W), i, "int32") for i in range(4)])
     element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
-    soft = dict(alpha=0.0, fmix_alpha=1.0, fmix_max_soft=0.2, seed=1)
+    soft = dict(methods=[FMix(1.0, max_soft=0.2)], seed=1)
     with pytest.raises(ValueError, match="`segmentation_masks` are integer class ids"):
         MixupTransform(num_classes={"labels": 4}, **soft)(element)
     out = MixupTransform(num_classes={"labels": 4, "segmentation_masks": 4}, **soft)(element)
@@ -308,13 +309,13 @@ def test_fmix_needs_images_of_a_known_size():
         output_signature=(tf.TensorSpec([None, None, None, 1]), tf.TensorSpec([None, 2])),
     )
     with pytest.raises(ValueError, match="FMix draws its mask on the images' frequency grid"):
-        dataset.map(MixupTransform(fmix_alpha=1.0))
+        dataset.map(MixupTransform(methods=[Mixup(1.0), FMix(1.0)]))
 
 
 def test_fmix_mixes_pairs_only_and_refuses_masked_sequences():
     with pytest.raises(ValueError, match="FMix mixes one partner's pixels.*fmix_alpha=1.0"):
-        MixupTransform(fmix_alpha=1.0, num_mixed=3)
-    layer = MixupLayer(fmix_alpha=1.0, alpha=0.0)
+        MixupTransform(methods=[Mixup(1.0, num_mixed=3), FMix(1.0)])
+    layer = MixupLayer(methods=[FMix(1.0)])
     model = keras.Sequential(
         [keras.Input((5,)), keras.layers.Embedding(10, 4, mask_zero=True), layer,
          keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)]

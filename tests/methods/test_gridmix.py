@@ -15,6 +15,7 @@ from keras_mixup import MixParams, MixupLayer, MixupLoss, MixupTransform, sample
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.methods.gridmix import grid
 from keras_mixup._src.core.mixing import blend
+from keras_mixup.methods import CutMix, GridMix, Mixup
 from tests.images import coded_images
 
 P_MIN = 1e-3
@@ -58,7 +59,7 @@ def test_holes_stay_between_one_pixel_and_one_pixel_less_than_their_cell():
 @pytest.mark.parametrize("seed", range(6))
 def test_the_pixels_are_the_hole_rectangles_laid_out_one_by_one(seed):
     params = sample_mix_params(
-        np.array([seed, 3], "int32"), 4, 0.0, True, gridmix_alpha=1.0, image_size=(H, W)
+        np.array([seed, 3], "int32"), 4, None, True, methods=[GridMix(1.0)], image_size=(H, W)
     )
     images = coded_images(4, H, W)
     mixed = np.asarray(blend(images, params))
@@ -97,7 +98,7 @@ def test_bounding_boxes_keep_the_share_their_source_shows():
         "labels": np.int32([0, 1]),
         "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1] * 6, [2] * 6])},
     }
-    transform = MixupTransform(gridmix_alpha=1.0, alpha=0.0, num_classes=3,
+    transform = MixupTransform(methods=[GridMix(1.0)], num_classes=3,
                                bounding_box_format="xyxy", min_box_visibility=0.4)  # fmt: skip
     out = transform.spec.apply(
         *_parts(transform, element), params, feature_dtype="float32", ops=NUMPY
@@ -129,7 +130,7 @@ def _parts(transform, element):
 def test_integer_segmentation_masks_are_pasted_as_they_are():
     masks = np.stack([np.full((H, W), 255 if i == 0 else i, "int32") for i in range(4)])
     element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
-    transform = MixupTransform(alpha=0.0, gridmix_alpha=1.0, num_classes={"labels": 4}, seed=1)
+    transform = MixupTransform(methods=[GridMix(1.0)], num_classes={"labels": 4}, seed=1)
     out = transform(element)
     source = np.asarray(out["images"])[..., 0] // 10_000
     assert np.asarray(out["segmentation_masks"]).dtype == np.int32
@@ -143,8 +144,10 @@ def test_integer_segmentation_masks_are_pasted_as_they_are():
 def test_switch_prob_is_split_equally_between_cutmix_and_gridmix():
     n = 6000
     params = sample_mix_params(
-        np.array([2, 2], "int32"), n, 1.0, True, cutmix_alpha=1.0, gridmix_alpha=1.0,
-        switch_prob=0.6, image_size=(H, W),
+        np.array([2, 2], "int32"), n, None, True,
+        methods=[Mixup(1.0), CutMix(1.0), GridMix(1.0)],
+        method_probs=[1 - 0.6, 0.6 / 2, 0.6 / 2],  # switch_prob 0.6 split between the two
+        image_size=(H, W),
     )  # fmt: skip
     grid_rows = params.holes[:, 3] < params.holes[:, 1]
     cut_rows = params.cut & ~grid_rows
@@ -175,7 +178,7 @@ def reference_shares(alpha, count, rng, height=32, width=32, holes=(2, 6)):
 @pytest.mark.parametrize("alpha", [0.4, 2.0])
 def test_the_realised_shares_follow_the_published_algorithm(alpha):
     ours = sample_mix_params(
-        np.array([5, int(alpha * 10)], "int32"), 3000, 0.0, True, gridmix_alpha=alpha,
+        np.array([5, int(alpha * 10)], "int32"), 3000, None, True, methods=[GridMix(alpha)],
         image_size=(32, 32),
     ).partner_weight  # fmt: skip
     reference = reference_shares(alpha, 3000, np.random.default_rng(int(alpha * 10)))
@@ -188,30 +191,32 @@ def test_the_realised_shares_follow_the_published_algorithm(alpha):
 
 def test_gridmix_mixes_pairs_only():
     with pytest.raises(ValueError, match="GridMix mixes one partner's pixels.*gridmix_alpha=1.0"):
-        MixupTransform(gridmix_alpha=1.0, num_mixed=3)
+        MixupTransform(methods=[Mixup(1.0, num_mixed=3), GridMix(1.0)])
     with pytest.raises(ValueError, match="num_mixed=3 with gridmix_alpha=1.0"):
-        sample_mix_params(np.array([0, 1]), 8, 1.0, num_mixed=3, gridmix_alpha=1.0,
+        sample_mix_params(np.array([0, 1]), 8, None,
+                          methods=[Mixup(1.0, num_mixed=3), GridMix(1.0)],
                           image_size=(8, 8))  # fmt: skip
 
 
 def test_gridmix_holes_must_be_an_integer_range():
-    with pytest.raises(ValueError, match=r"`gridmix_holes` must be \(low, high\) with 1 <= low"):
-        MixupLayer(gridmix_alpha=1.0, gridmix_holes=(5, 2))
-    with pytest.raises(TypeError, match="`gridmix_holes` must be a pair of integers"):
-        MixupTransform(gridmix_holes=4)
+    with pytest.raises(ValueError, match=r"GridMix: `holes` must be \(low, high\) with 1 <= low"):
+        MixupLayer(methods=[GridMix(1.0, holes=(5, 2))])
+    with pytest.raises(TypeError, match="GridMix: `holes` must be a pair of integers"):
+        GridMix(holes=4)
 
 
 def test_gridmix_alpha_can_be_scheduled_only_on_a_mixer_built_with_it():
-    transform = MixupTransform(gridmix_alpha=1.0)
+    transform = MixupTransform(methods=[Mixup(1.0), GridMix(1.0)])
     transform.gridmix_alpha = 0.0
-    assert transform.get_config()["gridmix_alpha"] == 1.0  # rebuilt with GridMix traced
+    (gridmix,) = [m for m in transform.get_config()["methods"] if m["class_name"] == "GridMix"]
+    assert gridmix["config"]["alpha"] == 1.0  # rebuilt with GridMix traced
     transform.gridmix_alpha = 0.5
     with pytest.raises(ValueError, match="`gridmix_alpha` can only be scheduled on a mixer"):
-        MixupTransform(gridmix_alpha=0.0).gridmix_alpha = 0.5
+        MixupTransform(methods=[Mixup(1.0), GridMix(0.0)]).gridmix_alpha = 0.5
 
 
 def test_gridmix_refuses_masked_sequences():
-    layer = MixupLayer(gridmix_alpha=1.0, alpha=0.0)
+    layer = MixupLayer(methods=[GridMix(1.0)])
     model = keras.Sequential(
         [keras.Input((5,)), keras.layers.Embedding(10, 4, mask_zero=True), layer,
          keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)]

@@ -21,6 +21,7 @@ from keras_mixup._src.core.methods.gridmix import GRIDMIX
 from keras_mixup._src.core.methods.mixup import MIXUP
 from keras_mixup._src.core.sampler import choose, draw_mix_params, traced_methods
 from keras_mixup._src.core.sampling import STREAMS, stream_words
+from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
 
 METHODS_DIR = Path(__file__).resolve().parents[2] / "keras_mixup" / "_src" / "core" / "methods"
 P_MIN = 1e-3
@@ -179,9 +180,10 @@ def test_the_sampler_chooses_among_all_seven_methods_in_their_shares():
     per-pixel rule; only Mosaic's rows weigh the third and fourth sources."""
     n, size = 4000, (8, 8)
     params = sample_mix_params(
-        np.array([6, 1], "int32"), n, 1.0, True, cutmix_alpha=1.0, gridmix_alpha=1.0,
-        fmix_alpha=1.0, smoothmix_alpha=1.0, resizemix_alpha=1.0, mosaic_alpha=1.0,
-        switch_prob=0.6,
+        np.array([6, 1], "int32"), n, None, True,
+        methods=[Mixup(1.0), CutMix(1.0), GridMix(1.0), FMix(1.0), SmoothMix(1.0),
+                 ResizeMix(1.0), Mosaic(1.0)],
+        method_probs=[1 - 0.6] + [0.6 / 6] * 6,
         image_size=size,
     )  # fmt: skip
     rows = method_of_each_row(params, size)

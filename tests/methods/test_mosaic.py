@@ -24,6 +24,7 @@ from keras_mixup._src.bindings.tf_ops import TENSORFLOW
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.mosaic import mosaic_tiles
 from keras_mixup._src.core.mixing import blend, blend_tensor
+from keras_mixup.methods import Mixup, Mosaic
 from tests.images import coded_images
 
 P_MIN = 1e-3
@@ -104,7 +105,7 @@ def test_channels_first_images_and_per_pixel_weights_move_with_the_pixels():
     first = blend_tensor(np.transpose(images, [0, 3, 1, 2]), params, channels_first=True, ops=NUMPY)
     np.testing.assert_array_equal(np.transpose(first, [0, 2, 3, 1]), expected)
     weights = images[..., 0]  # per-pixel sample weights [B, H, W] follow their pixels
-    spec = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4).spec
+    spec = MixupTransform(methods=[Mosaic(1.0)], num_classes=4).spec
     parts, _ = parse_element((images, np.arange(4), weights), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)
     np.testing.assert_array_equal(out.sample_weight, expected[..., 0])
@@ -140,7 +141,7 @@ def test_integer_segmentation_masks_follow_the_pixels_as_they_are():
     masks = rng.integers(0, 4, (4, H, W)).astype("int32")
     masks[0, :3] = 255  # the void label stays 255
     element = {"images": coded_images(4, H, W), "labels": np.arange(4), "segmentation_masks": masks}
-    transform = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes={"labels": 4},
+    transform = MixupTransform(methods=[Mosaic(1.0)], num_classes={"labels": 4},
                                ignore_class=255, seed=4)  # fmt: skip
     out = transform(element)
     assert out["segmentation_masks"].dtype == np.int32
@@ -173,7 +174,7 @@ LABELS = [[1, 2, 3], [4, 5, -1], [6, 7, -1], [8, -1, -1]]
 
 def test_each_source_s_boxes_move_into_its_tile_and_are_clipped_to_it():
     params = params_of([[10, 4], [10, 4], [10, 4], [10, 4]], ROTATIONS)
-    spec = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4,
+    spec = MixupTransform(methods=[Mosaic(1.0)], num_classes=4,
                           bounding_box_format="xyxy").spec  # fmt: skip
     parts, _ = parse_element((boxes_element(BOXES, LABELS),), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
@@ -201,7 +202,7 @@ def test_boxes_in_every_format_move_as_in_pixels(bounding_box_format):
     real = np.int32(LABELS) != -1
     given = np.where(real[..., None], convert(boxes, "xyxy", bounding_box_format,
                                               height=H, width=W), -1.0)  # fmt: skip
-    spec = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4,
+    spec = MixupTransform(methods=[Mosaic(1.0)], num_classes=4,
                           bounding_box_format=bounding_box_format).spec  # fmt: skip
     parts, _ = parse_element((boxes_element(given, LABELS),), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
@@ -232,7 +233,7 @@ def test_drawn_mosaics_keep_every_box_inside_its_tile_and_the_image():
         "labels": tf.ragged.constant([list(range(c)) for c in counts], dtype=tf.int32),
     }
     element = {"images": coded_images(n, H, W), "labels": np.arange(n), "bounding_boxes": ragged}
-    transform = MixupTransform(alpha=0.0, mosaic_alpha=1.0, per_example=True, num_classes=n,
+    transform = MixupTransform(methods=[Mosaic(1.0)], per_example=True, num_classes=n,
                                bounding_box_format="xyxy", seed=5)  # fmt: skip
     dataset = tf.data.Dataset.from_tensors(element).map(transform)  # XLA
     checked = 0
@@ -264,8 +265,8 @@ def test_drawn_mosaics_keep_every_box_inside_its_tile_and_the_image():
 def test_the_centre_s_offsets_within_their_range_follow_beta(alpha):
     """Both offsets, on an image large enough that floor() moves them by < 1e-4."""
     size, low, high = 10_007, 0.2, 0.7
-    params = sample_mix_params(np.array([3, alpha * 10], "int32"), 2000, 0.0, per_example=True,
-                               mosaic_alpha=alpha, mosaic_offset=(low, high),
+    params = sample_mix_params(np.array([3, alpha * 10], "int32"), 2000, None, per_example=True,
+                               methods=[Mosaic(alpha, offset=(low, high))],
                                image_size=(size, size + 2))  # fmt: skip
     assert params.tiled.all()
     for axis, side in ((2, size), (3, size + 2)):
@@ -278,7 +279,7 @@ def test_the_three_partners_are_independent_uniform_permutations():
     n, rounds = 4, 600
     pairs = np.zeros((n, n, n), int)
     for seed in range(rounds):
-        params = sample_mix_params(np.array([seed, 9], "int32"), n, 0.0, mosaic_alpha=1.0,
+        params = sample_mix_params(np.array([seed, 9], "int32"), n, None, methods=[Mosaic(1.0)],
                                    image_size=(H, W))  # fmt: skip
         partners = [params.permutation, *params.more_permutations]
         for p in partners:
@@ -290,7 +291,7 @@ def test_the_three_partners_are_independent_uniform_permutations():
 
 def test_mosaic_and_mixup_in_one_recipe():
     """Per example, Mosaic rows carry four sources' boxes and mixup rows two (the further
-    slots padding); every row's targets sum to 1; the choice follows switch_prob."""
+    slots padding); every row's targets sum to 1; the choice follows method_probs."""
     rng = np.random.default_rng(3)
     n = 64
     element = {
@@ -299,8 +300,9 @@ def test_mosaic_and_mixup_in_one_recipe():
         "bounding_boxes": {"boxes": np.tile(np.float32([[[2, 3, 14, 17]]]), (n, 1, 1)),
                            "labels": rng.integers(0, 5, (n, 1)).astype("int32")},
     }  # fmt: skip
-    transform = MixupTransform(alpha=1.0, mosaic_alpha=1.0, switch_prob=0.3, per_example=True,
-                               num_classes=5, bounding_box_format="xyxy", seed=6)  # fmt: skip
+    transform = MixupTransform(methods=[Mixup(1.0), Mosaic(1.0)], method_probs=[1 - 0.3, 0.3],
+                               per_example=True, num_classes=5, bounding_box_format="xyxy",
+                               seed=6)  # fmt: skip
     out = transform(element)
     np.testing.assert_allclose(np.asarray(out["labels"]).sum(axis=1), 1.0, rtol=1e-5)
     labels = np.asarray(out["bounding_boxes"]["labels"])
@@ -309,20 +311,20 @@ def test_mosaic_and_mixup_in_one_recipe():
     assert 5 <= (~tiled).sum() and 5 <= tiled.sum()
     assert (labels[~tiled, 2:] == -1).all()  # mixup rows: the further slots are padding
     # an unmixed batch has the same shape
-    unmixed = MixupTransform(alpha=0.0, mosaic_alpha=1.0, prob=0.0, num_classes=5,
+    unmixed = MixupTransform(methods=[Mosaic(1.0)], prob=0.0, num_classes=5,
                              bounding_box_format="xyxy")(element)  # fmt: skip
     assert np.asarray(unmixed["bounding_boxes"]["labels"]).shape == (n, 4)
 
 
 def test_mosaic_options_are_checked():
     with pytest.raises(ValueError, match=r"num_mixed=3 with mosaic_alpha=1.0"):
-        MixupTransform(alpha=1.0, num_mixed=3, mosaic_alpha=1.0)
-    with pytest.raises(ValueError, match=r"`mosaic_offset` must be \(a, b\) with 0.0 < a"):
-        MixupTransform(mosaic_alpha=1.0, mosaic_offset=(0.0, 0.5))
+        MixupTransform(methods=[Mixup(1.0, num_mixed=3), Mosaic(1.0)])
+    with pytest.raises(ValueError, match=r"Mosaic: `offset` must be \(a, b\) with 0.0 < a"):
+        MixupTransform(methods=[Mixup(1.0), Mosaic(1.0, offset=(0.0, 0.5))])
     with pytest.raises(ValueError, match=r"image_size"):
-        sample_mix_params(np.array([1, 2]), 4, 0.0, mosaic_alpha=1.0)
+        sample_mix_params(np.array([1, 2]), 4, None, methods=[Mosaic(1.0)])
     with pytest.raises(ValueError, match=r"methods of mosaic_alpha > 0.* shape \(4, 8\)"):
-        MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4)(
+        MixupTransform(methods=[Mosaic(1.0)], num_classes=4)(
             np.zeros((4, 8), "float32"), np.arange(4)
         )
 
@@ -336,7 +338,7 @@ def test_mosaic_on_grain_batches_of_keras_s_element_dict():
          "bounding_boxes": {"boxes": np.float32([[1, 2, 9, 14]]), "labels": np.int32([i % 3])}}
         for i in range(8)
     ]  # fmt: skip
-    transform = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=3,
+    transform = MixupTransform(methods=[Mosaic(1.0)], num_classes=3,
                                bounding_box_format="xyxy")  # fmt: skip
     batches = grain.MapDataset.source(records).batch(4).random_map(transform, seed=7)
     first, again = batches[0], batches[0]
@@ -352,7 +354,7 @@ def test_a_centre_on_the_corner_empties_the_partners_tiles_and_drops_their_boxes
     """Centre (H, W): the example fills the output; its boxes stay where they were, the
     partners' tiles are empty, their boxes padding, their weights 0."""
     params = params_of([[H, W]] * 4, ROTATIONS)
-    spec = MixupTransform(alpha=0.0, mosaic_alpha=1.0, num_classes=4,
+    spec = MixupTransform(methods=[Mosaic(1.0)], num_classes=4,
                           bounding_box_format="xyxy").spec  # fmt: skip
     parts, _ = parse_element((boxes_element(BOXES, LABELS),), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)

@@ -11,11 +11,21 @@ import tensorflow as tf
 
 from keras_mixup import MixupLayer, MixupLoss, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import KERAS
+from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
 from tests.images import coded_images, source_of
 
 H, W = 12, 10
 # SmoothMix: test_smoothmix.py
 WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha", "resizemix_alpha", "mosaic_alpha"]
+# each method's class (keras_mixup.methods), by the name of its alpha
+CLASSES = {
+    "cutmix_alpha": CutMix,
+    "gridmix_alpha": GridMix,
+    "fmix_alpha": FMix,
+    "smoothmix_alpha": SmoothMix,
+    "resizemix_alpha": ResizeMix,
+    "mosaic_alpha": Mosaic,
+}
 
 
 @pytest.mark.parametrize("method", WHOLE_PIXELS)
@@ -25,8 +35,8 @@ def test_target_weights_are_the_realised_pixel_shares(method, where, per_example
     n = 6
     images, labels = coded_images(n, H, W), np.arange(n)
     transform = MixupTransform(
-        alpha=0.0, num_classes=n, per_example=per_example, seed=3, jit_compile=where == "xla",
-        **{method: 1.0},
+        methods=[CLASSES[method](1.0)], num_classes=n, per_example=per_example, seed=3,
+        jit_compile=where == "xla",
     )  # fmt: skip
     for _ in range(3):
         if where == "numpy":
@@ -48,8 +58,8 @@ def test_target_weights_are_the_realised_pixel_shares(method, where, per_example
 )
 def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
     seed = np.array([7, 1], "int32")
-    kwargs = dict(alpha=1.0, per_example=True, cutmix_alpha=1.0, switch_prob=0.7,
-                  image_size=(H, W), **{method: 0.5})  # fmt: skip
+    kwargs = dict(per_example=True, methods=[Mixup(1.0), CutMix(1.0), CLASSES[method](0.5)],
+                  method_probs=[1 - 0.7, 0.7 / 2, 0.7 / 2], image_size=(H, W))  # fmt: skip
     host = sample_mix_params(seed, 24, **kwargs)
     eager = sample_mix_params(tf.constant(seed), 24, **kwargs)
     xla = tf.function(lambda s: sample_mix_params(s, 24, **kwargs), jit_compile=True)(
@@ -86,18 +96,18 @@ def test_the_same_seed_draws_the_same_parameters_on_every_binding(method):
 
 
 LAYER_OPTIONS = {  # each method with a build-time option set away from its default
-    "gridmix_alpha": {"gridmix_holes": (2, 3)},
-    "fmix_alpha": {"fmix_decay_power": 2.0},
-    "smoothmix_alpha": {"smoothmix_sigma": (0.2, 0.3)},
-    "resizemix_alpha": {"resizemix_scope": (0.2, 0.5)},
-    "mosaic_alpha": {"mosaic_offset": (0.3, 0.6)},
+    "gridmix_alpha": (GridMix(1.0, holes=(2, 3)), {"gridmix_holes": (2, 3)}),
+    "fmix_alpha": (FMix(1.0, decay_power=2.0), {"fmix_decay_power": 2.0}),
+    "smoothmix_alpha": (SmoothMix(1.0, sigma=(0.2, 0.3)), {"smoothmix_sigma": (0.2, 0.3)}),
+    "resizemix_alpha": (ResizeMix(1.0, scope=(0.2, 0.5)), {"resizemix_scope": (0.2, 0.5)}),
+    "mosaic_alpha": (Mosaic(1.0, offset=(0.3, 0.6)), {"mosaic_offset": (0.3, 0.6)}),
 }
 
 
 @pytest.mark.parametrize("method", sorted(LAYER_OPTIONS))
 def test_the_layer_trains_with_each_method_under_xla_and_saves(method, tmp_path):
-    options = {method: 1.0, **LAYER_OPTIONS[method]}
-    layer = MixupLayer(alpha=0.0, seed=0, **options)
+    built, options = LAYER_OPTIONS[method]
+    layer = MixupLayer(methods=[built], seed=0)
     model = keras.Sequential(
         [keras.Input((H, W, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(3)]
     )
@@ -111,5 +121,5 @@ def test_the_layer_trains_with_each_method_under_xla_and_saves(method, tmp_path)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
     assert getattr(loaded, method) == 1.0 and loaded.spec.traces(method)
-    for name, value in LAYER_OPTIONS[method].items():
+    for name, value in options.items():
         assert getattr(loaded.spec, name) == value, name

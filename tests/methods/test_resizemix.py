@@ -14,6 +14,7 @@ from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.resizemix import resized_patches
 from keras_mixup._src.core.mixing import blend
+from keras_mixup.methods import Mixup, ResizeMix
 from tests.images import coded_images
 
 P_MIN = 1e-3
@@ -86,12 +87,12 @@ def test_channels_first_images_and_per_pixel_weights_move_with_the_pixels():
     images = coded_images(3, H, W)
     params = params_of([[1, 4, 11, 12], [3, 2, 19, 10], [13, 9, 20, 16]], [2, 0, 1])
     last = np.asarray(blend(images, params))
-    spec = MixupTransform(alpha=0.0, resizemix_alpha=1.0, data_format="channels_first").spec
+    spec = MixupTransform(methods=[ResizeMix(1.0)], data_format="channels_first").spec
     parts, _ = parse_element((np.transpose(images, (0, 3, 1, 2)), np.zeros(3)), "test")
     first = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).features
     np.testing.assert_array_equal(np.transpose(first, (0, 2, 3, 1)), last)
     weights = images[..., 0]  # per-pixel sample weights [B, H, W] are moved alike
-    spec = MixupTransform(alpha=0.0, resizemix_alpha=1.0).spec
+    spec = MixupTransform(methods=[ResizeMix(1.0)]).spec
     parts, _ = parse_element((images, np.zeros(3), weights), "test")
     mixed = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY)
     np.testing.assert_array_equal(mixed.sample_weight, last[..., 0])
@@ -108,7 +109,7 @@ def test_partner_boxes_are_scaled_into_the_patch_and_own_boxes_cut():
     boxes = np.float32([[[0, 14, 4, 20], [10, 0, 14, 6]], [[2, 4, 10, 12], [-1, -1, -1, -1]]])
     element = {"images": np.zeros((2, H, W, 3), "float32"), "labels": np.int32([0, 1]),
                "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1, 2], [3, -1]])}}  # fmt: skip
-    spec = MixupTransform(alpha=0.0, resizemix_alpha=1.0, num_classes=2,
+    spec = MixupTransform(methods=[ResizeMix(1.0)], num_classes=2,
                           bounding_box_format="xyxy").spec  # fmt: skip
     parts, _ = parse_element((element,), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
@@ -128,7 +129,7 @@ def test_relative_boxes_are_scaled_into_the_patch():
     boxes = np.float32([[[0.0, 0.0, 0.25, 0.5]], [[0.5, 0.5, 1.0, 1.0]]])  # rel_xyxy
     element = {"images": np.zeros((2, H, W, 3), "float32"), "labels": np.int32([0, 1]),
                "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1], [2]])}}  # fmt: skip
-    spec = MixupTransform(alpha=0.0, resizemix_alpha=1.0, num_classes=2,
+    spec = MixupTransform(methods=[ResizeMix(1.0)], num_classes=2,
                           bounding_box_format="rel_xyxy").spec  # fmt: skip
     parts, _ = parse_element((element,), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
@@ -143,7 +144,7 @@ def test_integer_segmentation_masks_are_resized_and_pasted_as_they_are():
     masks[0, :2] = 255  # the void label stays 255
     images = coded_images(3, H, W)
     element = {"images": images, "labels": np.arange(3), "segmentation_masks": masks}
-    transform = MixupTransform(alpha=0.0, resizemix_alpha=1.0, num_classes={"labels": 3},
+    transform = MixupTransform(methods=[ResizeMix(1.0)], num_classes={"labels": 3},
                                ignore_class=255, seed=4)  # fmt: skip
     out = transform(element)
     assert out["segmentation_masks"].dtype == np.int32
@@ -168,7 +169,7 @@ def reference_patches(count, rng, scope=(0.1, 0.8)):
 
 def test_the_patches_follow_the_published_algorithm():
     params = sample_mix_params(
-        np.array([2, 9], "int32"), 4000, 0.0, True, resizemix_alpha=1.0, image_size=(H, W)
+        np.array([2, 9], "int32"), 4000, None, True, methods=[ResizeMix(1.0)], image_size=(H, W)
     )
     top, left, bottom, right = np.asarray(params.box).T
     assert np.asarray(params.resized).all()
@@ -195,8 +196,8 @@ def test_the_side_ratio_within_its_scope_follows_beta(alpha):
     on a large image (floor(tau H) loses under 1 / H)."""
     size = (10_000, 10_000)
     params = sample_mix_params(
-        np.array([5, int(alpha * 10)], "int32"), 3000, 0.0, True, resizemix_alpha=alpha,
-        resizemix_scope=(0.2, 0.6), image_size=size,
+        np.array([5, int(alpha * 10)], "int32"), 3000, None, True,
+        methods=[ResizeMix(alpha, scope=(0.2, 0.6))], image_size=size,
     )  # fmt: skip
     top, _, bottom, _ = np.asarray(params.box).T
     u = ((bottom - top + 0.5) / 10_000 - 0.2) / 0.4
@@ -207,9 +208,9 @@ def test_the_side_ratio_within_its_scope_follows_beta(alpha):
 
 
 def test_resizemix_options_are_checked():
-    with pytest.raises(ValueError, match=r"`resizemix_scope` must be \(a, b\) with 0.0 < a"):
-        MixupTransform(resizemix_alpha=1.0, resizemix_scope=(0.5, 1.5))
+    with pytest.raises(ValueError, match=r"ResizeMix: `scope` must be \(a, b\) with 0.0 < a"):
+        MixupTransform(methods=[Mixup(1.0), ResizeMix(1.0, scope=(0.5, 1.5))])
     with pytest.raises(ValueError, match="ResizeMix mixes one partner's pixels"):
-        MixupLayer(resizemix_alpha=1.0, num_mixed=3)
-    with pytest.raises(ValueError, match="`resizemix_alpha`"):
-        MixupTransform(resizemix_alpha=-1.0)
+        MixupLayer(methods=[Mixup(1.0, num_mixed=3), ResizeMix(1.0)])
+    with pytest.raises(ValueError, match="ResizeMix: `alpha`"):
+        MixupTransform(methods=[Mixup(1.0), ResizeMix(-1.0)])

@@ -14,6 +14,7 @@ from keras_mixup import MixParams, MixupLayer, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.elements import parse_element
 from keras_mixup._src.core.methods.smoothmix import gaussian_masks
+from keras_mixup.methods import Mixup, SmoothMix
 
 P_MIN = 1e-3
 H, W = 12, 16
@@ -43,7 +44,7 @@ def test_the_partner_owns_the_mask_s_mean_and_the_example_the_rest(where, per_ex
                              (n, H, W, 1)).copy()  # fmt: skip
     labels = np.arange(n)
     transform = MixupTransform(
-        alpha=0.0, smoothmix_alpha=1.0, num_classes=n, per_example=per_example, seed=5,
+        methods=[SmoothMix(1.0)], num_classes=n, per_example=per_example, seed=5,
         jit_compile=where == "xla",
     )  # fmt: skip
     seen_uneven = False
@@ -83,7 +84,7 @@ def reference_shares(count, rng, height, width, sigma=(0.25, 0.5)):
 
 def test_the_partner_shares_follow_the_published_algorithm():
     ours = sample_mix_params(
-        np.array([1, 7], "int32"), 3000, 0.0, True, smoothmix_alpha=1.0, image_size=(24, 24)
+        np.array([1, 7], "int32"), 3000, None, True, methods=[SmoothMix(1.0)], image_size=(24, 24)
     ).partner_weight
     reference = reference_shares(3000, np.random.default_rng(7), 24, 24)
     assert stats.ks_2samp(ours, reference).pvalue > P_MIN
@@ -95,8 +96,8 @@ def test_the_width_within_its_range_follows_beta(alpha):
     """The width is read back from each mask: G at one pixel from the centre is
     exp(-1 / (2 sigma^2)), sigma = s sqrt(H W), s = low + (high - low) u, u ~ Beta."""
     params = sample_mix_params(
-        np.array([3, int(alpha * 10)], "int32"), 2000, 0.0, True, smoothmix_alpha=alpha,
-        smoothmix_sigma=(0.1, 0.4), image_size=(H, W),
+        np.array([3, int(alpha * 10)], "int32"), 2000, None, True,
+        methods=[SmoothMix(alpha, sigma=(0.1, 0.4))], image_size=(H, W),
     )  # fmt: skip
     mask = np.asarray(params.mask, np.float64)
     centre = mask.reshape(len(mask), -1).argmax(axis=1)
@@ -116,8 +117,8 @@ def test_integer_segmentation_masks_need_num_classes_and_mix_per_pixel():
     images = np.broadcast_to(np.arange(4, dtype="float32")[:, None, None, None], (4, H, W, 1))
     element = {"images": images.copy(), "labels": np.arange(4), "segmentation_masks": masks}
     with pytest.raises(ValueError, match="`segmentation_masks` are integer class ids"):
-        MixupTransform(alpha=0.0, smoothmix_alpha=1.0, num_classes={"labels": 4})(element)
-    transform = MixupTransform(alpha=0.0, smoothmix_alpha=1.0, seed=2,
+        MixupTransform(methods=[SmoothMix(1.0)], num_classes={"labels": 4})(element)
+    transform = MixupTransform(methods=[SmoothMix(1.0)], seed=2,
                                num_classes={"labels": 4, "segmentation_masks": 4})  # fmt: skip
     out = transform(element)
     targets, mixed = np.asarray(out["segmentation_masks"]), np.asarray(out["images"])[..., 0]
@@ -141,7 +142,7 @@ def test_boxes_are_kept_by_their_source_s_mean_share_and_keep_their_geometry():
     boxes = np.float32([[[0, 0, 6, 5], [8, 6, 16, 12]], [[1, 1, 4, 4], [10, 7, 15, 11]]])  # xyxy
     element = {"images": np.zeros((2, H, W, 3), "float32"), "labels": np.int32([0, 1]),
                "bounding_boxes": {"boxes": boxes, "labels": np.int32([[1, 2], [3, 4]])}}  # fmt: skip
-    spec = MixupTransform(alpha=0.0, smoothmix_alpha=1.0, num_classes=2, min_box_visibility=0.5,
+    spec = MixupTransform(methods=[SmoothMix(1.0)], num_classes=2, min_box_visibility=0.5,
                           bounding_box_format="xyxy").spec  # fmt: skip
     parts, _ = parse_element((element,), "test")
     out = spec.apply(parts, params, feature_dtype="float32", ops=NUMPY).bounding_boxes
@@ -163,11 +164,11 @@ def test_boxes_are_kept_by_their_source_s_mean_share_and_keep_their_geometry():
 
 
 def test_smoothmix_options_are_checked():
-    with pytest.raises(ValueError, match=r"`smoothmix_sigma` must be \(a, b\) with 0.0 < a"):
-        MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.0, 0.5))
+    with pytest.raises(ValueError, match=r"SmoothMix: `sigma` must be \(a, b\) with 0.0 < a"):
+        MixupTransform(methods=[Mixup(1.0), SmoothMix(1.0, sigma=(0.0, 0.5))])
     # widths are a share of the side, up to 10 (not 1, the other methods' ranges' bound)
-    MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.5, 10.0))  # no error
-    with pytest.raises(ValueError, match=r"<= b <= 10.0; got smoothmix_sigma=\(0.5, 11.0\)"):
-        MixupTransform(smoothmix_alpha=1.0, smoothmix_sigma=(0.5, 11.0))
+    MixupTransform(methods=[Mixup(1.0), SmoothMix(1.0, sigma=(0.5, 10.0))])  # no error
+    with pytest.raises(ValueError, match=r"<= b <= 10.0; got sigma=\(0.5, 11.0\)"):
+        MixupTransform(methods=[Mixup(1.0), SmoothMix(1.0, sigma=(0.5, 11.0))])
     with pytest.raises(ValueError, match="SmoothMix mixes one partner's pixels"):
-        MixupLayer(smoothmix_alpha=1.0, num_mixed=3)
+        MixupLayer(methods=[Mixup(1.0, num_mixed=3), SmoothMix(1.0)])

@@ -104,6 +104,14 @@ class MixSpec:
                         self.num_mixed, getattr(self, method.alpha), method.alpha, method.title
                     )
             set_("built_alphas", alphas)
+        if self.method_probs is not None and self.switch_prob != OPTIONS["switch_prob"].default:
+            raise user_error(
+                ValueError,
+                f"`switch_prob` chooses between mixup and CutMix of the shortcuts; this mixer "
+                f"was built with methods=[...] and chooses by `method_probs` "
+                f"({self.method_probs!r} in the registry's order); got "
+                f"switch_prob={self.switch_prob!r}. Build it with the method_probs you want.",
+            )
         for name, at_build in self.built_alphas:
             if getattr(self, name) > 0 and not at_build > 0:
                 raise user_error(

@@ -65,8 +65,8 @@ def theta_bar(alpha: float, *, num_mixed: int = 2, **method_alphas: float) -> fl
     Args:
         alpha: mixup's alpha, >= 0.
         num_mixed: must be 2: the transformation is derived for pairs.
-        **method_alphas: the alphas of the methods that paste pixels, as the fronts
-            name them (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`,
+        **method_alphas: the alphas of the methods that paste pixels, as the fronts'
+            run-time properties name them (`cutmix_alpha`, `gridmix_alpha`, `fmix_alpha`,
             `smoothmix_alpha`): each must be 0, since pasting pixels is not a shrink
             of the inputs towards their mean.
 
