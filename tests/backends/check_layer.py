@@ -26,6 +26,15 @@ from keras_mixup import (  # noqa: E402
 )
 from keras_mixup._src.bindings.ops import KERAS  # noqa: E402
 from keras_mixup._src.core.structures import Parts  # noqa: E402
+from keras_mixup.methods import (  # noqa: E402
+    CutMix,
+    FMix,
+    GridMix,
+    Mixup,
+    Mosaic,
+    ResizeMix,
+    SmoothMix,
+)
 
 BACKEND = keras.backend.backend()
 assert BACKEND == os.environ["KERAS_BACKEND"], BACKEND
@@ -40,32 +49,24 @@ FAMILIES = {
     "cutmix": dict(alpha=0.5, per_example=True, ops=KERAS, cutmix_alpha=1.0, image_size=(7, 9)),
     "kway": dict(alpha=0.5, per_example=True, ops=KERAS, num_mixed=4),
     "gridmix": dict(
-        alpha=0.5,
         per_example=True,
         ops=KERAS,
-        cutmix_alpha=1.0,
-        gridmix_alpha=1.0,
-        switch_prob=0.8,
+        methods=[Mixup(0.5), CutMix(1.0), GridMix(1.0)],
+        method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
         image_size=(9, 11),
     ),  # fmt: skip
     "masks": dict(
-        alpha=0.5,
         per_example=True,
         ops=KERAS,
-        cutmix_alpha=1.0,
-        fmix_alpha=1.0,
-        smoothmix_alpha=1.0,
-        resizemix_alpha=1.0,
-        switch_prob=0.9,
+        methods=[Mixup(0.5), CutMix(1.0), FMix(1.0), SmoothMix(1.0), ResizeMix(1.0)],
+        method_probs=[1 - 0.9] + [0.9 / 4] * 4,
         image_size=(8, 10),
     ),  # fmt: skip
     "mosaic": dict(
-        alpha=0.5,
         per_example=True,
         ops=KERAS,
-        cutmix_alpha=1.0,
-        mosaic_alpha=0.7,
-        switch_prob=0.8,
+        methods=[Mixup(0.5), CutMix(1.0), Mosaic(0.7)],
+        method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
         image_size=(9, 7),
     ),  # fmt: skip
     "c_mixup": dict(
@@ -589,9 +590,15 @@ for targets in ("mixed", "dominant"):
         loss_and_metric_equal_hand_mixed_values(targets, per_example)
 for family in (
     {"alpha": 0.6, "cutmix_alpha": 1.0, "switch_prob": 0.5},
-    {"alpha": 0.6, "cutmix_alpha": 1.0, "gridmix_alpha": 1.0, "switch_prob": 0.8},
+    {
+        "methods": [Mixup(0.6), CutMix(1.0), GridMix(1.0)],
+        "method_probs": [1 - 0.8, 0.8 / 2, 0.8 / 2],
+    },
     {"alpha": 0.6, "num_mixed": 3},
-    {"alpha": 0.6, "fmix_alpha": 1.0, "smoothmix_alpha": 1.0, "switch_prob": 0.8},
+    {
+        "methods": [Mixup(0.6), FMix(1.0), SmoothMix(1.0)],
+        "method_probs": [1 - 0.8, 0.8 / 2, 0.8 / 2],
+    },
 ):
     family_loss_equals_hand_mixed_values(family)
 same_seed_same_draws()

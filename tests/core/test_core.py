@@ -351,11 +351,11 @@ def test_the_public_surface_is_what_init_exports():
     import keras_mixup
 
     public_files = {p.stem for p in PACKAGE.glob("*.py")}
-    assert public_files == {"__init__", "adversarial", "diagnostics", "neighbours"}
+    assert public_files == {"__init__", "adversarial", "diagnostics", "methods", "neighbours"}
     exported = set(keras_mixup.__all__)
     visible = {n for n in dir(keras_mixup) if not n.startswith("_")}
     assert visible == exported, visible ^ exported
-    for module in ("adversarial", "diagnostics", "neighbours"):
+    for module in ("adversarial", "diagnostics", "methods", "neighbours"):
         tree = _modules()[module]
         defined = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
         assert not defined, f"{module}.py defines code; it re-exports from _src"

@@ -13,6 +13,7 @@ from keras_mixup import (
     MixupTransform,
     alpha_schedule,
 )
+from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
 
 
 def test_alpha_schedule_warmup_and_off_for_last():
@@ -100,14 +101,16 @@ def test_scheduler_drives_several_mixers_and_checks_its_arguments():
 # ------------------------------------------------------- every method off, in both fronts
 
 EVERY_METHOD = dict(
-    alpha=1.0,
-    cutmix_alpha=1.0,
-    gridmix_alpha=1.0,
-    fmix_alpha=1.0,
-    smoothmix_alpha=1.0,
-    resizemix_alpha=1.0,
-    mosaic_alpha=1.0,
-    switch_prob=0.9,  # mostly the methods that paste pixels
+    methods=[
+        Mixup(1.0),
+        CutMix(1.0),
+        GridMix(1.0),
+        FMix(1.0),
+        SmoothMix(1.0),
+        ResizeMix(1.0),
+        Mosaic(1.0),
+    ],
+    method_probs=[1 - 0.9] + [0.9 / 6] * 6,  # mostly the methods that paste pixels
 )
 # warm-up (epoch 0) and the last two epochs off: the guide's recipe, as users copy it
 RECIPE = alpha_schedule(0.4, warmup_epochs=1, epochs=5, off_for_last=2)

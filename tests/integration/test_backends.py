@@ -21,6 +21,7 @@ from scipy import stats
 
 from keras_mixup import sample_mix_params
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
+from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
 from tests.stats import float32_ks_pvalue
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "backends"
@@ -110,29 +111,21 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
         "cutmix": dict(alpha=0.5, per_example=True, cutmix_alpha=1.0, image_size=(7, 9)),
         "kway": dict(alpha=0.5, per_example=True, num_mixed=4),
         "gridmix": dict(
-            alpha=0.5,
             per_example=True,
-            cutmix_alpha=1.0,
-            gridmix_alpha=1.0,
-            switch_prob=0.8,
+            methods=[Mixup(0.5), CutMix(1.0), GridMix(1.0)],
+            method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
             image_size=(9, 11),
         ),  # fmt: skip
         "masks": dict(
-            alpha=0.5,
             per_example=True,
-            cutmix_alpha=1.0,
-            fmix_alpha=1.0,
-            smoothmix_alpha=1.0,
-            resizemix_alpha=1.0,
-            switch_prob=0.9,
+            methods=[Mixup(0.5), CutMix(1.0), FMix(1.0), SmoothMix(1.0), ResizeMix(1.0)],
+            method_probs=[1 - 0.9] + [0.9 / 4] * 4,
             image_size=(8, 10),
         ),  # fmt: skip
         "mosaic": dict(
-            alpha=0.5,
             per_example=True,
-            cutmix_alpha=1.0,
-            mosaic_alpha=0.7,
-            switch_prob=0.8,
+            methods=[Mixup(0.5), CutMix(1.0), Mosaic(0.7)],
+            method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
             image_size=(9, 7),
         ),  # fmt: skip
         "c_mixup": dict(

@@ -28,6 +28,7 @@ from keras_mixup import MixupLayer, MixupTransform
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.methods import METHODS
 from keras_mixup._src.core.structures import Parts
+from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
 
 FEATURE_DTYPES = ["uint8", "int32", "float16", "bfloat16", "float32", "float64"]
 FAMILIES = {
@@ -37,26 +38,31 @@ FAMILIES = {
     "cutmix_switch": {"cutmix_alpha": 1.0, "switch_prob": 0.5, "per_example": True},
     "cutmix_only": {"alpha": 0.0, "cutmix_alpha": 0.7},
     "gridmix_switch": {
-        "cutmix_alpha": 1.0,
-        "gridmix_alpha": 1.0,
-        "switch_prob": 0.7,
+        "methods": [Mixup(0.6), CutMix(1.0), GridMix(1.0)],
+        "method_probs": [1 - 0.7, 0.7 / 2, 0.7 / 2],
         "per_example": True,
     },  # fmt: skip
-    "gridmix_only": {"alpha": 0.0, "gridmix_alpha": 0.8, "gridmix_holes": (1, 3)},
+    "gridmix_only": {"methods": [GridMix(0.8, holes=(1, 3))]},
     "every_method": {
-        "cutmix_alpha": 1.0,
-        "gridmix_alpha": 1.0,
-        "fmix_alpha": 1.0,
-        "smoothmix_alpha": 1.0,
-        "resizemix_alpha": 1.0,
-        "mosaic_alpha": 1.0,
-        "switch_prob": 0.8,
+        "methods": [
+            Mixup(0.6),
+            CutMix(1.0),
+            GridMix(1.0),
+            FMix(1.0),
+            SmoothMix(1.0),
+            ResizeMix(1.0),
+            Mosaic(1.0),
+        ],
+        "method_probs": [1 - 0.8] + [0.8 / 6] * 6,
         "per_example": True,
     },  # fmt: skip
-    "fmix_only": {"alpha": 0.0, "fmix_alpha": 0.5, "fmix_max_soft": 0.2},
-    "smoothmix_only": {"alpha": 0.0, "smoothmix_alpha": 2.0, "smoothmix_sigma": (0.1, 0.3)},
-    "resizemix_only": {"alpha": 0.0, "resizemix_alpha": 1.0, "resizemix_scope": (0.3, 0.9)},
-    "mosaic_with_mixup": {"mosaic_alpha": 1.0, "mosaic_offset": (0.1, 1.0), "per_example": True},
+    "fmix_only": {"methods": [FMix(0.5, max_soft=0.2)]},
+    "smoothmix_only": {"methods": [SmoothMix(2.0, sigma=(0.1, 0.3))]},
+    "resizemix_only": {"methods": [ResizeMix(1.0, scope=(0.3, 0.9))]},
+    "mosaic_with_mixup": {
+        "methods": [Mixup(0.6), Mosaic(1.0, offset=(0.1, 1.0))],
+        "per_example": True,
+    },
     "prob_half": {"prob": 0.5, "per_example": True},
     "dominant": {"targets": "dominant"},
     "smoothing": {"label_smoothing": 0.1},
@@ -77,6 +83,8 @@ def _array(rng, shape, dtype):
 
 def pastes(options) -> bool:
     """Whether a method that mixes by a per-pixel rule (images only) is on."""
+    listed = {k: v for method in options.get("methods", ()) for k, v in method.options().items()}
+    options = {**options, **listed}
     return any(options.get(m.alpha, 0) > 0 for m in METHODS if m.cuts)
 
 
@@ -84,7 +92,8 @@ def pastes(options) -> bool:
 def elements(draw, family_names=tuple(FAMILIES)):
     """(element as a tuple, transform options, num_classes): a generated batch."""
     family = draw(st.sampled_from(family_names))
-    options = {"alpha": 0.6, **FAMILIES[family]}
+    # mixup's alpha 0.6 unless the family sets it (as a shortcut or as Mixup(0.6) in methods)
+    options = {**({} if "methods" in FAMILIES[family] else {"alpha": 0.6}), **FAMILIES[family]}
     cutmix = pastes(options)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     batch = draw(st.integers(1, 9))

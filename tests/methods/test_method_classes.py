@@ -261,6 +261,13 @@ def test_a_removed_keyword_shows_the_methods_form_of_the_same_mixer():
     assert built.spec.method_probs == pytest.approx((0.4, 0.3, 0.0, 0.3, 0.0, 0.0, 0.0))
     with pytest.raises(ValueError, match="chooses by `method_probs`"):
         built.switch_prob = 0.2  # the choice is method_probs': not silently ignored
+    with pytest.raises(
+        TypeError,
+        match=r"methods=\[Mixup\(alpha=1.0, num_mixed=2\), Mosaic\(.*\)\], method_probs=\[0.7, 0.3\] instead",
+    ):
+        MixupTransform(mosaic_alpha=1.0, switch_prob=0.3)  # one method beside mixup
+    with pytest.raises(TypeError, match=r"Mosaic\(alpha=1.0, offset=\(0.25, 0.75\)\)\] instead"):
+        MixupTransform(mosaic_alpha=1.0)  # switch 0.5: equally likely, the default
     with pytest.raises(TypeError, match="`gridmix_holes` moved"):
         MixupLayer(gridmix_holes=(2, 4))
     with pytest.raises(TypeError, match="unexpected keyword argument"):

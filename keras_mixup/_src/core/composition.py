@@ -180,9 +180,11 @@ def removed_keywords(owner: str, keywords: dict, shortcuts: dict) -> Exception:
     listed = listed_methods(config)
     form = f"methods={listed!r}"
     cutting = [m for m in listed if m.method.cuts]
-    if len(cutting) > 1 and isinstance(listed[0], CLASSES["mixup"]):  # switch_prob's shares
+    if cutting and isinstance(listed[0], CLASSES["mixup"]):  # switch_prob's shares
         switch = config["switch_prob"]
-        form += f", method_probs={[1 - switch] + [switch / len(cutting)] * len(cutting)!r}"
+        probs = [1 - switch] + [switch / len(cutting)] * len(cutting)
+        if probs != [1 / len(listed)] * len(listed):  # not the default: equally likely
+            form += f", method_probs={probs!r}"
     return user_error(
         TypeError,
         f"{owner}: {', '.join(f'`{name}`' for name in sorted(moved))} moved to the method "
