@@ -13,7 +13,7 @@ TF_LOG_LEVEL_GIVEN := $(filter environment% command%,$(origin TF_CPP_MIN_LOG_LEV
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 floor user bench: export TF_CPP_MIN_LOG_LEVEL := $(if $(TF_LOG_LEVEL_GIVEN),$(TF_CPP_MIN_LOG_LEVEL),3)
 
-.PHONY: demo test pytest floor notf user tutorials lint format docs docs-check bench reproduce install
+.PHONY: demo test pytest quick floor notf user tutorials lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
 # The oldest Python that runs here (pyenv's 3.10 if installed), else python3.
@@ -47,6 +47,10 @@ test: lint pytest floor notf user tutorials
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -x -q --durations=15
+
+# A contributor's loop: everything but the tests marked slow (tests/conftest.py).
+quick: $(STAMP)
+	$(BIN)/python -m pytest -x -q -m "not slow" --durations=10
 
 floor: $(FLOOR)/.installed-stamp
 	$(FLOOR)/bin/python -c "import sys, tensorflow as tf, keras; print('floor: Python', sys.version.split()[0], 'TensorFlow', tf.__version__, 'Keras', keras.__version__)"
