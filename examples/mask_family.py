@@ -66,8 +66,7 @@ METHODS = {"CutMix": methods.CutMix, "GridMix": methods.GridMix, "FMix": methods
 
 
 def transform(method: str, num_classes=10) -> keras_mixup.MixupTransform:
-    """The method alone (no plain mixup), with its published alpha of 1."""
-    return keras_mixup.MixupTransform(
+    return keras_mixup.MixupTransform(  # the method alone (no plain mixup), alpha 1
         methods=[METHODS[method](alpha=1.0)], per_example=True, num_classes=num_classes, seed=0
     )
 

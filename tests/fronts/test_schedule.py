@@ -174,9 +174,10 @@ def test_the_recipe_turns_every_method_off_in_the_layer(run_eagerly):
     images, labels = _images_and_labels()
     mixup = MixupLayer(**EVERY_METHOD, seed=0)
     targets_by_epoch, state = {}, {"epoch": 0}
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), mixup, keras.layers.Flatten(), keras.layers.Dense(4)]
-    )
+    # seeded weights: with unseeded ones the mixed loss came within 1e-3 of the plain one in
+    # about 1 run in 20 (a test that failed by chance, not by a bug)
+    dense = keras.layers.Dense(4, kernel_initializer=keras.initializers.GlorotUniform(seed=0))
+    model = keras.Sequential([keras.Input((8, 8, 1)), mixup, keras.layers.Flatten(), dense])
     model.compile(
         optimizer=keras.optimizers.SGD(0.0),
         loss=MixupLoss(_record_targets(targets_by_epoch, state), mixup),
@@ -206,7 +207,7 @@ def test_the_recipe_turns_every_method_off_in_the_layer(run_eagerly):
         if epoch in OFF_EPOCHS:  # the weights are fixed (learning rate 0): the plain loss
             np.testing.assert_allclose(losses[epoch], plain, rtol=1e-5)
         else:
-            assert abs(losses[epoch] - plain) > 1e-3, epoch
+            assert abs(losses[epoch] - plain) > 1e-3, (epoch, losses[epoch], plain)
 
 
 def test_a_mixer_without_mixup_keeps_alpha_at_0_and_one_setting_is_scheduled_alone():
