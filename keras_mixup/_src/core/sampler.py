@@ -11,7 +11,6 @@ draw; every word of the batch comes from one Threefry call (`sampling.stream_wor
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 from keras_mixup._src.bindings.ops import ops_for
@@ -299,8 +298,8 @@ def sample_mix_params(
     pairing: str = "random",
     ops: Any = None,  # an ops binding (`ops.py`; private), or None
     *,
-    methods: Sequence[MixingMethod] | None = None,
-    method_probs: Sequence[float] | None = None,
+    methods: list[MixingMethod] | None = None,
+    method_probs: list[float] | None = None,
     c_mixup_bandwidth: float = 1.0,
     num_mixed: int | None = None,
     cutmix_alpha: float | Any | None = None,
@@ -311,7 +310,7 @@ def sample_mix_params(
     labels: Any = None,
     groups: Any = None,
     exact_area: bool | None = None,
-    **removed,
+    **removed: Any,
 ) -> MixParams:
     """Draws the mixing parameters of one batch: weights, partners, boxes and masks.
 

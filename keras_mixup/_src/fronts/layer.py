@@ -15,8 +15,6 @@ run-time values' variables (`runtime.py`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import keras
 import numpy as np
 
@@ -173,8 +171,8 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         self,
         alpha: float | None = None,
         *,
-        methods: Sequence[MixingMethod] | None = None,
-        method_probs: Sequence[float] | None = None,
+        methods: list[MixingMethod] | None = None,
+        method_probs: list[float] | None = None,
         num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         inputs_only: bool = False,

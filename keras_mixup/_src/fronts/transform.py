@@ -4,7 +4,7 @@ Grain and NumPy pipelines."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -255,8 +255,8 @@ class MixupTransform(RuntimeSettings):
         self,
         alpha: float | None = None,
         *,
-        methods: Sequence[MixingMethod] | None = None,
-        method_probs: Sequence[float] | None = None,
+        methods: list[MixingMethod] | None = None,
+        method_probs: list[float] | None = None,
         num_classes: int | dict | list | tuple | None = None,
         per_example: bool = False,
         seed: int | None = None,
@@ -275,7 +275,7 @@ class MixupTransform(RuntimeSettings):
         min_box_visibility: float = 0.1,
         data_format: str | None = None,
         ignore_class: int | None = None,
-        **removed,
+        **removed: Any,
     ):
         options, self._listed = mixer_options(
             "MixupTransform",

@@ -199,7 +199,7 @@ class MixingMethod:
 
     method: Method
 
-    def __init__(self, **arguments):
+    def __init__(self, **arguments: Any):
         options = {option.argument: option for option in self.method.options}
         values = {}
         for argument, value in arguments.items():

@@ -103,9 +103,9 @@ class CutMix(MixingMethod):
             clipped at the border.
 
     Raises:
-        TypeError, ValueError: `alpha` negative or not finite; `exact_weight` not a bool.
-        A front raises with `num_mixed > 2` (pairs only) and with inputs that are not
-        images.
+        TypeError, ValueError: `alpha` negative or not finite; `exact_weight` not a bool
+            (a front composing it raises with `num_mixed > 2`, pairs only, and with
+            inputs that are not images).
 
     Source: Yun, Han, Oh, Chun, Choe & Yoo, "CutMix: Regularization Strategy to Train
     Strong Classifiers with Localizable Features", ICCV 2019, Section 3.1 (Eq. 1-2,
