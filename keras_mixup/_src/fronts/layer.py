@@ -201,7 +201,9 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
                 "exact_cutmix_weight": exact_cutmix_weight,
                 "switch_prob": switch_prob,
             },
-            {key: value for key, value in kwargs.items() if key in OPTIONS},
+            # the methods' options of the development versions: our error with the new form
+            # (any other unknown keyword is Keras's to refuse, as for every layer)
+            {k: v for k, v in kwargs.items() if k in OPTIONS and OPTIONS[k].owner != "core"},
         )
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
