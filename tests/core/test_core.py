@@ -50,13 +50,12 @@ def test_every_binding_provides_the_protocol_with_its_signatures(name):
     assert isinstance(binding, Ops)
     members = _protocol_members()
     assert {"convert", "check", "irfft2", "weighted_pair", "where"} <= set(members)
+    column = list(BINDINGS).index(name)
     for member in members:
         assert hasattr(binding, member), (name, member)
-        own = getattr(type(binding), member)
-        if not callable(own) or getattr(own, "__module__", "").startswith(
-            ("numpy", "keras.", "tensorflow")
-        ):
-            continue
+        renamed = member in RENAMES and RENAMES[member][column] is not None
+        if renamed or not callable(getattr(type(binding), member)):
+            continue  # a library's function (NumPy 1's ufuncs have no signature), or data
         expected = list(inspect.signature(getattr(Ops, member)).parameters)[1:]  # less self
         got = [p for p in inspect.signature(getattr(binding, member)).parameters]
         assert got == expected, (name, member)
