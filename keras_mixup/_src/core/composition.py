@@ -52,9 +52,10 @@ def _method(value, owner: str) -> MixingMethod:
     )
 
 
-def compose(owner: str, methods, method_probs, shortcuts: dict) -> dict:
-    """The mixer's options (`MixSpec` fields) for `methods` and `method_probs`, or, with
-    `methods=None`, for the `shortcuts` (`SHORTCUTS`' names; None: the default).
+def compose(owner: str, methods, method_probs, shortcuts: dict) -> tuple[dict, tuple | None]:
+    """`(options, listed)`: the mixer's options (`MixSpec` fields) for `methods` and
+    `method_probs`, or, with `methods=None`, for the `shortcuts` (`SHORTCUTS`' names; None:
+    the default); and the names of the methods listed (None: built with the shortcuts).
 
     Raises:
         TypeError: `methods` not a list of method objects (Keras's `MixUp` / `CutMix`
@@ -69,8 +70,9 @@ def compose(owner: str, methods, method_probs, shortcuts: dict) -> dict:
                 f"{owner}: `method_probs` gives the probabilities of the `methods` listed; "
                 "pass methods=[...] with it (or switch_prob with alpha and cutmix_alpha).",
             )
-        return {name: SHORTCUTS[name] if shortcuts.get(name) is None else shortcuts[name]
-                for name in SHORTCUTS}  # fmt: skip
+        options = {name: SHORTCUTS[name] if shortcuts.get(name) is None else shortcuts[name]
+                   for name in SHORTCUTS}  # fmt: skip
+        return options, None
     given = sorted(name for name, value in shortcuts.items() if value is not None)
     if given:
         raise user_error(
@@ -99,7 +101,7 @@ def compose(owner: str, methods, method_probs, shortcuts: dict) -> dict:
     shares = [0.0] * len(METHODS)
     for name, prob in zip(names, probs, strict=True):
         shares[_INDEX[name]] = prob
-    return {**options, "method_probs": tuple(shares)}
+    return {**options, "method_probs": tuple(shares)}, tuple(names)
 
 
 def mixer_options(owner: str, methods, method_probs, shortcuts: dict, removed: dict):
@@ -111,11 +113,7 @@ def mixer_options(owner: str, methods, method_probs, shortcuts: dict, removed: d
     """
     if removed:
         raise removed_keywords(owner, removed, shortcuts)
-    options = compose(owner, methods, method_probs, shortcuts)
-    if methods is None:
-        return options, None
-    listed = tuple(m.method.name for m in (_method(v, owner) for v in methods))
-    return options, listed
+    return compose(owner, methods, method_probs, shortcuts)
 
 
 def _probs(method_probs, count: int, owner: str) -> list:
@@ -137,14 +135,17 @@ def _probs(method_probs, count: int, owner: str) -> list:
     return [float(v) for v in values]
 
 
+def _from_options(cls: type[MixingMethod], config: dict) -> MixingMethod:
+    """The method of class `cls` with its options read from `config` (by table name)."""
+    return cls(**{option.argument: config[option.name] for option in cls.method.options})
+
+
 def listed_methods(config: dict) -> list[MixingMethod]:
     """The methods whose options `config` (a mixer's options by name) holds, with those
     options: the methods turned on (alpha > 0), mixup always where nothing is."""
     config = {**{name: option.default for name, option in OPTIONS.items()}, **config}
     methods = [
-        cls(**{option.argument: config[option.name] for option in cls.method.options})
-        for cls in CLASSES.values()
-        if config[cls.method.alpha] > 0
+        _from_options(cls, config) for cls in CLASSES.values() if config[cls.method.alpha] > 0
     ]
     return methods or [CLASSES["mixup"](config["alpha"])]
 
@@ -156,11 +157,7 @@ def methods_config(spec, listed: tuple[str, ...] | None) -> dict:
     if listed is None:
         return spec.config(*SHORTCUTS)
     config = spec.config()
-    methods = [
-        cls(**{option.argument: config[option.name] for option in cls.method.options})
-        for name, cls in CLASSES.items()
-        if name in listed
-    ]
+    methods = [_from_options(cls, config) for name, cls in CLASSES.items() if name in listed]
     return {
         "methods": [keras.saving.serialize_keras_object(method) for method in methods],
         "method_probs": [spec.method_probs[_INDEX[m.method.name]] for m in methods],
@@ -176,7 +173,7 @@ def removed_keywords(owner: str, keywords: dict, shortcuts: dict) -> Exception:
     unknown = sorted(set(keywords) - moved)
     if unknown:
         return TypeError(f"{owner} got unexpected keyword argument(s) {unknown}.")
-    config = {**compose(owner, None, None, shortcuts), **keywords}
+    config = {**compose(owner, None, None, shortcuts)[0], **keywords}
     listed = listed_methods(config)
     form = f"methods={listed!r}"
     cutting = [m for m in listed if m.method.cuts]

@@ -440,7 +440,7 @@ def sample_mix_params(
         )
     given = {
         **{name: option.default for name, option in OPTIONS.items()},
-        **compose("sample_mix_params", methods, method_probs, shortcuts),
+        **compose("sample_mix_params", methods, method_probs, shortcuts)[0],
         "prob": prob,
     }
     values = {name: given[name] for name in RUNTIME}  # tensors or numbers, unchecked
