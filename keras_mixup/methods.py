@@ -15,6 +15,17 @@ from keras_mixup._src.core.methods.gridmix import GridMix
 from keras_mixup._src.core.methods.mixup import Mixup
 from keras_mixup._src.core.methods.mosaic import Mosaic
 from keras_mixup._src.core.methods.resizemix import ResizeMix
+from keras_mixup._src.core.methods.saliencymix import SaliencyMix
 from keras_mixup._src.core.methods.smoothmix import SmoothMix
 
-__all__ = ["CutMix", "FMix", "GridMix", "Mixup", "MixingMethod", "Mosaic", "ResizeMix", "SmoothMix"]
+__all__ = [
+    "CutMix",
+    "FMix",
+    "GridMix",
+    "Mixup",
+    "MixingMethod",
+    "Mosaic",
+    "ResizeMix",
+    "SaliencyMix",
+    "SmoothMix",
+]

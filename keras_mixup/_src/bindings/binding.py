@@ -76,6 +76,10 @@ class Ops(Protocol):
         """int32."""
 
     def one_hot(self, ids, depth: int, dtype: str = "float32") -> Tensor: ...
+    def fft2(self, real, imag) -> tuple[Tensor, Tensor]:
+        """The 2-D DFT over the last two axes of a complex tensor given as float32 real
+        and imaginary parts `[..., H, W]`: its real and imaginary parts."""
+
     def irfft2(self, real, imag, height: int, width: int) -> Tensor:
         """The inverse real 2-D DFT of a half spectrum given as real and imaginary parts
         `[..., H, W // 2 + 1]`: float32 `[..., H, W]`."""

@@ -212,6 +212,11 @@ class NumPyOps(Binding, namespace=np):
         return (ids[..., None] == np.arange(depth)).astype(np.dtype(dtype))
 
     @staticmethod
+    def fft2(real, imag):
+        spectrum = np.fft.fft2(np.asarray(real, np.float32) + 1j * np.asarray(imag, np.float32))
+        return spectrum.real.astype(np.float32), spectrum.imag.astype(np.float32)
+
+    @staticmethod
     def irfft2(real, imag, height: int, width: int):
         spectrum = np.asarray(real, np.float32) + 1j * np.asarray(imag, np.float32)
         return np.fft.irfft2(spectrum, s=(height, width)).astype(np.float32)
@@ -292,6 +297,10 @@ class KerasOps(Binding, namespace=keras.ops):
     @staticmethod
     def one_hot(ids, depth: int, dtype="float32"):
         return keras.ops.one_hot(ids, depth, dtype=dtype)
+
+    @staticmethod
+    def fft2(real, imag):
+        return keras.ops.fft2((real, imag))
 
     @staticmethod
     def irfft2(real, imag, height: int, width: int):

@@ -94,6 +94,11 @@ class TensorFlowOps(Binding, namespace=tf):
         return tf.one_hot(ids, depth, dtype=dtype)
 
     @staticmethod
+    def fft2(real, imag):
+        spectrum = tf.signal.fft2d(tf.complex(tf.cast(real, tf.float32), tf.cast(imag, tf.float32)))
+        return tf.math.real(spectrum), tf.math.imag(spectrum)
+
+    @staticmethod
     def irfft2(real, imag, height: int, width: int):
         spectrum = tf.complex(tf.cast(real, tf.float32), tf.cast(imag, tf.float32))
         return tf.signal.irfft2d(spectrum, fft_length=[height, width])

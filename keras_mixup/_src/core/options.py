@@ -156,18 +156,12 @@ OPTIONS: dict[str, Option] = {
     for option in (*[o for method in METHODS for o in method.options], *CORE_OPTIONS)
 }
 
-# The run-time options, in the order their variables are saved (a layer's weights):
-# new ones go after "prob", so that saved models keep loading.
-RUNTIME: tuple[str, ...] = (
-    "alpha",
-    "cutmix_alpha",
-    "switch_prob",
-    "prob",
-    "gridmix_alpha",
-    "fmix_alpha",
-    "smoothmix_alpha",
-    "resizemix_alpha",
-    "mosaic_alpha",
+# The run-time options, in the order their variables are saved (a layer's weights): those
+# of 0.2.0 first, then the others in the table's order (a new method's alpha after the
+# rest), so that saved models keep loading.
+_RUNTIME_020 = ("alpha", "cutmix_alpha", "switch_prob", "prob")
+RUNTIME: tuple[str, ...] = _RUNTIME_020 + tuple(
+    name for name, option in OPTIONS.items() if option.runtime and name not in _RUNTIME_020
 )
 assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
 RUNTIME_DOCS = {name: OPTIONS[name].doc for name in RUNTIME}

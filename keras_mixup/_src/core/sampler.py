@@ -16,7 +16,7 @@ from typing import Any
 from keras_mixup._src.bindings.ops import ops_for
 from keras_mixup._src.core.composition import compose, removed_keywords
 from keras_mixup._src.core.labels import pairing_labels
-from keras_mixup._src.core.methods import METHODS, Build, Method, MixingMethod
+from keras_mixup._src.core.methods import METHODS, Batch, Build, Method, MixingMethod
 from keras_mixup._src.core.options import OPTIONS, RUNTIME
 from keras_mixup._src.core.sampling import (
     STREAMS,
@@ -148,6 +148,7 @@ def draw_mix_params(
     bandwidth: float = 1.0,
     shards: int = 1,
     method_probs=None,
+    images=None,
     ops,
 ) -> MixParams:
     """The sampler behind `sample_mix_params` (see there); every argument explicit.
@@ -157,6 +158,8 @@ def draw_mix_params(
     `options`: the build-time options the methods read (`exact_cutmix_weight`).
     `groups` (class ids `[batch_size]`): partners within each group; `targets` (float32
     `[batch_size, d]`): C-Mixup's partners, by a Gaussian kernel of `bandwidth`.
+    `images` (channels last `[batch_size, H, W, C]`): the batch's images, read by the
+    methods that read the batch (`Method.reads_batch`, as `methods.Batch`).
     `shards` > 1 splits the batch into that many equal, consecutive shards (the
     devices of a data-parallel step): partners come from the example's own shard,
     and each shard draws its own weights, box and decisions (with `per_example`,
@@ -203,6 +206,16 @@ def draw_mix_params(
         bandwidth=bandwidth,
         ops=ops,
     )
+    if any(method.reads_batch for method in methods):
+        if images is None:
+            readers = ", ".join(m.title for m in methods if m.reads_batch)
+            raise user_error(
+                ValueError,
+                f"{readers} reads the batch's images to place its box; pass `images` "
+                "(channels last, [batch_size, H, W, C]).",
+            )
+        rows = ops.arange(num_draws) * (batch_size // num_draws)  # each draw's first row
+        build = build._replace(batch=Batch(ops.convert(images), permutations[0], rows))
     prob_words = words[num_partners]
     position = num_partners + 1 + (len(methods) > 1)
     draws = []
@@ -308,6 +321,7 @@ def sample_mix_params(
     image_size: tuple[int | Any, int | Any] | None = None,
     exact_cutmix_weight: bool | None = None,
     labels: Any = None,
+    images: Any = None,
     groups: Any = None,
     exact_area: bool | None = None,
     **removed: Any,
@@ -353,7 +367,7 @@ def sample_mix_params(
             (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
             `keras.ops` for a JAX array or torch tensor).
         methods: the methods to choose among (`keras_mixup.methods`: `Mixup`, `CutMix`,
-            `GridMix`, `FMix`, `SmoothMix`, `ResizeMix`, `Mosaic`), each once, with their
+            `GridMix`, `FMix`, `SmoothMix`, `ResizeMix`, `Mosaic`, ...), each once, with their
             options; None: the shortcuts' (`alpha`, `num_mixed`, `cutmix_alpha`,
             `exact_cutmix_weight`, `switch_prob`), which cannot be given beside it.
         method_probs: with `methods`, each one's probability of being chosen (numbers
@@ -375,6 +389,9 @@ def sample_mix_params(
         labels: with `pairing="same_class"`, the batch's class ids `[batch_size]`
             (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`; with
             `pairing="c_mixup"`, its floating regression targets `[batch_size, ...]`.
+        images: the batch's images, channels last (`[batch_size, H, W, C]`), read by the
+            methods guided by the data (`SaliencyMix`); their `(H, W)` is then the
+            default `image_size`.
         groups: deprecated: `pairing="same_class", labels=groups`.
         exact_area: deprecated: `exact_cutmix_weight`.
 
@@ -449,12 +466,15 @@ def sample_mix_params(
     for method in METHODS:
         if method.pairs_only:
             validate_mix_family(num_mixed, values[method.alpha], method.alpha, method.title)
+    if image_size is None and images is not None:
+        image_size = tuple(ops.size(ops.convert(images), axis) for axis in (1, 2))
     if any(method.needs_image_size for method in methods) and image_size is None:
         alphas = ", ".join(f"{m.alpha}={values[m.alpha]!r}" for m in methods[1:])
+        pasting = ", ".join(m.title for m in METHODS if m.needs_image_size)
         raise user_error(
             ValueError,
             "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
-            f"pixels (CutMix, GridMix, FMix, SmoothMix, ResizeMix, Mosaic); got {alphas}.",
+            f"pixels ({pasting}); got {alphas}.",
         )
     build_options = {
         name: OPTIONS[name].check(given[name])  # the option table's checks
@@ -476,5 +496,6 @@ def sample_mix_params(
         targets=targets,
         bandwidth=bandwidth,
         method_probs=given["method_probs"],
+        images=images,
         ops=ops,
     )

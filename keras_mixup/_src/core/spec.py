@@ -16,10 +16,10 @@ changing them needs no retrace: assigning `front.alpha` replaces the front's spe
 validated copy and assigns the variables. A spec itself holds no state and makes no
 variables; drawing on the host and mixing eagerly is the fronts' too (`fronts/eager.py`).
 
-Adding an option: its row in the option table (`options.py`, or its method's
-`options`), a field here with the table's default, its use in `draw` / `apply`
-or the core, and the fronts' signatures and docstrings (`tests/core/test_options.py`
-checks them against the table).
+Adding an option: a method's option is its row in the method's `options` (the field
+here follows); a core option is its row in the option table (`options.py`), a field here
+with the table's default, its use in `draw` / `apply` or the core, and the fronts'
+signatures and docstrings (`tests/core/test_options.py` checks them against the table).
 """
 
 from __future__ import annotations
@@ -42,9 +42,25 @@ from keras_mixup._src.core.structures import MixParams, Parts
 from keras_mixup._src.core.validation import user_error, validate_mix_family
 
 
+def _with_method_options(cls):
+    """`cls` with a field per option of the methods (`Method.options`: `alpha`,
+    `cutmix_alpha`, `gridmix_holes`, ...), defaulting to the option's default, ahead of
+    its own fields: a method's options are declared once, in its module."""
+    own = dict(cls.__annotations__)
+    cls.__annotations__ = {}
+    for option in (option for method in METHODS for option in method.options):
+        cls.__annotations__[option.name] = "Any"
+        setattr(cls, option.name, option.default)
+    cls.__annotations__.update(own)
+    return cls
+
+
 @dataclasses.dataclass(frozen=True)
+@_with_method_options
 class MixSpec:
-    """Every option of a mixer (see `MixupTransform` for their meaning).
+    """Every option of a mixer (see `MixupTransform` for their meaning): a field per
+    option of the methods (`alpha`, `cutmix_alpha`, ...; `_with_method_options`) and the
+    core's below.
 
     `built_alpha` and `built_alphas` are not options: `built_alpha` is mixup's alpha when
     built (what `config` and `AlphaScheduler` turn mixup back on with); `built_alphas`
@@ -53,26 +69,10 @@ class MixSpec:
     keeps both, so that a schedule can take an alpha to 0 and back without retracing.
     """
 
-    alpha: float = OPTIONS["alpha"].default
-    cutmix_alpha: float = OPTIONS["cutmix_alpha"].default
-    gridmix_alpha: float = OPTIONS["gridmix_alpha"].default
-    gridmix_holes: tuple = OPTIONS["gridmix_holes"].default
-    fmix_alpha: float = OPTIONS["fmix_alpha"].default
-    fmix_decay_power: float = OPTIONS["fmix_decay_power"].default
-    fmix_max_soft: float = OPTIONS["fmix_max_soft"].default
-    fmix_reformulate: bool = OPTIONS["fmix_reformulate"].default
-    smoothmix_alpha: float = OPTIONS["smoothmix_alpha"].default
-    smoothmix_sigma: tuple = OPTIONS["smoothmix_sigma"].default
-    resizemix_alpha: float = OPTIONS["resizemix_alpha"].default
-    resizemix_scope: tuple = OPTIONS["resizemix_scope"].default
-    mosaic_alpha: float = OPTIONS["mosaic_alpha"].default
-    mosaic_offset: tuple = OPTIONS["mosaic_offset"].default
     switch_prob: float = OPTIONS["switch_prob"].default
     method_probs: tuple | None = OPTIONS["method_probs"].default
     prob: float = OPTIONS["prob"].default
     per_example: bool = OPTIONS["per_example"].default
-    num_mixed: int = OPTIONS["num_mixed"].default
-    exact_cutmix_weight: bool = OPTIONS["exact_cutmix_weight"].default
     num_classes: Any = OPTIONS["num_classes"].default
     targets: str = OPTIONS["targets"].default
     pairing: str = OPTIONS["pairing"].default
@@ -145,6 +145,12 @@ class MixSpec:
         """Whether a method that mixes by a per-pixel rule is traced: the images' size
         is then needed, and masked sequences are refused."""
         return bool(self.cutting_methods)
+
+    @property
+    def reads_batch(self) -> bool:
+        """Whether a traced method's draw reads the batch's images (SaliencyMix): a
+        front drawing on the host then reads them there."""
+        return any(m.reads_batch for m in self.cutting_methods)
 
     @property
     def soft(self) -> bool:
@@ -249,6 +255,10 @@ class MixSpec:
             self.pairing, parts.labels, owner, ops=data_ops
         )
         image_size = self.image_size(parts, owner, ops=data_ops) if self.cuts else None
+        images = None
+        if self.reads_batch:  # channels last, as `methods.Batch` gives them
+            images = ops.convert(parts.features)
+            images = ops.transpose(images, [0, 2, 3, 1]) if self.channels_first else images
         return draw_mix_params(
             seed,
             batch_size_of(parts, ops=data_ops),
@@ -263,6 +273,7 @@ class MixSpec:
             bandwidth=self.c_mixup_bandwidth,
             shards=shards,
             method_probs=self.method_probs,
+            images=images,
             ops=ops,
         )
 

@@ -15,7 +15,10 @@ from keras_mixup._src.core.structures import MixParams, Parts
 def draw_on_host(spec: MixSpec, seed, parts: Parts, *, owner: str, data_ops, shards=1) -> MixParams:
     """The parameters drawn on the host (NumPy binding) from `seed` (NumPy `[2]`)
     with the current run-time values, moved once to `data_ops`' kind of tensor:
-    how eager code draws (NumPy and Grain batches, eager models)."""
+    how eager code draws (NumPy and Grain batches, eager models). A method that reads
+    the images (`MixSpec.reads_batch`) reads a host copy of them."""
+    if spec.reads_batch:
+        parts = parts._replace(features=keras.ops.convert_to_numpy(parts.features))
     params = spec.draw(
         seed,
         parts,

@@ -106,15 +106,8 @@ class RuntimeSettings:
     def spec(self) -> MixSpec:
         return self.runtime.spec
 
-    alpha = runtime_property("alpha")
-    cutmix_alpha = runtime_property("cutmix_alpha")
-    gridmix_alpha = runtime_property("gridmix_alpha")
-    fmix_alpha = runtime_property("fmix_alpha")
-    smoothmix_alpha = runtime_property("smoothmix_alpha")
-    resizemix_alpha = runtime_property("resizemix_alpha")
-    mosaic_alpha = runtime_property("mosaic_alpha")
-    switch_prob = runtime_property("switch_prob")
-    prob = runtime_property("prob")
+    # a property per run-time value (options.RUNTIME): alpha, switch_prob, prob and each
+    # method's alpha (`cutmix_alpha`, ...), set below the class
 
     @property
     def per_example(self) -> bool:
@@ -131,3 +124,7 @@ class RuntimeSettings:
     @property
     def targets(self) -> str:
         return self.spec.targets
+
+
+for _name in RUNTIME:
+    setattr(RuntimeSettings, _name, runtime_property(_name))

@@ -101,6 +101,8 @@ class Method:
         soft: `options -> bool` (the build-time options by name): whether a pixel
             may mix two sources (a soft mask) rather than come whole from one;
             integer segmentation masks can then not be pasted as they are.
+        reads_batch: whether its draw reads the batch (`Build.batch`, a `Batch`: the
+            images and the partners), as a method guided by the data does (SaliencyMix).
         title: its name in messages and docs ("CutMix").
         test_time: what the test-time transformation of mixup (`theta_bar`,
             `mixup_aware_predictor`; Carratino et al. 2020) says of it.
@@ -117,6 +119,7 @@ class Method:
     sources: int = 2
     cuts: bool = False
     soft: Callable = lambda options: False
+    reads_batch: bool = False
     title: str = ""
     test_time: str = (
         "not a shrink of the inputs towards their mean: theta_bar raises, and the "
@@ -124,15 +127,29 @@ class Method:
     )
 
 
+class Batch(NamedTuple):
+    """What a method that reads the batch (`Method.reads_batch`) sees of it: the
+    `images` (channels last, `[B, H, W, C]`, any numeric dtype), the int32 `partners`
+    `[B]` (each example's first partner) and the int32 `rows` `[num_draws]`: the row
+    each draw is made for (0 for a draw per batch, each shard's first row for a draw
+    per shard, every row with `per_example`)."""
+
+    images: Any
+    partners: Any
+    rows: Any
+
+
 class Build(NamedTuple):
-    """The build-time facts a method's draw reads: how many draws (`num_draws`),
+    """The facts a method's draw reads besides its words: how many draws (`num_draws`),
     examples mixed (`num_mixed`), the images' `(H, W)` (`image_size`, None where no
-    traced method needs it) and the build-time options by name (`options`)."""
+    traced method needs it), the build-time options by name (`options`) and, for a
+    method that reads the batch, the batch (`batch`, a `Batch`; else None)."""
 
     num_draws: Any
     num_mixed: int
     image_size: Any
     options: dict
+    batch: Batch | None = None
 
 
 def alpha_option(method: str, title: str, doc: str | None = None) -> Option:
