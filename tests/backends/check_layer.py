@@ -33,6 +33,7 @@ from keras_mixup.methods import (  # noqa: E402
     Mixup,
     Mosaic,
     ResizeMix,
+    SaliencyMix,
     SmoothMix,
 )
 
@@ -68,6 +69,12 @@ FAMILIES = {
         methods=[Mixup(0.5), CutMix(1.0), Mosaic(0.7)],
         method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
         image_size=(9, 7),
+    ),  # fmt: skip
+    "saliencymix": dict(
+        per_example=True,
+        ops=KERAS,
+        methods=[Mixup(0.5), SaliencyMix(1.0)],
+        images=np.random.default_rng(5).random((12, 9, 7, 3)).astype("float32"),
     ),  # fmt: skip
     "c_mixup": dict(
         alpha=0.5,

@@ -105,6 +105,14 @@ BAD = {
     "min_box_visibility": (-0.1, "`min_box_visibility`"),
     "data_format": ("nhwc", "data_format"),
 }
+# every method's alpha (`alpha_option`) takes the same check: a negative one for those not above
+BAD.update(
+    {
+        name: (-1.0, f"`{name}`")
+        for name, option in OPTIONS.items()
+        if option.argument == "alpha" and name not in BAD
+    }
+)
 
 
 def test_every_option_has_a_bad_value_in_this_test():

@@ -21,7 +21,16 @@ from scipy import stats
 
 from keras_mixup import sample_mix_params
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
-from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
+from keras_mixup.methods import (
+    CutMix,
+    FMix,
+    GridMix,
+    Mixup,
+    Mosaic,
+    ResizeMix,
+    SaliencyMix,
+    SmoothMix,
+)
 from tests.stats import float32_ks_pvalue
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "backends"
@@ -127,6 +136,11 @@ def test_same_seed_same_draws_on_every_backend(backend_draws):
             methods=[Mixup(0.5), CutMix(1.0), Mosaic(0.7)],
             method_probs=[1 - 0.8, 0.8 / 2, 0.8 / 2],
             image_size=(9, 7),
+        ),  # fmt: skip
+        "saliencymix": dict(
+            per_example=True,
+            methods=[Mixup(0.5), SaliencyMix(1.0)],
+            images=tf.constant(np.random.default_rng(5).random((12, 9, 7, 3)).astype("float32")),
         ),  # fmt: skip
         "c_mixup": dict(
             alpha=0.5,

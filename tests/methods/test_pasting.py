@@ -11,12 +11,28 @@ import tensorflow as tf
 
 from keras_mixup import MixupLayer, MixupLoss, MixupTransform, sample_mix_params
 from keras_mixup._src.bindings.ops import KERAS
-from keras_mixup.methods import CutMix, FMix, GridMix, Mixup, Mosaic, ResizeMix, SmoothMix
+from keras_mixup.methods import (
+    CutMix,
+    FMix,
+    GridMix,
+    Mixup,
+    Mosaic,
+    ResizeMix,
+    SaliencyMix,
+    SmoothMix,
+)
 from tests.images import coded_images, source_of
 
 H, W = 12, 10
 # SmoothMix: test_smoothmix.py
-WHOLE_PIXELS = ["cutmix_alpha", "gridmix_alpha", "fmix_alpha", "resizemix_alpha", "mosaic_alpha"]
+WHOLE_PIXELS = [
+    "cutmix_alpha",
+    "gridmix_alpha",
+    "fmix_alpha",
+    "resizemix_alpha",
+    "mosaic_alpha",
+    "saliencymix_alpha",
+]
 # each method's class (keras_mixup.methods), by the name of its alpha
 CLASSES = {
     "cutmix_alpha": CutMix,
@@ -25,6 +41,7 @@ CLASSES = {
     "smoothmix_alpha": SmoothMix,
     "resizemix_alpha": ResizeMix,
     "mosaic_alpha": Mosaic,
+    "saliencymix_alpha": SaliencyMix,
 }
 
 
@@ -101,6 +118,7 @@ LAYER_OPTIONS = {  # each method with a build-time option set away from its defa
     "smoothmix_alpha": (SmoothMix(1.0, sigma=(0.2, 0.3)), {"smoothmix_sigma": (0.2, 0.3)}),
     "resizemix_alpha": (ResizeMix(1.0, scope=(0.2, 0.5)), {"resizemix_scope": (0.2, 0.5)}),
     "mosaic_alpha": (Mosaic(1.0, offset=(0.3, 0.6)), {"mosaic_offset": (0.3, 0.6)}),
+    "saliencymix_alpha": (SaliencyMix(1.0), {}),  # no build-time option
 }
 
 

@@ -19,7 +19,14 @@ from keras_mixup._src.core.methods.saliencymix import SALIENCYMIX, SaliencyMix
 from keras_mixup._src.core.methods.smoothmix import SMOOTHMIX, SmoothMix
 
 METHODS: tuple[Method, ...] = (
-    MIXUP, CUTMIX, GRIDMIX, FMIX, SMOOTHMIX, RESIZEMIX, MOSAIC, SALIENCYMIX
+    MIXUP,
+    CUTMIX,
+    GRIDMIX,
+    FMIX,
+    SMOOTHMIX,
+    RESIZEMIX,
+    MOSAIC,
+    SALIENCYMIX,
 )
 # the public class of each method (keras_mixup.methods), by the method's name
 CLASSES: dict[str, type[MixingMethod]] = {

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import keras
 
-from keras_mixup._src.core.methods.base import Draw, Method, MixingMethod, Option, alpha_option
+from keras_mixup._src.core.methods.base import (
+    Draw,
+    Method,
+    MixingMethod,
+    Option,
+    alpha_option,
+    box_around,
+)
 from keras_mixup._src.core.sampling import (
     as_alpha,
     gamma_requests,
@@ -20,26 +27,6 @@ from keras_mixup._src.core.sampling import (
 from keras_mixup._src.core.validation import validate_bool
 
 STREAMS = {"centre": 5, "gamma": 7}  # box centres (two words per box); its lambda's Gammas
-
-
-def box_around(lam, centre_y, centre_x, image_size, *, ops):
-    """Boxes `[n, 4]` (top, left, bottom, right) around int32 centres `[n]`, and their
-    clipped area fractions `[n]`.
-
-    The box has the image's aspect ratio and, before clipping, an area of
-    `(1 - lam) H W` (sides rounded to whole pixels); it is clipped to the image, so its
-    area may be smaller.
-    """
-    height, width = (ops.cast(ops.convert(size), "int32") for size in image_size)
-    side = ops.sqrt(ops.maximum(1.0 - lam, 0.0))
-    box_height = ops.cast(ops.floor(side * ops.cast(height, "float32") + 0.5), "int32")
-    box_width = ops.cast(ops.floor(side * ops.cast(width, "float32") + 0.5), "int32")
-    top = ops.maximum(centre_y - box_height // 2, 0)
-    left = ops.maximum(centre_x - box_width // 2, 0)
-    bottom = ops.minimum(centre_y - box_height // 2 + box_height, height)
-    right = ops.minimum(centre_x - box_width // 2 + box_width, width)
-    area = ops.cast((bottom - top) * (right - left), "float32")
-    return ops.stack([top, left, bottom, right], axis=1), area / ops.cast(height * width, "float32")
 
 
 def cutmix_boxes(lam, centre_words, image_size, *, ops):

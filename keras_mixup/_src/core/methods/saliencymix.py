@@ -16,8 +16,13 @@ import math
 
 import keras
 
-from keras_mixup._src.core.methods.base import Draw, Method, MixingMethod, alpha_option
-from keras_mixup._src.core.methods.cutmix import box_around
+from keras_mixup._src.core.methods.base import (
+    Draw,
+    Method,
+    MixingMethod,
+    alpha_option,
+    box_around,
+)
 from keras_mixup._src.core.sampling import as_alpha, gamma_requests, weights_from_words
 
 STREAMS = {"gamma": 18}  # lambda's Gamma variates
