@@ -154,6 +154,7 @@ def family_candidates(num_classes: int) -> dict:
         "keras_mixup SmoothMix (XLA)": transform(methods=[methods.SmoothMix(1.0)]),
         "keras_mixup ResizeMix (XLA)": transform(methods=[methods.ResizeMix(1.0)]),
         "keras_mixup Mosaic (XLA)": transform(methods=[methods.Mosaic(1.0)]),
+        "keras_mixup SaliencyMix (XLA)": transform(methods=[methods.SaliencyMix(1.0)]),
         "published FMix (NumPy port, host mask)": published_fmix(num_classes),
     }
     fourier_mix = keras_cv_fourier_mix(num_classes)

@@ -19,6 +19,7 @@ PASTING = {  # row: the method's name in keras_mixup.methods
     "keras_mixup SmoothMix (XLA)": "SmoothMix",
     "keras_mixup ResizeMix (XLA)": "ResizeMix",
     "keras_mixup Mosaic (XLA)": "Mosaic",
+    "keras_mixup SaliencyMix (XLA)": "SaliencyMix",
 }
 
 

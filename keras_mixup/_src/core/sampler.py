@@ -328,67 +328,35 @@ def sample_mix_params(
 ) -> MixParams:
     """Draws the mixing parameters of one batch: weights, partners, boxes and masks.
 
-    This is the one place where keras_mixup draws mixing parameters: the fronts
-    (`MixupTransform`, `MixupLayer`, `NeighbourMixup`) draw through `MixSpec.draw`,
-    which calls the same sampler (`draw_mix_params`). The options have the fronts'
-    names and defaults.
-
-    Every purpose draws from its own Threefry stream of the seed (the partner
-    keys, the Gamma proposals, the uniforms of `prob` and of the method choice, the
-    box centres), so the draws of one do not depend on the sizes of the others. The
-    same seed gives the same permutation, bit for bit, in eager, graph and XLA
-    code, on every Keras backend and in NumPy; the weights are the same up to the
-    rounding of `log`, `cos` and `sin` (relative differences of about 1e-7). In
-    the rare case where a Gamma proposal's acceptance test falls within that
-    rounding of its boundary (about one proposal in 10**7), two libraries can
-    accept different proposals and draw different, equally distributed weights.
+    The one sampler of keras_mixup: the fronts draw through it too, with the same names
+    and defaults. Each purpose draws from its own Threefry stream of the seed, so the
+    same seed gives the same permutation, bit for bit, in eager, graph and XLA code, on
+    every Keras backend and in NumPy, and the same weights up to the rounding of `log`,
+    `cos` and `sin` (about 1e-7; see the design page for the rare rejection ties).
 
     Args:
-        seed: two integers (tensor or array of shape `[2]`, e.g. a stateless seed or
-            a `keras.random.SeedGenerator` state).
-        batch_size: int or scalar int tensor.
-        alpha: mixup's concentration, float >= 0 (Python or tensor; None: 1.0 without
-            `methods`): lambda ~ Beta(alpha, alpha), or the weights ~ Dirichlet(alpha,
-            ..., alpha) for `num_mixed > 2`. 0 means no mixup (lambda = 1). A shortcut
-            for `methods=[Mixup(alpha, num_mixed)]`.
-        per_example: if False (default, the paper's choice), one draw for the
-            whole batch (one lambda, one box, one method choice and `prob`
-            decision); if True, an independent draw per example.
-        pairing: "random" (default): partners from a random permutation of the
-            batch; "same_class": a uniformly random partner of the same class
-            (the paper's "SC" pairing of Table 5), the classes read from
-            `labels`. An example alone in its class is its own partner.
-            "c_mixup": C-Mixup's partners for regression (Yao et al., NeurIPS 2022,
-            Eq. 6): example `j` is example `i`'s partner with probability
-            proportional to `exp(-||y_i - y_j||^2 / (2 c_mixup_bandwidth^2))`, `i`
-            itself included, the targets `y` read from `labels`; partners are
-            drawn independently, so they are not a permutation.
-        ops: the ops binding; None (default): the one for `seed`'s kind of tensor
-            (TensorFlow for a TensorFlow tensor, NumPy for a NumPy array,
-            `keras.ops` for a JAX array or torch tensor).
-        methods: the methods to choose among (`keras_mixup.methods`: `Mixup`, `CutMix`,
-            `GridMix`, `FMix`, `SmoothMix`, `ResizeMix`, `Mosaic`, ...), each once, with their
-            options; None: the shortcuts' (`alpha`, `num_mixed`, `cutmix_alpha`,
-            `exact_cutmix_weight`, `switch_prob`), which cannot be given beside it.
-        method_probs: with `methods`, each one's probability of being chosen (numbers
-            >= 0, normalised over the methods whose alpha is > 0); None: equal.
-        c_mixup_bandwidth: the kernel's bandwidth with `pairing="c_mixup"`, a float
-            > 0 in the targets' units (default 1.0; the paper tunes it per data set).
-        num_mixed: how many examples mixup combines (int >= 2; None: 2), a shortcut
-            (`Mixup(num_mixed=...)`).
-        cutmix_alpha: CutMix's concentration, float >= 0 (Python or tensor; None: 0, no
-            CutMix), a shortcut (`CutMix(alpha=...)`). A number > 0 or a tensor:
-            a box (`MixParams.box`) of the partner's pixels (Yun et al., ICCV 2019).
-        switch_prob: with mixup and CutMix on, the probability of CutMix (None: 0.5), a
-            shortcut for `method_probs=[1 - switch_prob, switch_prob]`.
-        prob: the probability that a batch (an example) is mixed at all;
-            otherwise its weight is 1 (it is returned as it is).
-        image_size: `(H, W)` of the images (ints or scalar tensors; ints for FMix);
-            needed with the methods that paste pixels.
-        exact_cutmix_weight: the shortcut for `CutMix(exact_weight=...)` (None: True).
-        labels: with `pairing="same_class"`, the batch's class ids `[batch_size]`
-            (or `[batch_size, 1]`) or one-hot labels `[batch_size, num_classes]`; with
-            `pairing="c_mixup"`, its floating regression targets `[batch_size, ...]`.
+        seed: two integers (a tensor or array `[2]`, e.g. a stateless seed).
+        batch_size: an int or a scalar int tensor.
+        alpha: mixup's concentration, >= 0 (None: 1.0 without `methods`); shortcut for
+            `methods=[Mixup(alpha, num_mixed)]`.
+        per_example: one draw per example instead of one per batch (the paper's).
+        pairing: "random" (a permutation), "same_class" (a partner of the same class,
+            Table 5's "SC") or "c_mixup" (Yao et al., NeurIPS 2022, Eq. 6: partner `j`
+            with probability proportional to `exp(-||y_i - y_j||^2 / (2 bandwidth^2))`).
+        ops: the ops binding; None: the one for `seed`'s kind of tensor.
+        methods: the methods to choose among (`keras_mixup.methods`), each once with its
+            options; None: the shortcuts (which cannot be given beside it).
+        method_probs: each method's probability of being chosen (None: equal).
+        c_mixup_bandwidth: C-Mixup's kernel bandwidth, > 0, in the targets' units.
+        num_mixed: shortcut for `Mixup(num_mixed=k)` (None: 2).
+        cutmix_alpha: shortcut for `CutMix(cutmix_alpha)` (None: off).
+        switch_prob: shortcut: with mixup and CutMix, CutMix's probability (None: 0.5).
+        prob: the probability that a batch (an example) is mixed at all.
+        image_size: `(H, W)` of the images (ints or scalar tensors; ints for FMix),
+            needed by the methods that paste pixels.
+        exact_cutmix_weight: shortcut for `CutMix(exact_weight=...)` (None: True).
+        labels: the class ids or one-hot labels `[batch_size, ...]` of "same_class",
+            the floating targets of "c_mixup".
         images: the batch's images, channels last (`[batch_size, H, W, C]`), read by the
             methods guided by the data (`SaliencyMix`); their `(H, W)` is then the
             default `image_size`.
@@ -396,33 +364,23 @@ def sample_mix_params(
         exact_area: deprecated: `exact_cutmix_weight`.
 
     Returns:
-        A `MixParams` (float32 weights, int32 permutations, in the binding's kind
-        of tensor). `box` and `cut` are None without a method that pastes pixels,
-        `holes` without GridMix, `mask` without FMix and SmoothMix, `resized`
-        without ResizeMix, `tiled` without Mosaic. A batch of size
-        1 has nothing to mix with: its mix weight is 1, so it is returned unchanged.
+        A `MixParams` (float32 weights, int32 permutations, in the binding's kind of
+        tensor); `box` and `cut` are None without a method that pastes pixels, `holes`
+        without GridMix, `mask` without FMix and SmoothMix, `resized` without
+        ResizeMix, `tiled` without Mosaic. A batch of one keeps weight 1.
 
     Raises:
-        TypeError: a method option of the development versions (`gridmix_alpha`, ...:
-            the error shows the `methods` form), a shortcut beside `methods`.
-        ValueError: a method that pastes pixels without `image_size`, or with
-            `num_mixed > 2`; FMix without a static `image_size`; an option out of range;
-            `pairing="same_class"` or `"c_mixup"` without `labels`, or `labels` with
-            another pairing; integer or nested `labels` with `"c_mixup"`; an unknown
-            `pairing`; a seed that is not two integers.
+        TypeError: a removed method keyword (the error shows the `methods` form); a
+            shortcut beside `methods`.
+        ValueError: an option out of range; a method that pastes pixels without
+            `image_size`, or with `num_mixed > 2`; SaliencyMix without `images`;
+            "same_class" or "c_mixup" without `labels` (or `labels` with "random");
+            a seed that is not two integers.
 
     Examples:
         >>> params = sample_mix_params(tf.constant([0, 42]), batch_size=5, alpha=0.2)
         >>> sorted(params.permutation.numpy().tolist())
         [0, 1, 2, 3, 4]
-        >>> params.mix_weight.shape
-        TensorShape([5])
-        >>> classes = tf.constant([0, 1, 0, 1, 1])
-        >>> same = sample_mix_params(
-        ...     tf.constant([0, 42]), 5, 1.0, pairing="same_class", labels=classes
-        ... )
-        >>> bool(tf.reduce_all(tf.gather(classes, same.permutation) == classes))
-        True
         >>> cut = sample_mix_params(np.array([1, 2]), 4, 0.0, cutmix_alpha=1.0, image_size=(8, 6))
         >>> cut.box.shape, bool(cut.cut[0])
         ((4, 4), True)

@@ -44,112 +44,53 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
 
     In a model, with `training=True`, the layer replaces its input batch by
     `lam * x + (1 - lam) * x[perm]` (`lam ~ Beta(alpha, alpha)`, `perm` a random
-    permutation of the batch) and the `MixupLoss` bound to it mixes the targets
-    with the same `lam` and `perm`. With `training=False` (evaluate, predict,
-    exported SavedModels) it is the identity, apart from casting its inputs to the
-    layer's compute dtype, which it does in both modes. The layer runs on every
-    Keras backend (TensorFlow, JAX, PyTorch) with the same sampler and mixing
-    code; the same seed draws the same parameters on each. Where the backend runs
-    eagerly (PyTorch, JAX without `jit`), the few parameters are drawn on the host
-    and moved once.
+    permutation of the batch) and the `MixupLoss` bound to it mixes the targets with the
+    same `lam` and `perm`; with `training=False` it only casts to its compute dtype. It
+    runs on TensorFlow, JAX and PyTorch with the same draws for the same seed. Several
+    inputs: one layer called on all of them (`mixup([image, metadata])`). Placed after
+    some layers it mixes latent representations (the paper's Table 5 ablation).
 
-    A model with several inputs needs one `MixupLayer` called on all of them
-    (`mixup([image, metadata])`): every input is mixed with the same lambda and
-    partners, which one loss can follow.
-
-    Placed after some layers of a model rather than at its input, the layer mixes
-    latent representations (feature maps) with the labels mixed by `MixupLoss`
-    as usual: the paper's "mix labels and latent representations" ablation
-    (Table 5, layers 1 to 5). Layers before it see the unmixed batch.
-
-    In a data pipeline, like Keras's preprocessing layers, the layer mixes whole
-    elements: `dataset.batch(n).map(layer)` on `(x, y)`, `(x, y, sample_weight)`
-    or Keras's dict (`{"images", "labels", ...}`), in tf.data (TensorFlow ops,
-    any backend), Grain and on NumPy batches, and inside
-    `keras.layers.Pipeline([...])`; labels come out as float32 targets, so use a
-    categorical loss. Given features alone outside a model, it raises an error
-    that says which element it expects.
-
-    `layer.alpha` lives in a non-trainable variable of the layer: assigning it
-    (directly or through `AlphaScheduler`) takes effect at the next training step
-    without retracing on TensorFlow and PyTorch; on JAX, whose trainer copies the
-    model's variables into the compiled step at the start of each epoch, an
-    assignment made during an epoch of `fit` takes effect at the next epoch.
+    In a data pipeline (`dataset.map(layer)`, Grain, NumPy, `keras.layers.Pipeline`) it
+    mixes whole elements, as `MixupTransform` does. The options mean what they mean for
+    `MixupTransform`; `alpha`, `switch_prob`, `prob` and each method's alpha are layer
+    variables that `AlphaScheduler` drives without retracing (on JAX, an assignment made
+    during an epoch of `fit` takes effect at the next epoch).
 
     Args:
-        alpha: mixup's Beta(alpha, alpha) concentration, finite and >= 0 (0: no
-            mixup).
-        num_classes: number of classes (or a nest per label), for integer labels in
-            a data pipeline. In a model `MixupLoss` takes the number of classes from
-            the predictions.
-        per_example: draw an independent lambda per example instead of one per batch.
-        inputs_only: if True, mixing inputs without a `MixupLoss` is allowed (the
-            inputs are mixed, the targets stay those of each sample). By default it
-            is an error.
-        targets: how the bound `MixupLoss` (and pipeline use) forms targets:
-            "mixed" (default, mixup) or "dominant" (the label of the sample with the
-            larger weight: the paper's "mix inputs only" ablation of Table 5).
-            For label smoothing, wrap a loss that smooths, e.g.
-            `MixupLoss(keras.losses.CategoricalCrossentropy(label_smoothing=0.1), layer)`:
-            smoothing commutes with mixing.
-        seed: int for reproducible draws, or None. The same seed draws the same
-            parameters on every Keras backend.
-        methods: the mixing methods to choose among (`keras_mixup.methods`, e.g.
-            `methods=[Mixup(0.8), CutMix(1.0)]`), as for `MixupTransform`; None
-            (default): the shortcuts below. Methods that paste pixels need images.
-        method_probs: with `methods`, each one's probability of being chosen (None:
-            equal), as for `MixupTransform`.
-        num_mixed: shortcut (None: 2): `Mixup(num_mixed=k)`, k-way mixup.
-        cutmix_alpha: shortcut (None: 0, off): `methods=[Mixup(alpha),
-            CutMix(cutmix_alpha)]`; the loss gets the area-corrected weights.
-        switch_prob: shortcut (None: 0.5): with mixup and CutMix on, the probability of
-            CutMix for a batch (an example, with `per_example`).
+        alpha: mixup's Beta concentration, finite and >= 0 (0: no mixup).
+        num_classes: the number of classes (or a nest per label) of integer labels in a
+            pipeline; in a model `MixupLoss` reads it from the predictions.
+        per_example: independent draws for every example instead of one per batch.
+        inputs_only: True: mixing inputs without a bound `MixupLoss` is allowed.
+        targets: "mixed" (the paper's) or "dominant" (Table 5's "mix inputs only").
+        seed: an int for reproducible draws (the same on every backend), or None.
+        methods: the methods to choose among (`keras_mixup.methods`); None: the shortcuts.
+        method_probs: each method's probability of being chosen (None: equal).
+        num_mixed: shortcut for `Mixup(num_mixed=k)`, k-way mixup (None: 2).
+        cutmix_alpha: shortcut for `CutMix(cutmix_alpha)` beside mixup (None: off).
+        switch_prob: shortcut: with mixup and CutMix on, CutMix's probability (None: 0.5).
         prob: the probability that a batch (an example) is mixed at all.
-        exact_cutmix_weight: shortcut (None: True): `CutMix(exact_weight=...)`.
-        mix_across_devices: under a `keras.distribution` (`DataParallel`, or the data
-            axis of `ModelParallel`), the layer mixes each device's shard of the batch
-            apart by default: partners from the same shard, parameters drawn per shard,
-            no collective on the inputs (as each replica does under tf.distribute).
-            True: partners from the whole global batch, which gathers every input onto
-            every device in each step.
-        ignore_class: the id of unlabelled ("void") pixels in integer segmentation
-            masks, e.g. 255 (VOC, Cityscapes). None (default): every id must be a
-            class in `[0, num_classes)`. Where masks become one-hot targets (mixup),
-            such pixels get an all-zero row, so a mixed pixel's targets sum to the
-            weight of its labelled sources: a categorical cross-entropy then weighs
-            each pixel by that share (a pixel void in every source adds 0 to the sum,
-            but counts in a `sum_over_batch_size` mean). Where each pixel comes from
-            one source (CutMix, GridMix, FMix without soft edges or ResizeMix, alone;
-            `targets="dominant"`) integer masks are kept as
-            they are, void ids included, for
-            `SparseCategoricalCrossentropy(ignore_class=...)`.
-        bounding_box_format: the format of the boxes of Keras's element dict in a data
-            pipeline, as for `MixupTransform`.
-        min_box_visibility: under a method that pastes pixels, the share of its area
-            a box's source must still show (as for `MixupTransform`; default 0.1).
-        data_format: "channels_last" or "channels_first" images (for CutMix's box and
-            the boxes); None: `keras.config.image_data_format()`.
-        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...); the method
-            keywords of the 0.3.0 development versions (`gridmix_alpha`, ...) raise a
-            TypeError that shows the `methods=[...]` form.
-
-    The options mean what they mean for `MixupTransform`, which documents them in
-    full; `alpha`, `switch_prob`, `prob` and the methods' alphas (`cutmix_alpha`,
-    `gridmix_alpha`, ... as properties of the layer) are run-time settings (layer
-    variables) that `AlphaScheduler` can drive.
+        exact_cutmix_weight: shortcut for `CutMix(exact_weight=...)` (None: True).
+        mix_across_devices: under a `keras.distribution`, partners from the global batch
+            (gathering every input) instead of each device's shard (default).
+        ignore_class: the id of void pixels in integer segmentation masks (e.g. 255).
+        bounding_box_format: the format of the dict's boxes in a pipeline.
+        min_box_visibility: the share of a box's area that must still show (0.1).
+        data_format: "channels_last" or "channels_first" images (None: Keras's).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...); the unreleased
+            method keywords (`gridmix_alpha`, ...) raise a TypeError with the new form.
 
     Call arguments:
-        inputs: a batch of features (tensor or nest of tensors) in a model; in a
-            data pipeline, the whole element (see above).
-        training: whether to mix. In a model Keras sets it; in a pipeline it
-            defaults to True.
+        inputs: a batch of features (a tensor or nest) in a model; in a pipeline, the
+            whole element.
+        training: whether to mix; Keras sets it in a model, True in a pipeline.
 
     Returns:
         The mixed (or cast) inputs in a model; the mixed element in a pipeline.
 
     Raises:
-        ValueError: invalid arguments; a training step with no `MixupLoss` bound
-            and `inputs_only=False`; in a pipeline, an element of another form.
+        ValueError: invalid arguments; a training step with no `MixupLoss` bound and
+            `inputs_only=False`; in a pipeline, an element of another form.
 
     Examples:
         >>> mixup = MixupLayer(alpha=0.2, seed=0)
@@ -157,14 +98,12 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         >>> model.compile(optimizer="sgd",
         ...               loss=MixupLoss("sparse_categorical_crossentropy", layer=mixup, from_logits=True),
         ...               metrics=[MixupAccuracy(layer=mixup)])
-        >>> x, y = np.zeros((16, 8), "float32"), np.arange(16) % 3
-        >>> history = model.fit(x, y, epochs=1, verbose=0)
+        >>> history = model.fit(np.zeros((16, 8), "float32"), np.arange(16) % 3, epochs=1, verbose=0)
         >>> sorted(history.history)
         ['loss', 'mixup_accuracy']
 
-    References:
-        - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
-          Minimization", ICLR 2018.
+    Source: Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+    Minimization", ICLR 2018, Sections 2 and 3.
     """
 
     def __init__(

@@ -93,9 +93,9 @@ class AlphaScheduler(keras.callbacks.Callback):
             counted from 0.
         *mixers: the transforms and layers to drive.
         attribute: None (default): the mixing as a whole, as above. One setting's
-            name drives it alone: "alpha" (mixup's alpha only), "cutmix_alpha",
-            "gridmix_alpha", "fmix_alpha", "smoothmix_alpha", "resizemix_alpha",
-            "mosaic_alpha", "switch_prob" or "prob". Use one scheduler per setting.
+            name drives it alone: "alpha" (mixup's alpha only), a method's alpha
+            ("<method>_alpha": "cutmix_alpha", "gridmix_alpha", ...), "switch_prob" or
+            "prob". Use one scheduler per setting.
         verbose: 1 prints the value when it changes.
 
     Each epoch logs (in `History`) the first mixer's value of the setting driven:
