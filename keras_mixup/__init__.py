@@ -14,6 +14,8 @@
   Carratino et al. (2020) for models trained with mixup.
 - `methods`: the mixing methods (`Mixup`, `CutMix`, `GridMix`, `FMix`, `SmoothMix`,
   `ResizeMix`, `Mosaic`) the fronts compose with `methods=[...]`.
+- `ManifoldMixup`: mixing points anywhere in a model, one chosen per training step
+  (Verma et al., 2019).
 - `neighbours`: mixing with nearest neighbours (`NeighbourMixup`, Table 5's KNN rows).
 - `adversarial`: FGSM, I-FGSM and a white-box / black-box evaluator (Table 3).
 - `diagnostics`: behaviour in between examples (Figure 2) and calibration.
@@ -30,6 +32,7 @@ from keras_mixup._src.core.sampler import sample_mix_params
 from keras_mixup._src.core.structures import MixParams
 from keras_mixup._src.fronts.layer import MixupLayer
 from keras_mixup._src.fronts.losses import MixupLoss
+from keras_mixup._src.fronts.manifold import ManifoldMixup
 from keras_mixup._src.fronts.metrics import MixupAccuracy
 from keras_mixup._src.fronts.plotting import plot_batch
 from keras_mixup._src.fronts.schedule import AlphaScheduler, alpha_schedule
@@ -43,6 +46,7 @@ __all__ = [
     "AlphaScheduler",
     "alpha_schedule",
     "checkpointable",
+    "ManifoldMixup",
     "MixParams",
     "adversarial",
     "diagnostics",

@@ -17,6 +17,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_mixup import (  # noqa: E402
     AlphaScheduler,
+    ManifoldMixup,
     MixupAccuracy,
     MixupLayer,
     MixupLoss,
@@ -26,6 +27,7 @@ from keras_mixup import (  # noqa: E402
 )
 from keras_mixup._src.bindings.ops import KERAS  # noqa: E402
 from keras_mixup._src.core.structures import Parts  # noqa: E402
+from keras_mixup._src.fronts.manifold import choose_point  # noqa: E402
 from keras_mixup.methods import (  # noqa: E402
     CutMix,
     FMix,
@@ -621,5 +623,31 @@ layer_and_transform_in_tf_data()
 pipelines_grain_and_keras_dicts()
 mixup_aware_predictor_runs_and_saves()
 masked_sequences()
+
+
+def manifold_mixup_fits_and_chooses_as_everywhere():
+    """Manifold Mixup's points under the backend's compiled step: finite losses, and the
+    choice of point for 30 seeds (the parent compares it with the NumPy binding's)."""
+    manifold = ManifoldMixup(alpha=2.0, seed=0, point_probs=[1.0, 3.0])
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), manifold.point(), keras.layers.Dense(6, activation="tanh"),
+         manifold.point(), keras.layers.Dense(CLASSES)]
+    )  # fmt: skip
+    model.compile(
+        optimizer="sgd",
+        loss=MixupLoss("sparse_categorical_crossentropy", layer=manifold, from_logits=True),
+        jit_compile=BACKEND != "torch",
+    )
+    history = model.fit(x, y, batch_size=B, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all(), history.history
+    seeds = [keras.ops.convert_to_tensor(np.array([3, i], "int32")) for i in range(30)]
+    draws["manifold_chosen"] = np.array(
+        [int(numpy(choose_point(seed, (1.0, 3.0), ops=KERAS))) for seed in seeds]
+    )
+    print(f"{BACKEND}: Manifold Mixup fits; its choices recorded")
+
+
+manifold_mixup_fits_and_chooses_as_everywhere()
 np.savez(os.path.join(OUT, "draws.npz"), **draws)
 print("ALL OK")

@@ -20,7 +20,9 @@ import tensorflow as tf
 from scipy import stats
 
 from keras_mixup import sample_mix_params
+from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.bindings.tf_ops import TENSORFLOW
+from keras_mixup._src.fronts.manifold import choose_point
 from keras_mixup.methods import (
     CutMix,
     FMix,
@@ -210,3 +212,13 @@ def test_fuzzed_layer_contract_on_each_backend(backend):
         timeout=600,
     )
     assert process.returncode == 0 and "1 passed" in process.stdout, process.stdout[-4000:]
+
+
+def test_manifold_mixup_chooses_the_same_point_on_every_backend(backend_draws):
+    """Issue 44: the backend's choice of mixing point (keras.ops) is the NumPy binding's."""
+    backend, draws = backend_draws
+    expected = [
+        int(choose_point(np.array([3, i], "int32"), (1.0, 3.0), ops=NUMPY)) for i in range(30)
+    ]
+    np.testing.assert_array_equal(draws["manifold_chosen"], expected, err_msg=backend)
+    assert 0 < np.mean(expected) < 1  # both points chosen

@@ -46,6 +46,7 @@ STREAMS = {
     "fold_in": 2,  # derived seeds (replicas, shards, pipelines)
     "prob": 3,  # is the example (batch) mixed at all
     "choice": 4,  # which method mixes it (the switch between mixup and CutMix)
+    "point": 1 << 15,  # which of Manifold Mixup's points mixes this step
     "permutation": 1 << 16,  # + p: the keys of partner p's permutation
 }
 

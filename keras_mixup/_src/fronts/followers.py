@@ -143,6 +143,7 @@ class LayerFollower:
     _layer: Followed | None = None
 
     def _follow(self, layer) -> None:
+        layer = getattr(layer, "followed_layer", layer)  # ManifoldMixup: its first point
         validate_layer_reference(layer, isinstance(layer, Followed))
         if isinstance(layer, Followed):
             self.layer_name, self._layer = layer.name, layer

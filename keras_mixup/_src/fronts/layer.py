@@ -244,24 +244,31 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         shards = batch_shards(flat[0], self.spec.mix_across_devices)
         params = self._step_params(inputs, flat[0], shards)
         self.record = StepRecord(params, current_graph(), shards)
-        channels_first = self.spec.channels_first
-        mixed = [
-            blend_tensor(
-                t if m is None else zero_padding(t, m, ops=KERAS),
-                params,
-                dtype=dtype,
-                shards=shards,
-                channels_first=channels_first,
-                ops=KERAS,
-            )
-            for t, m in zip(flat, masks, strict=True)
-        ]
+        mixed = self._mixed_inputs(flat, masks, params, shards)
         if any(m is not None for m in masks):
             self._step_masks = [
                 None if m is None else mixed_mask(m, params, shards=shards, ops=KERAS)
                 for m in masks
             ]
         return keras.tree.pack_sequence_as(inputs, mixed)
+
+    def _mixed_inputs(self, flat: list, masks: list, params: MixParams, shards: int) -> list:
+        """The flat inputs mixed with `params`, in the layer's compute dtype."""
+        return [
+            blend_tensor(
+                t if m is None else zero_padding(t, m, ops=KERAS),
+                params,
+                dtype=self.compute_dtype,
+                shards=shards,
+                channels_first=self.spec.channels_first,
+                ops=KERAS,
+            )
+            for t, m in zip(flat, masks, strict=True)
+        ]
+
+    def _step_seed(self):
+        """This step's seed: the generator's next, folded per replica."""
+        return replica_seed(self.seed_generator.next())
 
     def compute_output_spec(self, *args, **kwargs):
         outputs = super().compute_output_spec(*args, **kwargs)
@@ -297,7 +304,7 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
     def _step_params(self, inputs, first, shards: int = 1) -> MixParams:
         """This step's parameters: drawn in the traced step where it is compiled,
         else on the host (NumPy) and moved to the backend once."""
-        seed = replica_seed(self.seed_generator.next())
+        seed = self._step_seed()
         parts = Parts(features=inputs)
         if is_traced(first) or in_tensorflow_graph():
             values = self.runtime.keras_values()

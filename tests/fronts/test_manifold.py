@@ -1,0 +1,141 @@
+"""Manifold Mixup (issue 44, first part): a group of mixing points, one chosen per training
+step. The forward pass equals a hand-computed one mixed at the chosen point; the choice
+follows `point_probs` (chi-square); the loss is the hand-mixed targets' loss; gradients
+reach the layers before the chosen point through both partners; XLA, saving, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from keras_mixup import ManifoldMixup, MixupAccuracy, MixupLoss
+from keras_mixup._src.bindings.ops import KERAS, NUMPY
+from keras_mixup._src.fronts.manifold import choose_point
+from keras_mixup.methods import CutMix, Mixup
+
+B, D, HIDDEN, K = 8, 4, 5, 3
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(B, D)).astype("float32")
+Y = np.arange(B) % K
+
+
+def model_with(manifold):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((D,)),
+            manifold.point(),
+            keras.layers.Dense(HIDDEN, activation="tanh"),
+            manifold.point(),
+            keras.layers.Dense(K),
+        ]
+    )
+    loss = MixupLoss("sparse_categorical_crossentropy", layer=manifold, from_logits=True)
+    return model, loss
+
+
+def by_hand(model, x, chosen, lam, perm):
+    """The forward pass with the hidden state mixed at point `chosen` (0: the input)."""
+    (w1, b1), (w2, b2) = (
+        [keras.ops.convert_to_numpy(v) for v in layer.weights]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    )
+    mix = lambda h: lam[:, None] * h + (1 - lam[:, None]) * h[perm]  # noqa: E731
+    h = mix(x) if chosen == 0 else x
+    h = np.tanh(h @ w1 + b1)
+    h = mix(h) if chosen == 1 else h
+    return h @ w2 + b2
+
+
+def test_the_forward_pass_mixes_at_the_chosen_point_only():
+    manifold = ManifoldMixup(alpha=1.0, seed=3)
+    model, loss = model_with(manifold)  # the loss kept: it binds the group
+    first, second = manifold.points
+    seen = set()
+    for _ in range(12):
+        out = keras.ops.convert_to_numpy(model(X, training=True))
+        chosen = int(first._chosen)
+        assert int(second._chosen) == chosen  # one choice for the group
+        params = first.record.params
+        lam, perm = (keras.ops.convert_to_numpy(v) for v in (params.mix_weight, params.permutation))
+        # every point drew the same weights and partners
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(second.record.params.mix_weight), lam
+        )
+        np.testing.assert_allclose(out, by_hand(model, X, chosen, lam, perm), rtol=1e-5, atol=1e-5)
+        seen.add(chosen)
+    assert seen == {0, 1}
+    plain = by_hand(model, X, chosen=-1, lam=np.ones(B), perm=np.arange(B))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(X)), plain, rtol=1e-5, atol=1e-5)
+
+
+def test_the_choice_follows_point_probs():
+    probs = (1.0, 2.0, 1.0)
+    chosen = [int(choose_point(np.array([7, s], "int32"), probs, ops=NUMPY)) for s in range(4000)]
+    counts = np.bincount(chosen, minlength=3)
+    assert stats.chisquare(counts, 4000 * np.array(probs) / 4).pvalue > 1e-3, counts
+    for s in range(20):  # the same choice on the Keras binding
+        seed = np.array([7, s], "int32")
+        on_keras = choose_point(keras.ops.convert_to_tensor(seed), probs, ops=KERAS)
+        assert int(keras.ops.convert_to_numpy(on_keras)) == chosen[s]
+
+
+def test_the_loss_is_the_hand_mixed_targets_loss_and_gradients_reach_both_partners():
+    manifold = ManifoldMixup(alpha=1.0, seed=5)
+    model, loss = model_with(manifold)
+    x = tf.Variable(X)
+    for _ in range(10):
+        with tf.GradientTape(persistent=True) as tape:
+            out = model(x, training=True)
+        value = loss(Y, out)
+        chosen = int(manifold.points[0]._chosen)
+        params = manifold.points[0].record.params
+        lam, perm = params.mix_weight.numpy(), params.permutation.numpy()
+        one_hot = np.eye(K)[Y]
+        targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[perm]
+        logits = out.numpy()
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(value.numpy(), -(targets * log_p).sum(1).mean(), rtol=1e-5)
+        if chosen == 1:
+            break
+    assert chosen == 1
+    # mixed at the hidden point: each output row depends on the input rows of both its
+    # sources, through the Dense layer before the point
+    jacobian = tape.jacobian(out, x, experimental_use_pfor=False).numpy()  # [B, K, B, D]
+    reach = np.abs(jacobian).sum(axis=(1, 3)) > 0
+    for row in range(B):
+        assert set(np.flatnonzero(reach[row])) == {row, int(perm[row])}, row
+
+
+def test_it_trains_under_xla_and_saves_with_its_points(tmp_path):
+    manifold = ManifoldMixup(alpha=2.0, seed=0, point_probs=[1.0, 3.0])
+    model, loss = model_with(manifold)
+    model.compile(optimizer="sgd", loss=loss, metrics=[MixupAccuracy(layer=manifold)],
+                  jit_compile=True)  # fmt: skip
+    history = model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "manifold.keras")
+    loaded = keras.models.load_model(tmp_path / "manifold.keras")
+    points = [layer for layer in loaded.layers if type(layer).__name__ == "MixingPoint"]
+    assert [(p.index, p.points, p.point_probs) for p in points] == [
+        (0, 2, [1.0, 3.0]),
+        (1, 2, [1.0, 3.0]),
+    ]
+    assert np.isfinite(loaded.fit(X, Y, epochs=1, verbose=0).history["loss"]).all()
+
+
+def test_errors_name_the_group_and_what_to_do():
+    with pytest.raises(ValueError, match="paste pixels.*not supported at mixing points"):
+        ManifoldMixup(methods=[Mixup(1.0), CutMix(1.0)], name="cut").point()
+    manifold = ManifoldMixup(alpha=1.0, point_probs=[1.0], name="short")
+    model, loss = model_with(manifold)
+    with pytest.raises(ValueError, match=r"'short'.*`point_probs`.*2 mixing points"):
+        model(X, training=True)
+    unbound = ManifoldMixup(alpha=1.0, name="unbound")
+    keras.Sequential([keras.Input((D,)), unbound.point(), keras.layers.Dense(K)])
+    with pytest.raises(ValueError, match="no mixing point yet"):
+        MixupLoss("mse", layer=ManifoldMixup(alpha=1.0, name="empty"))
+    with pytest.raises(ValueError, match="no MixupLoss is bound"):
+        unbound.points[0](X, training=True)
