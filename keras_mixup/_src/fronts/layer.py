@@ -102,8 +102,9 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         >>> sorted(history.history)
         ['loss', 'mixup_accuracy']
 
-    Source: Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
-    Minimization", ICLR 2018, Sections 2 and 3.
+    References:
+        - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+          Minimization", ICLR 2018, Sections 2 and 3.
     """
 
     def __init__(

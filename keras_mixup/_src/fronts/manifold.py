@@ -11,6 +11,8 @@ the targets are mixed once with the chosen point's weights and partners.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from keras_mixup._src.bindings.ops import KERAS
@@ -169,7 +171,7 @@ class ManifoldMixup:
         point_probs: list[float] | None = None,
         seed: int | None = None,
         name: str = "manifold_mixup",
-        **options,
+        **options: Any,
     ):
         self.name = name
         self.points: list[MixingPoint] = []

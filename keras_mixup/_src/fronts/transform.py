@@ -124,8 +124,9 @@ class MixupTransform(RuntimeSettings):
         >>> x.dtype.name, y.shape
         ('float32', TensorShape([4, 3]))
 
-    Source: Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
-    Minimization", ICLR 2018, Section 2; each method's class cites its own.
+    References:
+        - Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+          Minimization", ICLR 2018, Section 2 (each method's class cites its own).
     """
 
     def __init__(
