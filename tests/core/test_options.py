@@ -68,6 +68,15 @@ def test_each_front_s_configuration_holds_its_options_and_rebuilds_it():
 def test_the_run_time_options_are_the_table_s_and_each_has_a_property():
     assert set(RUNTIME) == {name for name, o in OPTIONS.items() if o.runtime}
     assert RUNTIME[:4] == ("alpha", "cutmix_alpha", "switch_prob", "prob")  # saved order
+    # the order of the variables saved since 0.3.0's methods: a new method's alpha goes last
+    assert RUNTIME[4:10] == (
+        "gridmix_alpha",
+        "fmix_alpha",
+        "smoothmix_alpha",
+        "resizemix_alpha",
+        "mosaic_alpha",
+        "saliencymix_alpha",
+    )
     for name in RUNTIME:
         assert isinstance(getattr(RuntimeSettings, name), property), name
     assert keras_mixup.AlphaScheduler  # schedules read the same names (schedule.py)
@@ -187,7 +196,7 @@ def test_labels_and_same_class_pairing_come_together():
 def test_cutmix_needs_the_image_size_and_a_python_zero_leaves_it_out():
     with pytest.raises(
         ValueError,
-        match=r"`image_size` \(H, W\) is needed with the methods that paste pixels.*cutmix_alpha=0.5",
+        match=r"`image_size` \(H, W\).*is needed with the methods that paste pixels.*cutmix_alpha=0.5",
     ):
         sample_mix_params(SEED, 8, 1.0, cutmix_alpha=0.5)
     for zero in (0, 0.0, np.float32(0), np.array(0.0)):

@@ -139,3 +139,26 @@ def test_errors_name_the_group_and_what_to_do():
         MixupLoss("mse", layer=ManifoldMixup(alpha=1.0, name="empty"))
     with pytest.raises(ValueError, match="no MixupLoss is bound"):
         unbound.points[0](X, training=True)
+
+
+def test_without_a_seed_the_points_still_draw_together_and_count_only_placed_points():
+    """Review of issue 44: `seed=None` gives every point the same (random) seed; a point made
+    but not placed in the model is not one of the choices."""
+    manifold = ManifoldMixup(alpha=1.0)
+    model, loss = model_with(manifold)
+    manifold.point()  # made, never placed
+    first, second = manifold.points[:2]
+    for _ in range(6):
+        model(X, training=True)
+        assert int(first._chosen) == int(second._chosen) < 2
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(first.record.params.permutation),
+            keras.ops.convert_to_numpy(second.record.params.permutation),
+        )
+    assert first.get_config()["points"] == 2 and first.seed == second.seed is not None
+
+
+def test_point_probs_take_numpy_numbers():
+    manifold = ManifoldMixup(alpha=1.0, seed=0, point_probs=np.array([1, 2], "int64"))
+    model, loss = model_with(manifold)
+    assert model(X, training=True).shape == (B, K)

@@ -196,3 +196,21 @@ def test_segmentation_masks_and_images_come_from_the_same_source():
 def test_without_the_images_the_error_says_to_pass_them():
     with pytest.raises(ValueError, match=r"SaliencyMix reads the batch's images.*`images`"):
         sample_mix_params(np.array([1, 2]), 4, methods=[SaliencyMix(1.0)], image_size=(8, 8))
+
+
+def test_nested_and_single_channel_features_are_read_as_images():
+    """Review of issue 42: the first feature is the one read (every feature is an image of
+    one size); `[B, H, W]` images have one channel."""
+    images, labels = DIGITS[:6], np.arange(6)
+    options = dict(methods=[SaliencyMix(1.0)], num_classes=6, per_example=True, seed=4)
+    (first, second), targets = MixupTransform(**options)((images, images * 2), labels)
+    np.testing.assert_allclose(second, 2 * first, rtol=1e-6)
+    gray, gray_targets = MixupTransform(**options)(images[..., 0], labels)
+    np.testing.assert_array_equal(gray, first[..., 0])
+    np.testing.assert_array_equal(gray_targets, targets)
+
+
+def test_an_image_size_other_than_the_images_is_refused():
+    with pytest.raises(ValueError, match=r"`image_size` must be the \(H, W\) of `images`"):
+        sample_mix_params(np.array([1, 2]), 4, methods=[SaliencyMix(1.0)], images=DIGITS[:4],
+                          image_size=(8, 8))  # fmt: skip

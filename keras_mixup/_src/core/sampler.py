@@ -211,8 +211,8 @@ def draw_mix_params(
             readers = ", ".join(m.title for m in methods if m.reads_batch)
             raise user_error(
                 ValueError,
-                f"{readers} reads the batch's images to place its box; pass `images` "
-                "(channels last, [batch_size, H, W, C]).",
+                f"sample_mix_params: {readers} reads the batch's images to place its box; "
+                "pass `images` (channels last, [batch_size, H, W, C]).",
             )
         rows = ops.arange(num_draws) * (batch_size // num_draws)  # each draw's first row
         build = build._replace(batch=Batch(ops.convert(images), permutations[0], rows))
@@ -424,15 +424,24 @@ def sample_mix_params(
     for method in METHODS:
         if method.pairs_only:
             validate_mix_family(num_mixed, values[method.alpha], method.alpha, method.title)
-    if image_size is None and images is not None:
-        image_size = tuple(ops.size(ops.convert(images), axis) for axis in (1, 2))
+    if images is not None:
+        shape = tuple(ops.size(ops.convert(images), axis) for axis in (1, 2))
+        known = all(isinstance(v, int) for v in (*shape, *(image_size or ())))
+        if image_size is not None and known and tuple(image_size) != shape:
+            raise user_error(
+                ValueError,
+                "sample_mix_params: `image_size` must be the (H, W) of `images` (channels last, "
+                f"[batch_size, H, W, C]); got image_size={tuple(image_size)!r} and images of "
+                f"(H, W) = {shape}.",
+            )
+        image_size = shape
     if any(method.needs_image_size for method in methods) and image_size is None:
         alphas = ", ".join(f"{m.alpha}={values[m.alpha]!r}" for m in methods[1:])
         pasting = ", ".join(m.title for m in METHODS if m.needs_image_size)
         raise user_error(
             ValueError,
-            "sample_mix_params: `image_size` (H, W) is needed with the methods that paste "
-            f"pixels ({pasting}); got {alphas}.",
+            "sample_mix_params: `image_size` (H, W), or the `images` themselves, is needed "
+            f"with the methods that paste pixels ({pasting}); got {alphas}.",
         )
     build_options = {
         name: OPTIONS[name].check(given[name])  # the option table's checks

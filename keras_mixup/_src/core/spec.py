@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import keras
+
 from keras_mixup._src.core import boxes, mixing
 from keras_mixup._src.core import labels as label_rules
 from keras_mixup._src.core.elements import batch_size_of, check_parts, image_size_of
@@ -256,9 +258,12 @@ class MixSpec:
         )
         image_size = self.image_size(parts, owner, ops=data_ops) if self.cuts else None
         images = None
-        if self.reads_batch:  # channels last, as `methods.Batch` gives them
-            images = ops.convert(parts.features)
-            images = ops.transpose(images, [0, 2, 3, 1]) if self.channels_first else images
+        if self.reads_batch:  # the first feature (all are images of one size), channels last
+            images = ops.convert(keras.tree.flatten(parts.features)[0])
+            if ops.rank(images) == 3:  # [B, H, W]: one channel
+                images = images[..., None]
+            elif self.channels_first:
+                images = ops.transpose(images, [0, 2, 3, 1])
         return draw_mix_params(
             seed,
             batch_size_of(parts, ops=data_ops),

@@ -18,7 +18,8 @@ def draw_on_host(spec: MixSpec, seed, parts: Parts, *, owner: str, data_ops, sha
     how eager code draws (NumPy and Grain batches, eager models). A method that reads
     the images (`MixSpec.reads_batch`) reads a host copy of them."""
     if spec.reads_batch:
-        parts = parts._replace(features=keras.ops.convert_to_numpy(parts.features))
+        features = keras.tree.map_structure(keras.ops.convert_to_numpy, parts.features)
+        parts = parts._replace(features=features)
     params = spec.draw(
         seed,
         parts,

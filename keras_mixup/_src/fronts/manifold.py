@@ -11,6 +11,8 @@ the targets are mixed once with the chosen point's weights and partners.
 
 from __future__ import annotations
 
+import numbers
+import random
 from typing import Any
 
 import keras
@@ -18,11 +20,11 @@ import keras
 from keras_mixup._src.bindings.ops import KERAS
 from keras_mixup._src.core.sampler import choose
 from keras_mixup._src.core.sampling import STREAMS, stream_words, unit_uniforms
-from keras_mixup._src.core.validation import user_error
+from keras_mixup._src.core.validation import user_error, validate_seed
 from keras_mixup._src.fronts.layer import MixupLayer
 
 
-def choose_point(seed, probs: tuple, *, ops=KERAS):
+def choose_point(seed, probs: tuple, *, ops):
     """The point that mixes in the step of `seed` (int32 scalar): point `i` with
     probability `probs[i] / sum(probs)`, from one word of the seed's "point" stream."""
     if len(probs) == 1:
@@ -39,7 +41,7 @@ def _validate_point_probs(point_probs, count: int, owner: str) -> tuple:
     if (
         len(values) != count
         or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < float("inf")
             for v in values
         )
         or sum(values) <= 0
@@ -79,6 +81,11 @@ class MixingPoint(MixupLayer):
         self.points, self.point_probs = points, point_probs
         self._group = None  # the ManifoldMixup that made it (None once restored)
         self._chosen = None
+        self._placed = False  # called on a symbolic tensor: part of a model
+
+    def compute_output_spec(self, *args, **kwargs):
+        self._placed = True
+        return super().compute_output_spec(*args, **kwargs)
 
     def get_config(self) -> dict:
         return {
@@ -90,8 +97,11 @@ class MixingPoint(MixupLayer):
         }
 
     def _count(self) -> int:
+        """The group's points in the model: those placed in one (called on a symbolic
+        tensor), or all made where none was (a subclassed model); as saved once restored."""
         if self._group is not None:
-            self.points = len(self._group.points)
+            placed = [p for p in self._group.points if p._placed]
+            self.points = len(placed or self._group.points)
         return self.points
 
     def _check_bound(self) -> None:
@@ -102,7 +112,7 @@ class MixingPoint(MixupLayer):
         seed = super()._step_seed()
         owner = f"ManifoldMixup '{self.group}'"
         probs = _validate_point_probs(self.point_probs, self._count(), owner)
-        self._chosen = choose_point(seed, probs)
+        self._chosen = choose_point(seed, probs, ops=KERAS)
         return seed
 
     def call(self, inputs, training=None, mask=None):
@@ -141,9 +151,13 @@ class ManifoldMixup:
         point_probs: each point's probability of being chosen, in the order the points
             were made (None: equal).
         seed: an int for reproducible runs (the same choices and weights on every
-            backend), or None.
+            backend); None: a random one, shared by the points (and saved with them).
         name: the group's name, the prefix of its points' layer names.
         **options: `MixupLayer`'s other options (`per_example`, `prob`, `targets`, ...).
+
+    A group serves one model: its points are those placed in it (the count is saved with
+    them). Each point holds its run-time settings: schedule them all at once,
+    `AlphaScheduler(schedule, *group.points)`.
 
     Raises:
         ValueError: (from `point()`, as `MixupLayer`) an option out of range, a method
@@ -175,6 +189,10 @@ class ManifoldMixup:
     ):
         self.name = name
         self.points: list[MixingPoint] = []
+        # one seed for every point, drawn here where none is given: the points must draw
+        # the same parameters and the same choice in each step
+        seed = validate_seed(seed)
+        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         self._options = {"alpha": alpha, "methods": methods, "seed": seed, **options}
         self.point_probs = point_probs
 

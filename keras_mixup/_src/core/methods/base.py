@@ -199,7 +199,7 @@ def box_around(lam, centre_y, centre_x, image_size, *, ops):
     left = ops.maximum(centre_x - box_width // 2, 0)
     bottom = ops.minimum(centre_y - box_height // 2 + box_height, height)
     right = ops.minimum(centre_x - box_width // 2 + box_width, width)
-    area = ops.cast((bottom - top) * (right - left), "float32")
+    area = ops.cast(ops.maximum(bottom - top, 0) * ops.maximum(right - left, 0), "float32")
     return ops.stack([top, left, bottom, right], axis=1), area / ops.cast(height * width, "float32")
 
 
