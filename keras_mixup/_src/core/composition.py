@@ -12,13 +12,11 @@ for mixup and CutMix (the sampler draws the same for both forms, bit for bit).
 
 from __future__ import annotations
 
-import math
-
 import keras
 
 from keras_mixup._src.core.methods import CLASSES, METHODS, MixingMethod
 from keras_mixup._src.core.options import OPTIONS
-from keras_mixup._src.core.validation import user_error
+from keras_mixup._src.core.validation import user_error, validate_shares
 
 # the shortcuts, with their values where a front leaves them at None (no methods=)
 SHORTCUTS = {
@@ -94,7 +92,7 @@ def compose(owner: str, methods, method_probs, shortcuts: dict) -> tuple[dict, t
             ValueError,
             f"{owner}: `methods` must list each method once, at least one; got {methods!r}.",
         )
-    probs = _probs(method_probs, len(methods), owner)
+    probs = validate_shares(method_probs, len(methods), "method_probs", "methods listed", owner)
     options = {"alpha": 0.0}  # no mixup unless listed
     for method in methods:
         options.update(method.options())
@@ -114,25 +112,6 @@ def mixer_options(owner: str, methods, method_probs, shortcuts: dict, removed: d
     if removed:
         raise removed_keywords(owner, removed, shortcuts)
     return compose(owner, methods, method_probs, shortcuts)
-
-
-def _probs(method_probs, count: int, owner: str) -> list:
-    if method_probs is None:
-        return [1.0 / count] * count
-    values = list(method_probs) if hasattr(method_probs, "__iter__") else None
-    if (
-        values is None
-        or len(values) != count
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        or not all(math.isfinite(v) and v >= 0 for v in values)
-        or sum(values) <= 0
-    ):
-        raise user_error(
-            ValueError,
-            f"{owner}: `method_probs` must give each of the {count} methods listed a finite "
-            f"number >= 0, not all 0 (they are normalised); got method_probs={method_probs!r}.",
-        )
-    return [float(v) for v in values]
 
 
 def _from_options(cls: type[MixingMethod], config: dict) -> MixingMethod:

@@ -436,3 +436,24 @@ def validate_layer_reference(layer, is_layer: bool) -> None:
             "`layer` must be the MixupLayer whose mixing the targets follow (or its name); "
             f"got {layer!r}.",
         )
+
+
+def validate_shares(value, count: int, name: str, items: str, owner: str) -> list:
+    """`value` as `count` floats, each item's share of a random choice (`method_probs`,
+    `point_probs`): finite numbers >= 0, not all 0 (they are normalised); None: equal."""
+    if value is None:
+        return [1.0 / count] * count
+    values = list(value) if hasattr(value, "__iter__") else None
+    if (
+        values is None
+        or len(values) != count
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+        or not all(math.isfinite(v) and v >= 0 for v in values)
+        or sum(values) <= 0
+    ):
+        raise user_error(
+            ValueError,
+            f"{owner}: `{name}` must give each of the {count} {items} a finite number >= 0, "
+            f"not all 0 (they are normalised); got {name}={value!r}.",
+        )
+    return [float(v) for v in values]

@@ -11,7 +11,6 @@ the targets are mixed once with the chosen point's weights and partners.
 
 from __future__ import annotations
 
-import numbers
 import random
 from typing import Any
 
@@ -20,7 +19,7 @@ import keras
 from keras_mixup._src.bindings.ops import KERAS
 from keras_mixup._src.core.sampler import choose
 from keras_mixup._src.core.sampling import STREAMS, stream_words, unit_uniforms
-from keras_mixup._src.core.validation import user_error, validate_seed
+from keras_mixup._src.core.validation import user_error, validate_seed, validate_shares
 from keras_mixup._src.fronts.layer import MixupLayer
 
 
@@ -32,26 +31,6 @@ def choose_point(seed, probs: tuple, *, ops):
     words = stream_words(seed, [(STREAMS["point"], 0, 2)], ops=ops)[0][:1]
     shares = [float(p) for p in probs]
     return choose(unit_uniforms(words, ops=ops), shares, [True] * len(probs), ops=ops)[0]
-
-
-def _validate_point_probs(point_probs, count: int, owner: str) -> tuple:
-    if point_probs is None:
-        return (1.0,) * count
-    values = tuple(point_probs) if hasattr(point_probs, "__iter__") else ()
-    if (
-        len(values) != count
-        or not all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < float("inf")
-            for v in values
-        )
-        or sum(values) <= 0
-    ):
-        raise user_error(
-            ValueError,
-            f"{owner}: `point_probs` must give each of the {count} mixing points a finite "
-            f"number >= 0, not all 0; got point_probs={point_probs!r}.",
-        )
-    return tuple(float(v) for v in values)
 
 
 @keras.saving.register_keras_serializable(package="keras_mixup")
@@ -111,7 +90,9 @@ class MixingPoint(MixupLayer):
     def _step_seed(self):
         seed = super()._step_seed()
         owner = f"ManifoldMixup '{self.group}'"
-        probs = _validate_point_probs(self.point_probs, self._count(), owner)
+        probs = validate_shares(
+            self.point_probs, self._count(), "point_probs", "mixing points", owner
+        )
         self._chosen = choose_point(seed, probs, ops=KERAS)
         return seed
 
