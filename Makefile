@@ -13,6 +13,12 @@ TF_LOG_LEVEL_GIVEN := $(filter environment% command%,$(origin TF_CPP_MIN_LOG_LEV
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 floor user bench: export TF_CPP_MIN_LOG_LEVEL := $(if $(TF_LOG_LEVEL_GIVEN),$(TF_CPP_MIN_LOG_LEVEL),3)
 
+# Disk: .venv/ takes about 4.3 GB; the side environments below (floor, notf, user, tutorials)
+# about 9 GB more. With PRUNE_ENVIRONMENTS=1 (.ci/run sets it: CI's disk is small, and the run
+# of stop 49 ran out of it) each side environment is removed once its tests have passed.
+PRUNE_ENVIRONMENTS ?= 0
+prune = $(if $(filter 1,$(PRUNE_ENVIRONMENTS)),rm -rf $(1))
+
 .PHONY: demo test pytest quick floor notf user tutorials lint format docs docs-check bench reproduce install
 
 # The oldest supported versions (pyproject.toml's floors), tested in a second environment.
@@ -55,6 +61,7 @@ quick: $(STAMP)
 floor: $(FLOOR)/.installed-stamp
 	$(FLOOR)/bin/python -c "import sys, tensorflow as tf, keras; print('floor: Python', sys.version.split()[0], 'TensorFlow', tf.__version__, 'Keras', keras.__version__)"
 	$(FLOOR)/bin/python -m pytest -x -q -p no:cacheprovider $(FLOOR_TESTS)
+	$(call prune,$(FLOOR))
 
 $(FLOOR)/.installed-stamp: pyproject.toml
 	$(FLOOR_PYTHON) -m venv $(FLOOR)
@@ -68,6 +75,7 @@ $(FLOOR)/.installed-stamp: pyproject.toml
 NOTF := .venv-notf
 notf: $(NOTF)/.installed-stamp
 	KERAS_MIXUP_REQUIRE_NO_TENSORFLOW=1 KERAS_BACKEND=jax $(NOTF)/bin/python -m pytest -x -q -p no:cacheprovider tests/no_tensorflow tests/integration/test_fuzz.py
+	$(call prune,$(NOTF))
 
 $(NOTF)/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv $(NOTF)
@@ -82,6 +90,7 @@ USER_VENV := .venv-user
 user: $(USER_VENV)/.installed-stamp
 	$(USER_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .  # this checkout's code
 	cd $(USER_VENV) && ./bin/python ../tests/readme_snippets.py ../README.md --block 1
+	$(call prune,$(USER_VENV))
 
 $(USER_VENV)/.installed-stamp: pyproject.toml
 	rm -rf $(USER_VENV)
@@ -94,7 +103,8 @@ $(USER_VENV)/.installed-stamp: pyproject.toml
 # under .venv-tutorials/, reused while the line and pyproject.toml are unchanged), then the
 # tutorial's set-up (its imports) run there: a line that misses a package fails here.
 tutorials:
-	$(PYTHON) tests/tutorial_setup.py --environments .venv-tutorials
+	$(PYTHON) tests/tutorial_setup.py --environments .venv-tutorials \
+		$(if $(filter 1,$(PRUNE_ENVIRONMENTS)),--prune)
 
 lint: $(STAMP)
 	$(BIN)/ruff check keras_mixup tests examples benchmarks

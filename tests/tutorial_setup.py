@@ -7,6 +7,7 @@ on one line of its header: `Install: pip install ".[examples]"`.
     python tests/tutorial_setup.py --run examples/x.py       # x's set-up, in this environment
     python tests/tutorial_setup.py --environments DIR        # each line in a fresh venv under DIR,
                                                              # then every tutorial's set-up in it
+                                   --environments DIR --prune  # each venv removed after its set-ups
 
 A tutorial's set-up is its module-level code up to its last top-level import (the "Setup"
 section of a keras.io tutorial: its imports, and the environment variables it sets before them,
@@ -22,6 +23,7 @@ import ast
 import hashlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import venv
@@ -87,10 +89,11 @@ def run_setup(path: Path, python: str = sys.executable) -> subprocess.CompletedP
     )
 
 
-def environments(folder: Path) -> int:
+def environments(folder: Path, prune: bool = False) -> int:
     """Each distinct install line in its own fresh venv under `folder` (kept, and reused
     while the line and pyproject.toml are unchanged), then every tutorial's set-up run in the
-    venv of its line. Returns the number of failures."""
+    venv of its line. With `prune`, each venv is removed once its set-ups have run (about 2 GB
+    each: CI's disk is small). Returns the number of failures."""
     by_line: dict[str, list[Path]] = {}
     for path in tutorials():
         by_line.setdefault(install_line(path), []).append(path)
@@ -115,6 +118,8 @@ def environments(folder: Path) -> int:
             if result.returncode:
                 failures += 1
                 print(result.stderr[-3000:], file=sys.stderr)
+        if prune:
+            shutil.rmtree(home)
     return failures
 
 
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--lines", action="store_true", help="list the install lines")
     group.add_argument("--run", type=Path, help="run one tutorial's set-up here")
     group.add_argument("--environments", type=Path, help="a folder for one venv per line")
+    parser.add_argument("--prune", action="store_true", help="remove each venv after its set-ups")
     args = parser.parse_args(argv)
     if args.lines:
         for path in tutorials():
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_setup(args.run.resolve())
         print(result.stdout + result.stderr, end="")
         return result.returncode
-    failures = environments(args.environments.resolve())
+    failures = environments(args.environments.resolve(), prune=args.prune)
     print(f"tutorial set-ups: {len(tutorials()) - failures} ran, {failures} failed")
     return 1 if failures else 0
 

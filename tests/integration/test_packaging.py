@@ -29,7 +29,9 @@ def distributions(tmp_path_factory):
     shutil.copytree(
         ROOT,
         source,
-        ignore=shutil.ignore_patterns(".venv", "runs", "site", ".git", "*.egg-info", "__pycache__"),
+        ignore=shutil.ignore_patterns(
+            ".venv*", "runs", "site", ".git", "*.egg-info", "__pycache__"
+        ),
     )
     run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source))
     return sorted(out.iterdir())
@@ -48,18 +50,38 @@ def test_wheel_holds_the_package_and_its_type_marker(distributions):
 
 
 def test_wheel_installs_in_a_fresh_environment_and_imports(distributions, tmp_path):
+    """The wheel alone, in a fresh venv that reads this environment's packages through a `.pth`
+    line (TensorFlow, Keras: not a second 2 GB copy on CI's small disk; `make user` installs the
+    dependencies from the metadata). This environment's editable keras_mixup is not on that path:
+    its own `.pth` is not processed, so the import below is the wheel's."""
+    import sysconfig
+
     wheel = next(p for p in distributions if p.suffix == ".whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
     python = venv / "bin" / "python"
-    run(
-        str(python), "-m", "pip", "install", "-q", f"{wheel}[tensorflow]", timeout=1500
-    )  # deps from pip's cache; tf.data needs the tensorflow extra
+    site = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    Path(site.strip(), "_host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run(str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel))
     out = run(str(python), "-c", "import keras_mixup, tensorflow as tf; "
               "x, y = keras_mixup.MixupTransform(0.2, num_classes=3, seed=0)(tf.zeros((4, 2)), tf.constant([0, 1, 2, 0])); "
               "print(keras_mixup.__version__, keras_mixup.__file__, '%dx%d' % tuple(y.shape))", cwd=tmp_path)  # fmt: skip
     version, location, shape = out.split()[-3:]
     assert version == keras_mixup_version() and str(venv) in location and shape == "4x3"
+
+
+def test_wheel_declares_its_dependencies_and_the_tensorflow_extra(distributions):
+    wheel = next(p for p in distributions if p.suffix == ".whl")
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in archive.read(name).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+    assert any(r.startswith("keras>=3.7") for r in requires), requires
+    assert any(r.startswith("numpy") for r in requires), requires
+    assert any(r.startswith("tensorflow>=2.16") and 'extra == "tensorflow"' in r for r in requires)
 
 
 def keras_mixup_version() -> str:
