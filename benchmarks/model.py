@@ -1,4 +1,6 @@
-"""In-model: a training step of a small CNN with and without MixupLayer, with and without XLA."""
+"""In-model: a training step of a small CNN with and without MixupLayer, with and without XLA;
+and with Manifold Mixup points (one at the input, or three: the input and after the first two
+convolution blocks), whose unchosen points each cost a `cond` on their tensor (issue 44)."""
 
 from __future__ import annotations
 
@@ -10,17 +12,30 @@ from benchmarks import common
 from benchmarks.common import interleaved_medians, print_table
 
 
-def small_cnn(with_mixup: bool, jit_compile: bool, package=keras_mixup) -> keras.Model:
+def small_cnn(
+    with_mixup: bool, jit_compile: bool, package=keras_mixup, manifold_points: int = 0
+) -> keras.Model:
+    """The CNN; `with_mixup`: a MixupLayer at the input; `manifold_points` (1 to 3): a
+    ManifoldMixup group's points at the input, then after the first and second blocks."""
     keras.utils.set_random_seed(0)
     mixup = package.MixupLayer(alpha=0.2, seed=0) if with_mixup else None
+    group = package.ManifoldMixup(alpha=0.2, seed=0) if manifold_points else None
+    point = [[group.point()] if i < manifold_points else [] for i in range(3)]  # by place
     layers = (
         [keras.Input((32, 32, 3))]
         + ([mixup] if mixup else [])
+        + point[0]
         + [
             keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
             keras.layers.MaxPooling2D(),
+        ]
+        + point[1]
+        + [
             keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
             keras.layers.MaxPooling2D(),
+        ]
+        + point[2]
+        + [
             keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
             keras.layers.GlobalAveragePooling2D(),
             keras.layers.Dense(10),
@@ -28,9 +43,10 @@ def small_cnn(with_mixup: bool, jit_compile: bool, package=keras_mixup) -> keras
     )
     model = keras.Sequential(layers)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    follows = mixup or group
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        loss=package.MixupLoss(loss, layer=mixup) if mixup else loss,
+        loss=package.MixupLoss(loss, layer=follows) if follows else loss,
         jit_compile=jit_compile,
     )
     return model
@@ -48,6 +64,8 @@ def run(quick: bool) -> dict:
         models = {
             "without MixupLayer": small_cnn(False, jit_compile),
             "with MixupLayer + MixupLoss": small_cnn(True, jit_compile),
+            "ManifoldMixup, 1 point (input)": small_cnn(False, jit_compile, manifold_points=1),
+            "ManifoldMixup, 3 points": small_cnn(False, jit_compile, manifold_points=3),
         }
         for baseline in common.BASELINES:
             models[f"with MixupLayer@{baseline.commit}"] = small_cnn(True, jit_compile, baseline)

