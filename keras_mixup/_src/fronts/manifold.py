@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from keras_mixup._src.bindings.ops import KERAS
+from keras_mixup._src.bindings.ops import KERAS, in_tensorflow_graph, is_traced
 from keras_mixup._src.core.sampler import choose
 from keras_mixup._src.core.sampling import STREAMS, stream_words, unit_uniforms
 from keras_mixup._src.core.validation import user_error, validate_seed, validate_shares
@@ -112,7 +112,12 @@ class MixingPoint(MixupLayer):
         def passed():
             return [KERAS.cast(t, self.compute_dtype) for t in flat]
 
-        return keras.ops.cond(self._chosen == self.index, mixed, passed)
+        chosen = self._chosen == self.index
+        if is_traced(flat[0]) or in_tensorflow_graph():
+            return keras.ops.cond(chosen, mixed, passed)
+        # eager (PyTorch, JAX or TensorFlow without compiling): the choice is a value; a
+        # `cond` would trace and compile both branches in every step (JAX: +25 % a point)
+        return mixed() if bool(keras.ops.convert_to_numpy(chosen)) else passed()
 
 
 class ManifoldMixup:
