@@ -162,3 +162,19 @@ def test_point_probs_take_numpy_numbers():
     manifold = ManifoldMixup(alpha=1.0, seed=0, point_probs=np.array([1, 2], "int64"))
     model, loss = model_with(manifold)
     assert model(X, training=True).shape == (B, K)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_cond_only_where_the_step_is_compiled(monkeypatch, compiled):
+    """Eager steps branch in Python on the chosen point: a `cond` there traces and compiles
+    both branches in every step (JAX without jit: +25 % a point, benchmarks/results/issue44).
+    The eager forward pass is checked by hand above (`model(X, training=True)` is eager)."""
+    calls = []
+    cond = keras.ops.cond
+    monkeypatch.setattr(keras.ops, "cond", lambda *a, **k: calls.append(1) or cond(*a, **k))
+    manifold = ManifoldMixup(alpha=2.0, seed=0)
+    model, loss = model_with(manifold)
+    model.compile(optimizer="sgd", loss=loss, run_eagerly=not compiled, jit_compile=compiled)
+    history = model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert bool(calls) == compiled, len(calls)

@@ -113,10 +113,11 @@ class MixingPoint(MixupLayer):
             return [KERAS.cast(t, self.compute_dtype) for t in flat]
 
         chosen = self._chosen == self.index
-        if is_traced(flat[0]) or in_tensorflow_graph():
+        if is_traced(chosen) or in_tensorflow_graph():
             return keras.ops.cond(chosen, mixed, passed)
-        # eager (PyTorch, JAX or TensorFlow without compiling): the choice is a value; a
-        # `cond` would trace and compile both branches in every step (JAX: +25 % a point)
+        # not compiled (PyTorch; JAX or TensorFlow without jit_compile): the choice is a
+        # value, even where the hidden states are JAX's gradient tracers. A `cond` there
+        # would trace and compile both branches in every step (JAX: +25 % a point).
         return mixed() if bool(keras.ops.convert_to_numpy(chosen)) else passed()
 
 
