@@ -30,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from examples._support.real_images import load
 from examples.paper.common import (
     add_quick_flag,
     argument_parser,
@@ -38,7 +39,6 @@ from examples.paper.common import (
     parse_with_quick,
     write_results,
 )
-from examples._support.real_images import load
 from examples.paper.training import EpochEvaluation
 from keras_mixup import MixupTransform
 from keras_mixup.methods import FMix
