@@ -13,11 +13,12 @@ TF_LOG_LEVEL_GIVEN := $(filter environment% command%,$(origin TF_CPP_MIN_LOG_LEV
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 floor user bench: export TF_CPP_MIN_LOG_LEVEL := $(if $(TF_LOG_LEVEL_GIVEN),$(TF_CPP_MIN_LOG_LEVEL),3)
 
-# Disk: .venv/ takes about 4.3 GB; the side environments below (floor, notf, user, tutorials)
-# about 9 GB more. With PRUNE_ENVIRONMENTS=1 (.ci/run sets it: CI's disk is small, and the run
-# of stop 49 ran out of it) each side environment is removed once its tests have passed.
+# Disk (`du -sh .venv*` after `make test` here): .venv/ 4.3 GB; the side environments below
+# (floor, notf, user, tutorials) 9 GB more. With PRUNE_ENVIRONMENTS=1 (.ci/run sets it: CI's
+# disk is small, and the run of stop 49 ran out of it) each is removed once its tests pass.
 PRUNE_ENVIRONMENTS ?= 0
-prune = $(if $(filter 1,$(PRUNE_ENVIRONMENTS)),rm -rf $(1))
+PRUNING := $(filter 1,$(PRUNE_ENVIRONMENTS))
+prune = $(if $(PRUNING),rm -rf $(1))
 
 .PHONY: demo test pytest quick floor notf user tutorials lint format docs docs-check bench reproduce install
 
@@ -104,7 +105,7 @@ $(USER_VENV)/.installed-stamp: pyproject.toml
 # tutorial's set-up (its imports) run there: a line that misses a package fails here.
 tutorials:
 	$(PYTHON) tests/tutorial_setup.py --environments .venv-tutorials \
-		$(if $(filter 1,$(PRUNE_ENVIRONMENTS)),--prune)
+		$(if $(PRUNING),--prune)
 
 lint: $(STAMP)
 	$(BIN)/ruff check keras_mixup tests examples benchmarks

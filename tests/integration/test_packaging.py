@@ -4,6 +4,7 @@ installs into a fresh environment outside the source tree and imports."""
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -54,8 +55,6 @@ def test_wheel_installs_in_a_fresh_environment_and_imports(distributions, tmp_pa
     line (TensorFlow, Keras: not a second 2 GB copy on CI's small disk; `make user` installs the
     dependencies from the metadata). This environment's editable keras_mixup is not on that path:
     its own `.pth` is not processed, so the import below is the wheel's."""
-    import sysconfig
-
     wheel = next(p for p in distributions if p.suffix == ".whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
