@@ -186,3 +186,55 @@ def test_imagenet_quick_profile_on_mock_data(tmp_path, capsys):
     assert set(results) == {"ERM", "mixup α = 0.2"}
     assert len(results["ERM"]["top5"]["per_epoch"]) == 2
     assert "MOCK DATA" in capsys.readouterr().out
+
+
+def test_mlp_is_the_fully_connected_network_it_says():
+    model = models.mlp(10, (28, 28, 1), dropout=0.5)
+    # 784 -> 512 -> 512 -> 10, with biases
+    assert models.trainable_parameters(model) == 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [
+        0.5,
+        0.5,
+    ]
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in models.mlp(10).layers)
+
+
+def test_stratified_subset_takes_the_same_share_of_every_class_by_seed():
+    labels = np.repeat(np.arange(4), [30, 50, 20, 40])
+    keep = cifar.stratified_subset(labels, 40, seed=3)
+    assert np.bincount(labels[keep]).tolist() == [10, 10, 10, 10]
+    assert np.all(np.diff(keep) > 0)
+    np.testing.assert_array_equal(keep, cifar.stratified_subset(labels, 40, seed=3))
+    assert not np.array_equal(keep, cifar.stratified_subset(labels, 40, seed=4))
+
+
+def test_table2_on_fashion_mnist_images_with_the_mlp(tmp_path, monkeypatch):
+    """The real-images path: the loader's arrays (made here), a stratified subset, corrupted
+    labels, the MLP with dropout rows, seeds, the data source in the results and the table."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 700)
+    images = (rng.random((700, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+    data = (images[:500], labels[:500], images[500:], labels[500:], "made in the test")
+    monkeypatch.setattr(cifar, "load", lambda name: data)
+    argv = ["--dataset", "fashion_mnist", "--model", "mlp", "--experiment", "table2",
+            "--label-noise", "0.5", "--rows", "erm,mixup=8+dropout=0.3", "--train-size", "200",
+            "--no-augment", "--epochs", "2", "--seeds", "2", "--verbose", "0",
+            "--output", str(tmp_path)]  # fmt: skip
+    results = cifar.main(argv)
+    runs = results["ERM | wd=0.0001"]
+    assert len(runs["last"]) == 2 and len(runs["test_error_per_epoch"][0]) == 2
+    assert all(0 <= value <= 100 for value in runs["train_error_corrupted"])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["data_source"] == "made in the test"
+    table = cifar.markdown(saved)
+    assert "Data: made in the test; a stratified subset of 200" in table
+    assert "not this setting" in table and "10.9 / 10.9" in table
+    with pytest.raises(SystemExit):
+        cifar.main(["--quick", *argv])
+
+
+def test_corrupt_labels_changes_the_share_it_is_given():
+    labels = np.zeros(20_000, np.int64)
+    corrupted = cifar.corrupt_labels(labels, 0.5, 10, seed=0)
+    # half are redrawn; a tenth of those draw their own class again
+    assert abs(np.mean(corrupted != labels) - 0.45) < 0.015
