@@ -19,6 +19,13 @@ different seeds and the mixup model (alpha 1) from ERM 1's initial weights,
 several epsilons, several seeds:
 
     python -m examples.paper.adversarial --quick --output runs/table3-quick
+
+The same quick protocol on real images: `--dataset fashion_mnist` trains the small CNNs on a
+stratified `--train-size` subset of Fashion-MNIST's training images and attacks `--limit` test
+images (stratified; all when not given), pixels in [0, 1]:
+
+    python -m examples.paper.adversarial --quick --dataset fashion_mnist --train-size 5000 \
+        --limit 1000 --epochs 20 --output runs/table3-fashion
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from examples.paper.common import (
     parse_with_quick,
     write_results,
 )
-from examples.paper.data import imagenet_validation, load_digits_split
+from examples.paper.data import imagenet_validation, load_digits_split, load_fashion_mnist_split
 from examples.paper.models import small_cnn
 from examples.paper.training import error_percent, fit_small_cnn, train_pipeline
 from keras_mixup.adversarial import evaluate_adversarial
@@ -112,15 +119,27 @@ def print_table(title: str, summary: dict, top_k, with_paper: bool) -> None:
                 print(f"    top-{k:<3}{name:<8}{cells[0]:>16}{cells[1]:>16}{paper}")
 
 
+def quick_data(args, seed: int):
+    """(x_train, y_train, x_test, y_test, source) of the quick protocol, pixels in [0, 1]."""
+    if args.dataset == "fashion_mnist":
+        x_train, y_train, _, _, x_test, y_test, source = load_fashion_mnist_split(
+            seed, train_size=args.train_size, test_size=args.limit
+        )
+        return x_train, y_train, x_test, y_test, source
+    x_train, y_train, _, x_test, y_test = load_digits_split(seed)
+    return x_train, y_train, x_test, y_test, "scikit-learn's digits"
+
+
 def quick(args) -> None:
     epsilons = [0.02, 0.05, 0.1, 0.2]
     per_seed = []
     for seed in range(args.seeds):
-        x_train, y_train, _, x_test, y_test = load_digits_split(seed)
+        x_train, y_train, x_test, y_test, args.data_source = quick_data(args, seed)
+        shape = x_train.shape[1:]
         test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(250)
         initial = {
-            1: small_cnn(seed=100 * seed + 1).get_weights(),
-            2: small_cnn(seed=100 * seed + 2).get_weights(),
+            1: small_cnn(seed=100 * seed + 1, input_shape=shape).get_weights(),
+            2: small_cnn(seed=100 * seed + 2, input_shape=shape).get_weights(),
         }
         models = {}
         for key, alpha, init in (("erm1", 0.0, 1), ("erm2", 0.0, 2), ("mixup", 1.0, 1)):
@@ -129,7 +148,12 @@ def quick(args) -> None:
                 x_train, y_train, alpha=alpha, batch_size=64, seed=100 * seed + init
             )
             models[key], _ = fit_small_cnn(
-                initial[init], train_ds, epochs=args.epochs, learning_rate=0.05, verbose=0
+                initial[init],
+                train_ds,
+                epochs=args.epochs,
+                learning_rate=0.05,
+                verbose=0,
+                input_shape=shape,
             )
             print(f"  clean test error {error_percent(models[key], x_test, y_test):.1f} %")
         per_seed.append(
@@ -148,7 +172,7 @@ def quick(args) -> None:
                 for k in (1, 5)
             } | {"clean_top1": [s[eps][key]["clean_top1"] for s in per_seed]}
         print_table(
-            f"Error (%) under attack, digits quick profile, epsilon = {eps} on [0, 1] pixels "
+            f"Error (%) under attack, {args.dataset} quick profile, epsilon = {eps} on [0, 1] pixels "
             f"(mean ± std over {args.seeds} seeds)",
             summary,
             (1, 5),
@@ -179,7 +203,7 @@ def markdown(data: dict) -> str:
                     for name in ("ERM", "mixup")
                 ]
                 rows.append([f"{eps:g}", f"{setting}-box", attack, *cells])
-    return markdown_table(
+    table = markdown_table(
         [
             "epsilon ([0, 1] scale)",
             "setting",
@@ -188,6 +212,14 @@ def markdown(data: dict) -> str:
             "mixup top-1 error (%)",
         ],
         rows,
+    )
+    config = data["config"]
+    if config.get("dataset") != "fashion_mnist":
+        return table
+    return table + (
+        f"\n\nData: {config['data_source']}; the small CNNs trained {config['epochs']} epochs on "
+        f"a stratified subset of {config['train_size']:,} training images; "
+        f"{config['limit'] or 'every'} test images attacked."
     )
 
 
@@ -265,7 +297,16 @@ def full(args) -> None:
 
 def main(argv=None) -> None:
     parser = argument_parser(__doc__)
-    add_quick_flag(parser, {}, "digits (small CNNs trained here)")
+    add_quick_flag(parser, {}, "small CNNs trained here")
+    parser.add_argument(
+        "--dataset",
+        choices=("digits", "fashion_mnist"),
+        default="digits",
+        help="quick profile: scikit-learn's digits or Fashion-MNIST's real images",
+    )
+    parser.add_argument(
+        "--train-size", type=int, default=5000, help="fashion_mnist: training images (stratified)"
+    )
     parser.add_argument("--erm1", type=Path, help="full scale: ERM model 1 (.keras)")
     parser.add_argument("--erm2", type=Path, help="full scale: ERM model 2 (.keras)")
     parser.add_argument("--mixup", type=Path, help="full scale: the mixup model (.keras)")

@@ -19,6 +19,13 @@ breast_cancer (MLP 2 x 128, Adam, 60 epochs), 3 seeds; each data set split strat
 train / held-out (for the temperature) / test. Toy scale, not a paper experiment.
 
     python -m examples.paper.calibration --quick --output runs/calibration
+
+Real images: `--datasets fashion_mnist` trains the same small CNN on a stratified
+`--train-size` subset of Fashion-MNIST's training images, fits the temperature on 2,000 others
+and tests on every test image:
+
+    python -m examples.paper.calibration --datasets fashion_mnist --train-size 5000 \
+        --epochs 20 --seeds 3 --output runs/calibration-fashion
 """
 
 from __future__ import annotations
@@ -38,15 +45,21 @@ from examples.paper.common import (
     parse_with_quick,
     write_results,
 )
+from examples.paper.data import load_fashion_mnist_split
 from examples.paper.models import small_cnn
 from keras_mixup import MixupTransform, input_mean, mixup_aware_predictor, theta_bar
 from keras_mixup.diagnostics import expected_calibration_error, reliability_bins
 
 METHODS = ("as trained", "+ mixup-aware predictor", "+ temperature scaling")
+IMAGES = ("digits", "fashion_mnist")  # the small CNN's data sets; the others are tabular
+HELD_OUT = 2000  # fashion_mnist: training images the temperature is fitted on
 
 
-def load(name: str, seed: int):
-    """(x_train, y_train, x_held, y_held, x_test, y_test): 60 / 20 / 20 % stratified."""
+def load(name: str, seed: int, train_size: int = 5000):
+    """(x_train, y_train, x_held, y_held, x_test, y_test, source): 60 / 20 / 20 % stratified,
+    or for fashion_mnist `train_size` training images, `HELD_OUT` others, every test image."""
+    if name == "fashion_mnist":
+        return load_fashion_mnist_split(seed, train_size=train_size, held_out=HELD_OUT)
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
@@ -66,12 +79,12 @@ def load(name: str, seed: int):
     if name != "digits":  # standardize with the training statistics
         mean, std = x_train.mean(0), x_train.std(0) + 1e-6
         x_train, x_held, x_test = ((v - mean) / std for v in (x_train, x_held, x_test))
-    return x_train, y_train, x_held, y_held, x_test, y_test
+    return x_train, y_train, x_held, y_held, x_test, y_test, f"scikit-learn's {name}"
 
 
 def build(name: str, num_features, num_classes: int, seed: int) -> keras.Model:
-    if name == "digits":
-        return small_cnn(seed)
+    if name in IMAGES:
+        return small_cnn(seed, input_shape=num_features)
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [
@@ -89,9 +102,7 @@ def train(name, alpha, data, initial, args, seed) -> keras.Model:
     model = build(name, x_train.shape[1:], num_classes, seed)
     model.set_weights(initial)
     optimizer = (
-        keras.optimizers.SGD(0.05, momentum=0.9)
-        if name == "digits"
-        else keras.optimizers.Adam(1e-3)
+        keras.optimizers.SGD(0.05, momentum=0.9) if name in IMAGES else keras.optimizers.Adam(1e-3)
     )
     model.compile(optimizer, keras.losses.CategoricalCrossentropy(from_logits=True))
     dataset = (
@@ -100,7 +111,7 @@ def train(name, alpha, data, initial, args, seed) -> keras.Model:
         .batch(args.batch_size)
         .apply(MixupTransform(alpha, num_classes=num_classes, seed=seed))
     )
-    epochs = args.epochs if name == "digits" else args.tabular_epochs
+    epochs = args.epochs if name in IMAGES else args.tabular_epochs
     model.fit(dataset, epochs=epochs, verbose=0, shuffle=False)  # the pipeline shuffles
     return model
 
@@ -134,10 +145,11 @@ def scores(logits, labels) -> dict:
     }
 
 
-def run_dataset(name: str, args) -> dict:
+def run_dataset(name: str, args) -> tuple[dict, str]:
+    """The rows of `name` over the seeds (lists of `scores`), and where its data came from."""
     rows = {}
     for seed in range(args.seed, args.seed + args.seeds):
-        data = load(name, seed)
+        *data, source = load(name, seed, args.train_size)
         x_train, _, x_held, y_held, x_test, y_test = data
         num_classes = int(data[1].max()) + 1
         initial = build(name, x_train.shape[1:], num_classes, seed).get_weights()
@@ -164,7 +176,7 @@ def run_dataset(name: str, args) -> dict:
             + ", ".join(f"{k} ECE {v[-1]['ece']:.1f} %" for k, v in rows.items()),
             flush=True,
         )
-    return rows
+    return rows, source
 
 
 QUICK = {"seeds": 3}
@@ -174,7 +186,12 @@ def main(argv=None) -> dict:
     parser = argument_parser(__doc__)
     add_quick_flag(parser, QUICK, "digits and breast_cancer")
     parser.add_argument(
-        "--datasets", default="digits,breast_cancer", help="comma-separated: digits, breast_cancer"
+        "--datasets",
+        default="digits,breast_cancer",
+        help="comma-separated: digits, breast_cancer, fashion_mnist (real images)",
+    )
+    parser.add_argument(
+        "--train-size", type=int, default=5000, help="fashion_mnist: training images (stratified)"
     )
     parser.add_argument(
         "--alphas",
@@ -182,7 +199,7 @@ def main(argv=None) -> dict:
         default=[1.0, 4.0],
         help="mixup alphas",
     )
-    parser.add_argument("--epochs", type=int, default=30, help="digits: training epochs")
+    parser.add_argument("--epochs", type=int, default=30, help="images: training epochs")
     parser.add_argument(
         "--tabular-epochs", type=int, default=60, help="breast_cancer: training epochs"
     )
@@ -193,7 +210,9 @@ def main(argv=None) -> dict:
         "--output", type=Path, default=Path("runs/calibration"), help="output folder"
     )
     args = parse_with_quick(parser, argv, QUICK)
-    results = {name: run_dataset(name, args) for name in args.datasets.split(",")}
+    runs = {name: run_dataset(name, args) for name in args.datasets.split(",")}
+    results = {name: rows for name, (rows, _) in runs.items()}
+    config = vars(args) | {"data_sources": {name: source for name, (_, source) in runs.items()}}
     for name, rows in results.items():
         print(f"\n{name}: test error, ECE and NLL, mean ± std over {args.seeds} seed(s)")
         print(f"{'model':<46}{'error %':>14}{'ECE %':>14}{'NLL':>14}")
@@ -201,8 +220,8 @@ def main(argv=None) -> dict:
             cells = [mean_std([r[k] for r in runs]) for k in ("error", "ece")]
             nll = np.array([r["nll"] for r in runs])
             print(f"{row:<46}{cells[0]:>14}{cells[1]:>14}{nll.mean():>9.3f} ± {nll.std():.3f}")
-    path = write_results(args.output, vars(args), results)
-    figures({"config": vars(args), "results": results}, args.output, "reliability")
+    path = write_results(args.output, config, results)
+    figures({"config": config, "results": results}, args.output, "reliability")
     print(f"wrote {path} and {args.output / 'reliability.png'}")
     return results
 
@@ -224,8 +243,16 @@ def markdown(data: dict) -> str:
             scales = [logit_scale(model, r) for r in runs]
             rows.append([name, model, cell([r["error"] for r in runs]), cell([r["ece"] for r in runs]),
                          cell([r["nll"] for r in runs], digits=3), cell(scales, digits=2)])  # fmt: skip
-    return markdown_table(
+    table = markdown_table(
         ["data set", "model", "test error (%)", "ECE (%)", "NLL", "logits multiplied by"], rows
+    )
+    config = data["config"]
+    if "fashion_mnist" not in data["results"]:
+        return table
+    return table + (
+        f"\n\nData (fashion_mnist): {config['data_sources']['fashion_mnist']}; the small CNN "
+        f"trained {config['epochs']} epochs on a stratified subset of {config['train_size']:,} "
+        f"training images, the temperature fitted on {HELD_OUT:,} others, every test image."
     )
 
 

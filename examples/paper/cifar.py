@@ -59,7 +59,7 @@ from examples.paper.common import (
     parse_with_quick,
     write_results,
 )
-from examples.paper.data import load_digits_split
+from examples.paper.data import load_digits_split, stratified_subset
 from examples.paper.models import CIFAR_MODELS, mlp, preact_resnet
 from examples.paper.training import (
     CoupledSGD,
@@ -250,17 +250,6 @@ def load_cifar(name: str, data_dir, limit: int | None = None):
 def small_scale(args) -> bool:
     """The offline CPU settings: digits (`--quick`) or Fashion-MNIST's real images."""
     return args.quick or args.dataset == "fashion_mnist"
-
-
-def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """Sorted indices of `size // classes` examples of each class, drawn by `seed`."""
-    classes = np.unique(labels)
-    rng = np.random.default_rng(seed)
-    return np.sort(
-        np.concatenate(
-            [rng.permutation(np.flatnonzero(labels == c))[: size // len(classes)] for c in classes]
-        )
-    )
 
 
 def prepare_data(args, seed: int) -> Data:

@@ -1,5 +1,6 @@
 """Data shared by the paper reproductions: scikit-learn's digits (the offline stand-in
-for CIFAR in the quick profiles) and ImageNet's preprocessing (Table 1 and Table 3)."""
+for CIFAR in the quick profiles), Fashion-MNIST's real images in stratified subsets, and
+ImageNet's preprocessing (Table 1 and Table 3)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,43 @@ def load_digits_split(seed: int, noise: float = 0.0):
     corrupt = rng.random(len(y_train)) < noise
     y_noisy = np.where(corrupt, rng.integers(0, NUM_CLASSES, len(y_train)), y_train)
     return x_train, y_noisy, y_train, x_test, y_test
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of `size // classes` examples of each class, drawn by `seed`."""
+    classes = np.unique(labels)
+    rng = np.random.default_rng(seed)
+    return np.sort(
+        np.concatenate(
+            [rng.permutation(np.flatnonzero(labels == c))[: size // len(classes)] for c in classes]
+        )
+    )
+
+
+def load_fashion_mnist_split(seed: int, *, train_size: int, held_out: int = 0, test_size=None):
+    """Real Fashion-MNIST (`examples/_support/real_images.py`) as float32 [n, 28, 28, 1] in
+    [0, 1]: stratified subsets of its training split, `train_size` images to train on and
+    `held_out` others, and `test_size` of its test images (None: all), drawn by `seed`.
+
+    Returns (x_train, y_train, x_held, y_held, x_test, y_test, source); `source` says where the
+    images came from and whose split it is (the npm copy's is not the official one).
+    """
+    from examples._support.real_images import load
+
+    x, y, x_test, y_test, source = load("fashion_mnist")
+    chosen = stratified_subset(y, train_size + held_out, seed)
+    chosen = np.random.default_rng(seed).permutation(chosen)
+    train = np.sort(chosen[stratified_subset(y[chosen], train_size, seed)])
+    held = np.setdiff1d(chosen, train)
+    test = (
+        np.arange(len(y_test)) if test_size is None else stratified_subset(y_test, test_size, seed)
+    )
+
+    def images(array, rows):
+        return (array[rows] / np.float32(255.0)).astype("float32")[..., None]
+
+    return (images(x, train), y[train], images(x, held), y[held],
+            images(x_test, test), y_test[test], source)  # fmt: skip
 
 
 def train_crop(image, size: int):

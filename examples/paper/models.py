@@ -314,12 +314,13 @@ CIFAR_MODELS = {
 }
 
 
-def small_cnn(seed: int) -> keras.Model:
-    """Two 3x3 convolutions, max-pooling, a 256-unit dense layer; outputs logits."""
+def small_cnn(seed: int, input_shape=(8, 8, 1)) -> keras.Model:
+    """Two 3x3 convolutions, max-pooling, a 256-unit dense layer; outputs logits (10 classes:
+    digits, or Fashion-MNIST with `input_shape=(28, 28, 1)`)."""
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
         [
-            keras.Input((8, 8, 1)),
+            keras.Input(input_shape),
             keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
             keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
             keras.layers.MaxPooling2D(),

@@ -146,6 +146,28 @@ PROFILES = {  # in the order `make reproduce` runs them: quick ones first
         )
         for noise, rows in _TABLE2_FASHION_ROWS.items()
     },
+    "table3_fashion_mnist": Profile(
+        "adversarial",
+        (
+            "--quick",
+            "--dataset",
+            "fashion_mnist",
+            "--train-size",
+            "5000",
+            "--limit",
+            "1000",
+            "--epochs",
+            "20",
+            "--seeds",
+            "3",
+        ),  # fmt: skip
+        "Table 3 on real images: FGSM / I-FGSM, small CNNs on 5,000 Fashion-MNIST images",
+    ),
+    "calibration_fashion_mnist": Profile(
+        "calibration",
+        ("--datasets", "fashion_mnist", "--train-size", "5000", "--epochs", "20", "--seeds", "3"),
+        "calibration and the mixup-aware predictor on 5,000 Fashion-MNIST images",
+    ),
     "fig4_quick_vgg11_paper_schedule": Profile(
         "speech_commands",
         _VGG11,

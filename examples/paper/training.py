@@ -216,10 +216,17 @@ def train_pipeline(x, y, *, alpha: float, batch_size: int, seed: int) -> tf.data
 
 
 def fit_small_cnn(
-    initial_weights, train_ds, *, epochs: int, learning_rate: float, validation_data=None, verbose=1
+    initial_weights,
+    train_ds,
+    *,
+    epochs: int,
+    learning_rate: float,
+    validation_data=None,
+    verbose=1,
+    input_shape=(8, 8, 1),
 ):
     """SGD with momentum 0.9, learning rate / 10 at 50 % and 75 % of training."""
-    model = small_cnn(seed=0)
+    model = small_cnn(seed=0, input_shape=input_shape)
     model.set_weights(initial_weights)
     steps = int(train_ds.cardinality())
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from examples.paper import cifar, imagenet, models, training
+from examples.paper import cifar, data, imagenet, models, training
 from keras_mixup import MixupLayer
 
 # Published trainable-parameter counts (the paper's Table 1 / 3a models).
@@ -201,11 +201,11 @@ def test_mlp_is_the_fully_connected_network_it_says():
 
 def test_stratified_subset_takes_the_same_share_of_every_class_by_seed():
     labels = np.repeat(np.arange(4), [30, 50, 20, 40])
-    keep = cifar.stratified_subset(labels, 40, seed=3)
+    keep = data.stratified_subset(labels, 40, seed=3)
     assert np.bincount(labels[keep]).tolist() == [10, 10, 10, 10]
     assert np.all(np.diff(keep) > 0)
-    np.testing.assert_array_equal(keep, cifar.stratified_subset(labels, 40, seed=3))
-    assert not np.array_equal(keep, cifar.stratified_subset(labels, 40, seed=4))
+    np.testing.assert_array_equal(keep, data.stratified_subset(labels, 40, seed=3))
+    assert not np.array_equal(keep, data.stratified_subset(labels, 40, seed=4))
 
 
 def test_table2_on_fashion_mnist_images_with_the_mlp(tmp_path, monkeypatch):
@@ -214,8 +214,8 @@ def test_table2_on_fashion_mnist_images_with_the_mlp(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 700)
     images = (rng.random((700, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
-    data = (images[:500], labels[:500], images[500:], labels[500:], "made in the test")
-    monkeypatch.setattr(cifar, "load", lambda name: data)
+    arrays = (images[:500], labels[:500], images[500:], labels[500:], "made in the test")
+    monkeypatch.setattr(cifar, "load", lambda name: arrays)
     argv = ["--dataset", "fashion_mnist", "--model", "mlp", "--experiment", "table2",
             "--label-noise", "0.5", "--rows", "erm,mixup=8+dropout=0.3", "--train-size", "200",
             "--no-augment", "--epochs", "2", "--seeds", "2", "--verbose", "0",

@@ -114,3 +114,71 @@ def test_calibration_profile_end_to_end(tmp_path):
     table = calibration.markdown(json.loads((tmp_path / "results.json").read_text()))
     assert "+ temperature scaling" in table and "NLL" in table
     assert (tmp_path / "reliability.png").stat().st_size > 10_000
+
+
+def _fake_fashion_mnist(monkeypatch, train=600, test=200):
+    """Fashion-MNIST's loader answering with images made here, in its format (uint8 [n, 28,
+    28], int64 labels, a source line)."""
+    import numpy as np
+
+    from examples._support import real_images
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, train + test).astype(np.int64)
+    images = (rng.random((train + test, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
+    arrays = (images[:train], labels[:train], images[train:], labels[train:], "made in the test")
+    monkeypatch.setattr(real_images, "load", lambda name: arrays)
+    return arrays
+
+
+def test_fashion_mnist_split_is_stratified_disjoint_and_scaled(monkeypatch):
+    import numpy as np
+
+    from examples.paper.data import load_fashion_mnist_split
+
+    x, y, *_ = _fake_fashion_mnist(monkeypatch)
+    split = load_fashion_mnist_split(1, train_size=200, held_out=100, test_size=50)
+    x_train, y_train, x_held, y_held, x_test, y_test, source = split
+    assert source == "made in the test"
+    assert x_train.shape == (200, 28, 28, 1) and x_train.dtype == np.float32
+    assert np.bincount(y_train, minlength=10).tolist() == [20] * 10
+    assert len(y_held) == 100 and len(y_test) == 50
+    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    # the training and held-out images are different rows of the training split
+    rows = {bytes(image) for image in (x * 1).reshape(len(x), -1)}
+    as_bytes = [bytes(np.rint(image * 255).astype(np.uint8).ravel()) for image in x_train]
+    held_bytes = [bytes(np.rint(image * 255).astype(np.uint8).ravel()) for image in x_held]
+    assert set(as_bytes) <= rows and not set(as_bytes) & set(held_bytes)
+    again = load_fashion_mnist_split(1, train_size=200, held_out=100, test_size=50)
+    np.testing.assert_array_equal(again[1], y_train)
+
+
+def test_adversarial_quick_protocol_on_fashion_mnist_images(tmp_path, monkeypatch):
+    _fake_fashion_mnist(monkeypatch)
+    adversarial.main(
+        ["--quick", "--dataset", "fashion_mnist", "--train-size", "100", "--limit", "50",
+         "--seeds", "1", "--epochs", "1", "--output", str(tmp_path)]
+    )  # fmt: skip
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["data_source"] == "made in the test"
+    clean = saved["results"]["eps=0.1|white|ERM|FGSM"]["clean_top1"][0]
+    assert 0 <= clean <= 100
+    table = adversarial.markdown(saved)
+    assert "Data: made in the test" in table and "50 test images attacked" in table
+
+
+def test_calibration_on_fashion_mnist_images(tmp_path, monkeypatch):
+    from examples.paper import calibration
+
+    _fake_fashion_mnist(monkeypatch, train=2300)
+    results = calibration.main(
+        ["--datasets", "fashion_mnist", "--train-size", "200", "--alphas", "1", "--epochs", "1",
+         "--output", str(tmp_path)]
+    )  # fmt: skip
+    assert set(results["fashion_mnist"]) == {
+        "ERM",
+        *(f"mixup α = 1 {m}" for m in calibration.METHODS),
+    }
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["data_sources"] == {"fashion_mnist": "made in the test"}
+    assert "Data (fashion_mnist): made in the test" in calibration.markdown(saved)
