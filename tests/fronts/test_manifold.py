@@ -178,3 +178,48 @@ def test_a_cond_only_where_the_step_is_compiled(monkeypatch, compiled):
     history = model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert bool(calls) == compiled, len(calls)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_masked_sequences_at_points_hand_on_the_union_only_where_chosen(jit_compile):
+    """A point after `Embedding(mask_zero=True)` and one after the pooling: when the first is
+    chosen, the next layer sees the union of the mixed sources' masks and padding mixes as
+    zeros; when the second is, it sees the tokens' own mask and unmixed embeddings."""
+    from tests.fronts.test_sequence_masks import TOKENS, MaskProbe, expected_mix
+
+    manifold = ManifoldMixup(alpha=1.0, seed=5, name="text")
+    tokens = keras.Input((TOKENS.shape[1],), dtype="int32")
+    embedded = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding")(tokens)
+    probe = MaskProbe(name="probe")
+    seen = probe(manifold.point()(embedded))
+    pooled = manifold.point()(keras.layers.GlobalAveragePooling1D()(seen))
+    model = keras.Model(tokens, keras.layers.Dense(3)(pooled))
+    inner = keras.Model(model.input, probe.output)
+    loss = MixupLoss("sparse_categorical_crossentropy", layer=manifold, from_logits=True)
+    embeddings = keras.ops.convert_to_numpy(model.get_layer("embedding")(TOKENS))
+    first = manifold.points[0]
+
+    def step(x):
+        out = inner(x, training=True)
+        return out, probe.seen, first._chosen, first.record.params
+
+    if jit_compile:
+        step = tf.function(step, jit_compile=True)
+    choices = set()
+    for _ in range(10):
+        out, mask, chosen, params = step(TOKENS)
+        chosen = int(chosen)
+        params = type(params)(*(keras.ops.convert_to_numpy(v) if v is not None else None
+                                for v in params))  # fmt: skip
+        values, union = expected_mix(embeddings, TOKENS != 0, params)
+        if chosen == 0:
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(out), values, atol=1e-5)
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask), union)
+        else:
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(out), embeddings, atol=1e-6)
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(mask), TOKENS != 0)
+        choices.add(chosen)
+    assert choices == {0, 1}
+    model.compile(optimizer="sgd", loss=loss, jit_compile=jit_compile)
+    history = model.fit(TOKENS, np.array([0, 1, 2, 0]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()

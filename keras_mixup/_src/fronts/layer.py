@@ -247,10 +247,7 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
         self.record = StepRecord(params, current_graph(), shards)
         mixed = self._mixed_inputs(flat, masks, params, shards)
         if any(m is not None for m in masks):
-            self._step_masks = [
-                None if m is None else mixed_mask(m, params, shards=shards, ops=KERAS)
-                for m in masks
-            ]
+            self._step_masks = self._mixed_masks(masks, params, shards)
         return keras.tree.pack_sequence_as(inputs, mixed)
 
     def _mixed_inputs(self, flat: list, masks: list, params: MixParams, shards: int) -> list:
@@ -265,6 +262,13 @@ class MixupLayer(RuntimeSettings, Followed, keras.layers.Layer):
                 ops=KERAS,
             )
             for t, m in zip(flat, masks, strict=True)
+        ]
+
+    def _mixed_masks(self, masks: list, params: MixParams, shards: int) -> list:
+        """The output masks of a mixing step: for each masked input, the union of its mixed
+        sources' masks (`mixing.mixed_mask`); None where the input has no mask."""
+        return [
+            None if m is None else mixed_mask(m, params, shards=shards, ops=KERAS) for m in masks
         ]
 
     def _step_seed(self):

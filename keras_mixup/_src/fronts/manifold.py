@@ -96,22 +96,8 @@ class MixingPoint(MixupLayer):
         self._chosen = choose_point(seed, probs, ops=KERAS)
         return seed
 
-    def call(self, inputs, training=None, mask=None):
-        if training and any(m is not None for m in keras.tree.flatten(mask)):
-            raise user_error(
-                ValueError,
-                f"{self.owner}: masked (sequence) inputs are not supported at mixing points "
-                "yet; mix them with a MixupLayer.",
-            )
-        return super().call(inputs, training=training, mask=mask)
-
-    def _mixed_inputs(self, flat: list, masks: list, params, shards: int) -> list:
-        def mixed():
-            return super(MixingPoint, self)._mixed_inputs(flat, masks, params, shards)
-
-        def passed():
-            return [KERAS.cast(t, self.compute_dtype) for t in flat]
-
+    def _if_chosen(self, mixed, passed) -> list:
+        """`mixed()` in the steps that choose this point, else `passed()` (lists of tensors)."""
         chosen = self._chosen == self.index
         if is_traced(chosen) or in_tensorflow_graph():
             return keras.ops.cond(chosen, mixed, passed)
@@ -119,6 +105,24 @@ class MixingPoint(MixupLayer):
         # value, even where the hidden states are JAX's gradient tracers. A `cond` there
         # would trace and compile both branches in every step (JAX: +25 % a point).
         return mixed() if bool(keras.ops.convert_to_numpy(chosen)) else passed()
+
+    def _mixed_inputs(self, flat: list, masks: list, params, shards: int) -> list:
+        return self._if_chosen(
+            lambda: super(MixingPoint, self)._mixed_inputs(flat, masks, params, shards),
+            lambda: [KERAS.cast(t, self.compute_dtype) for t in flat],
+        )
+
+    def _mixed_masks(self, masks: list, params, shards: int) -> list:
+        """The union masks where this point mixes, the input masks where it passes."""
+        present = [i for i, m in enumerate(masks) if m is not None]
+        union = super()._mixed_masks(masks, params, shards)
+        chosen = self._if_chosen(
+            lambda: [union[i] for i in present], lambda: [masks[i] for i in present]
+        )
+        out = [None] * len(masks)
+        for i, m in zip(present, chosen, strict=True):
+            out[i] = m
+        return out
 
 
 class ManifoldMixup:
@@ -129,7 +133,9 @@ class ManifoldMixup:
     point passes its input on, and the `MixupLoss` bound to the group mixes the targets
     with the same `lam` and `perm`. In evaluation and prediction every point is the
     identity. A point at the model's input makes input mixup one of the choices, as the
-    paper's eligible set (the input and the first blocks) does.
+    paper's eligible set (the input and the first blocks) does. On masked (sequence)
+    inputs the chosen point mixes padding as zeros and hands on the union of its sources'
+    masks, as `MixupLayer` does; the other points hand on their input's mask.
 
     Args:
         alpha: the Beta(alpha, alpha) concentration (the paper uses 2.0); or
@@ -149,7 +155,7 @@ class ManifoldMixup:
     Raises:
         ValueError: (from `point()`, as `MixupLayer`) an option out of range, a method
             that pastes pixels; `point_probs` that are not one number >= 0 per point (at
-            the first training step); masked inputs at a point.
+            the first training step).
 
     Example:
         >>> manifold = ManifoldMixup(alpha=2.0, seed=0)
