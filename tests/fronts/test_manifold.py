@@ -127,8 +127,11 @@ def test_it_trains_under_xla_and_saves_with_its_points(tmp_path):
 
 
 def test_errors_name_the_group_and_what_to_do():
-    with pytest.raises(ValueError, match="paste pixels.*not supported at mixing points"):
-        ManifoldMixup(methods=[Mixup(1.0), CutMix(1.0)], name="cut").point()
+    cut = ManifoldMixup(methods=[Mixup(1.0), CutMix(1.0)], name="cut")
+    with pytest.raises(ValueError, match=r"'cut_point_1' \(a mixing point of ManifoldMixup "
+                       r"'cut'\) needs images.*shape \(None, 5\)"):  # fmt: skip
+        keras.Sequential([keras.Input((6, 6, 2)), cut.point(), keras.layers.Flatten(),
+                          keras.layers.Dense(5), cut.point()])  # fmt: skip
     manifold = ManifoldMixup(alpha=1.0, point_probs=[1.0], name="short")
     model, loss = model_with(manifold)
     with pytest.raises(ValueError, match=r"'short'.*`point_probs`.*2 mixing points"):
@@ -222,4 +225,63 @@ def test_masked_sequences_at_points_hand_on_the_union_only_where_chosen(jit_comp
     assert choices == {0, 1}
     model.compile(optimizer="sgd", loss=loss, jit_compile=jit_compile)
     history = model.fit(TOKENS, np.array([0, 1, 2, 0]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def cut_model(group):
+    """Points on an 8x8 image and on the 3x3 map after a stride-3 convolution."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Conv2D(2, 3, strides=3, padding="same")(group.point()(inputs))
+    outputs = keras.layers.Dense(K)(keras.layers.Flatten()(group.point()(hidden)))
+    loss = MixupLoss("sparse_categorical_crossentropy", layer=group, from_logits=True)
+    return keras.Model(inputs, outputs), loss
+
+
+IMAGES = RNG.random((B, 8, 8, 1)).astype("float32")
+
+
+def test_pasting_at_points_the_loss_takes_the_chosen_maps_box_share():
+    """CutMix's box covers another share of a 3x3 map than of an 8x8 image: the loss mixes
+    the targets with the chosen point's weights (hand-computed), not the first point's."""
+    group = ManifoldMixup(methods=[CutMix(1.0)], seed=7, name="cut")
+    model, loss = cut_model(group)
+    one_hot = np.eye(K)[Y]
+    differed = set()
+    for _ in range(12):
+        out = model(IMAGES, training=True)
+        chosen = int(group.points[0]._chosen)
+        records = [p.record.params for p in group.points]
+        lam = np.asarray(records[chosen].mix_weight)
+        perm = np.asarray(records[chosen].permutation)
+        partner = (
+            1 - lam if records[chosen].partner_weight is None else records[chosen].partner_weight
+        )
+        targets = lam[:, None] * one_hot + np.asarray(partner)[:, None] * one_hot[perm]
+        logits = np.asarray(out)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(
+            loss(Y, out).numpy(), -(targets * log_p).sum(1).mean(), rtol=1e-5
+        )
+        if not np.allclose(records[0].mix_weight, records[1].mix_weight):
+            differed.add(chosen)
+    assert differed == {0, 1}  # the weights differed with either point chosen
+
+
+def test_pasting_at_points_trains_under_xla_and_after_loading(tmp_path):
+    group = ManifoldMixup(methods=[Mixup(1.0), CutMix(1.0)], seed=1, name="cutxla")
+    model, loss = cut_model(group)
+    model.compile(optimizer="sgd", loss=loss, metrics=[MixupAccuracy(layer=group)],
+                  jit_compile=True)  # fmt: skip
+    assert np.isfinite(
+        model.fit(IMAGES, Y, epochs=2, batch_size=4, verbose=0).history["loss"]
+    ).all()
+    model.save(tmp_path / "cut.keras")
+    loaded = keras.models.load_model(tmp_path / "cut.keras")
+    again = keras.models.load_model(tmp_path / "cut.keras")  # a second copy: its own group
+    for copy in (loaded, again):
+        points = [layer for layer in copy.layers if type(layer).__name__ == "MixingPoint"]
+        assert [p.index for p in points[0]._members()] == [0, 1]
+        assert all(any(p is q for q in points) for p in points[0]._members())
+    history = loaded.fit(IMAGES, Y, epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

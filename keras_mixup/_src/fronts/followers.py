@@ -102,7 +102,7 @@ class Followed:
         Raises:
             ValueError: the layer has not run yet, or ran in another traced function.
         """
-        record = self.record
+        record = self._followed_record()
         if record is None:
             raise user_error(
                 ValueError,
@@ -133,6 +133,11 @@ class Followed:
             if type(error).__name__ == "UnexpectedTracerError":  # JAX: a leaked record
                 raise stale from None
             raise
+
+    def _followed_record(self) -> StepRecord | None:
+        """The record the followers mix the targets with: the layer's own (a mixing point
+        of a group that pastes pixels merges its group's, `manifold.MixingPoint`)."""
+        return self.record
 
 
 class LayerFollower:

@@ -6,12 +6,16 @@ seed: in a training step each draws the same parameters (the same seed, the same
 words: the same weights and partners) and the same choice of point (`choose_point`), and
 only the chosen one mixes; the others pass their input on (a `cond`, not a blend). The
 `MixupLoss` follows the group's first point, whose record holds those parameters, so
-the targets are mixed once with the chosen point's weights and partners.
+the targets are mixed once with the chosen point's weights and partners. Where the group
+pastes pixels (CutMix, ...), a box's share of the map depends on the map's size, so the
+first point's record takes its label weights from the chosen point's
+(`MixingPoint._followed_record`).
 """
 
 from __future__ import annotations
 
 import random
+import weakref
 from typing import Any
 
 import keras
@@ -19,8 +23,20 @@ import keras
 from keras_mixup._src.bindings.ops import KERAS, in_tensorflow_graph, is_traced
 from keras_mixup._src.core.sampler import choose
 from keras_mixup._src.core.sampling import STREAMS, stream_words, unit_uniforms
-from keras_mixup._src.core.validation import user_error, validate_seed, validate_shares
+from keras_mixup._src.core.validation import (
+    user_error,
+    validate_image_shape,
+    validate_seed,
+    validate_shares,
+)
+from keras_mixup._src.fronts.followers import StepRecord
 from keras_mixup._src.fronts.layer import MixupLayer
+
+# The label weights of a step's parameters: what differs between the points of a group
+# that pastes pixels (the partners and the methods chosen are the same at every point).
+LABEL_WEIGHTS = ("mix_weight", "partner_weight", "more_weights")
+# The group each point restored from a file joins, by group name (see `MixingPoint.from_config`).
+_RESTORING: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 def choose_point(seed, probs: tuple, *, ops):
@@ -50,21 +66,36 @@ class MixingPoint(MixupLayer):
     def __init__(self, *, group: str, index: int, points=None, point_probs=None, **kwargs):
         kwargs.setdefault("name", f"{group}_point_{index}")
         super().__init__(**kwargs)
-        if self.spec.cuts:
-            raise user_error(
-                ValueError,
-                f"ManifoldMixup '{group}': the methods that paste pixels (CutMix, ...) are not "
-                "supported at mixing points yet; use Mixup (k-way included).",
-            )
         self.group, self.index = group, int(index)
         self.points, self.point_probs = points, point_probs
         self._group = None  # the ManifoldMixup that made it (None once restored)
         self._chosen = None
         self._placed = False  # called on a symbolic tensor: part of a model
 
-    def compute_output_spec(self, *args, **kwargs):
+    @classmethod
+    def from_config(cls, config: dict):
+        """A point restored from a file joins the group of its kind being restored (a new
+        one where that group already has a point of its index: another copy)."""
+        point = cls(**config)
+        group = _RESTORING.get(point.group)
+        if group is None or any(p.index == point.index for p in group.points):
+            group = ManifoldMixup._restored(point.group)
+            _RESTORING[point.group] = group
+        group.points.append(point)
+        point._group = group
+        return point
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        if self.spec.cuts:  # the methods that paste pixels: at image-shaped maps only
+            for tensor in keras.tree.flatten(inputs):
+                validate_image_shape(
+                    tuple(tensor.shape),
+                    f"{self.owner} (a mixing point of ManifoldMixup '{self.group}')",
+                    channels_first=self.spec.channels_first,
+                    alphas=tuple(m.alpha for m in self.spec.cutting_methods) or ("cutmix_alpha",),
+                )
         self._placed = True
-        return super().compute_output_spec(*args, **kwargs)
+        return super().compute_output_spec(inputs, *args, **kwargs)
 
     def get_config(self) -> dict:
         return {
@@ -75,13 +106,52 @@ class MixingPoint(MixupLayer):
             "point_probs": self.point_probs,
         }
 
+    def _members(self) -> list:
+        """The group's points in the model, by index: those placed in one (called on a
+        symbolic tensor), or all made where none was (a subclassed model)."""
+        points = [] if self._group is None else self._group.points
+        placed = [p for p in points if p._placed]
+        return sorted(placed or points, key=lambda p: p.index)
+
     def _count(self) -> int:
-        """The group's points in the model: those placed in one (called on a symbolic
-        tensor), or all made where none was (a subclassed model); as saved once restored."""
+        """How many points the group has in the model (as saved, where it is not known)."""
         if self._group is not None:
-            placed = [p for p in self._group.points if p._placed]
-            self.points = len(placed or self._group.points)
+            self.points = len(self._members())
         return self.points
+
+    def _followed_record(self) -> StepRecord | None:
+        """This point's record, with the label weights of the chosen point's where the
+        group pastes pixels (a box's share of a map depends on the map's size).
+
+        Raises:
+            ValueError: a point of the group did not run in this step.
+        """
+        record = self.record
+        if record is None or record.params is None or not self.spec.cuts:
+            return record
+        records = [p.record for p in self._members()]
+        missing = [
+            p.name
+            for p, r in zip(self._members(), records, strict=True)
+            if r is None or r.params is None or r.graph is not record.graph
+        ]
+        if missing:
+            raise user_error(
+                ValueError,
+                f"ManifoldMixup '{self.group}': its points {missing} did not run in this "
+                "training step; every point of a group must be part of the model it trains.",
+            )
+        chosen = self._chosen
+        merged = {}
+        for field in LABEL_WEIGHTS:
+            values = [getattr(r.params, field) for r in records]
+            if values[0] is None:
+                continue
+            out = values[0]
+            for index, value in enumerate(values[1:], start=1):
+                out = keras.ops.where(chosen == index, value, out)
+            merged[field] = out
+        return record._replace(params=record.params._replace(**merged))
 
     def _check_bound(self) -> None:
         if self.index == 0:  # the loss follows the first point; it checks for the group
@@ -139,8 +209,10 @@ class ManifoldMixup:
 
     Args:
         alpha: the Beta(alpha, alpha) concentration (the paper uses 2.0); or
-        methods: `[Mixup(alpha, num_mixed=k)]` (the methods that paste pixels are not
-            supported at points yet).
+        methods: the methods mixed at the chosen point, e.g. `[Mixup(alpha, num_mixed=k)]`;
+            those that paste pixels (`CutMix`, `FMix`, ...) need every point's input to be
+            an image-shaped map `[B, H, W(, C)]` (the loss takes the chosen map's box
+            areas).
         point_probs: each point's probability of being chosen, in the order the points
             were made (None: equal).
         seed: an int for reproducible runs (the same choices and weights on every
@@ -153,9 +225,10 @@ class ManifoldMixup:
     `AlphaScheduler(schedule, *group.points)`.
 
     Raises:
-        ValueError: (from `point()`, as `MixupLayer`) an option out of range, a method
-            that pastes pixels; `point_probs` that are not one number >= 0 per point (at
-            the first training step).
+        ValueError: (from `point()`, as `MixupLayer`) an option out of range; (where a
+            point is placed) a method that pastes pixels at a point whose input is not an
+            image-shaped map, naming the point and the shape; `point_probs` that are not
+            one number >= 0 per point (at the first training step).
 
     Example:
         >>> manifold = ManifoldMixup(alpha=2.0, seed=0)
@@ -188,6 +261,14 @@ class ManifoldMixup:
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         self._options = {"alpha": alpha, "methods": methods, "seed": seed, **options}
         self.point_probs = point_probs
+
+    @classmethod
+    def _restored(cls, name: str) -> ManifoldMixup:
+        """The group of points restored from a file: their list only (the options and the
+        seed are each point's own, saved with it)."""
+        group = cls.__new__(cls)
+        group.name, group.points, group.point_probs, group._options = name, [], None, {}
+        return group
 
     def point(self, name: str | None = None) -> MixingPoint:
         """A new mixing point of the group (a Keras layer), placed where it is called."""
