@@ -168,6 +168,22 @@ PROFILES = {  # in the order `make reproduce` runs them: quick ones first
         ("--datasets", "fashion_mnist", "--train-size", "5000", "--epochs", "20", "--seeds", "3"),
         "calibration and the mixup-aware predictor on 5,000 Fashion-MNIST images",
     ),
+    "mask_family_fashion_mnist": Profile(
+        "fashion_mnist",
+        (
+            "--model",
+            "preact_resnet",
+            "--rows",
+            "erm,mixup1,cutmix,fmix,gridmix,smoothmix",
+            "--train-size",
+            "5000",
+            "--epochs",
+            "15",
+            "--seeds",
+            "3",
+        ),  # fmt: skip
+        "the mask family on a small PreAct ResNet, 5,000 Fashion-MNIST images, 3 seeds",
+    ),
     "fig4_quick_vgg11_paper_schedule": Profile(
         "speech_commands",
         _VGG11,
