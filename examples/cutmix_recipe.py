@@ -50,6 +50,8 @@ keras.utils.set_random_seed(0)
 ## Prepare the dataset
 
 The digits, upsampled to 24x24 so that CutMix's boxes have room.
+Real Fashion-MNIST instead (28x28, uint8): `from _support.real_images import load`, then
+`x_train, y_train, x_test, y_test, source = load("fashion_mnist")`, as `manifold_mixup.py` does.
 """
 
 digits = load_digits()

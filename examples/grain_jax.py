@@ -48,6 +48,8 @@ np.random.seed(0)
 
 Each record is one `(image, class id)` pair; Grain shuffles, batches, then mixes every batch
 with `random_map`. `num_classes` one-hot encodes the ids, so the targets are float rows.
+Real Fashion-MNIST instead (28x28, uint8): `from _support.real_images import load`, then
+`x_train, y_train, x_test, y_test, source = load("fashion_mnist")`, as `manifold_mixup.py` does.
 """
 
 digits = load_digits()

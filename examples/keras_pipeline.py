@@ -49,6 +49,8 @@ keras.utils.set_random_seed(0)
 ## The element dict Keras's layers take
 
 Images as floats in [0, 1]; labels one-hot, the form `keras.layers.MixUp` needs.
+Real Fashion-MNIST instead (28x28, uint8): `from _support.real_images import load`, then
+`x_train, y_train, x_test, y_test, source = load("fashion_mnist")`, as `manifold_mixup.py` does.
 """
 
 digits = load_digits()

@@ -52,8 +52,8 @@ keras.utils.set_random_seed(0)
 """
 ## The data and the four methods
 
-The digits, upsampled to 24x24 so that the masks have room; each method alone, one draw per
-example.
+The digits, upsampled to 24x24 so the masks have room (real images: `load("fashion_mnist")` of
+`_support.real_images`, as in `manifold_mixup.py`); each method alone, one draw per example.
 """
 
 digits = load_digits()

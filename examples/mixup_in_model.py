@@ -51,6 +51,8 @@ keras.utils.set_random_seed(0)
 
 Integer class ids stay integers: `MixupLoss` one-hot encodes them to the width of the
 predictions, so the sparse loss is fine here.
+Real Fashion-MNIST instead (28x28, uint8): `from _support.real_images import load`, then
+`x_train, y_train, x_test, y_test, source = load("fashion_mnist")`, as `manifold_mixup.py` does.
 """
 
 digits = load_digits()

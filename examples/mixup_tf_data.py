@@ -53,6 +53,8 @@ The 8x8 digits become 32x32 RGB uint8 images, the smallest input MobileNetV2 tak
 `MixupTransform` one-hot encodes the integer labels (`num_classes`) and mixes images and
 targets of each batch with one `lam` and a random pairing. `dataset.apply(...)` gives every
 batch its own stateless seed, so the batches are the same in every run.
+Real Fashion-MNIST instead (28x28, uint8): `from _support.real_images import load`, then
+`x_train, y_train, x_test, y_test, source = load("fashion_mnist")`, as `manifold_mixup.py` does.
 """
 
 digits = load_digits()
