@@ -285,3 +285,19 @@ def test_pasting_at_points_trains_under_xla_and_after_loading(tmp_path):
         assert all(any(p is q for q in points) for p in points[0]._members())
     history = loaded.fit(IMAGES, Y, epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_a_scheduler_given_the_group_drives_every_point():
+    from keras_mixup import AlphaScheduler
+
+    manifold = ManifoldMixup(alpha=2.0, seed=0, name="scheduled")
+    model, loss = model_with(manifold)
+    scheduler = AlphaScheduler(lambda epoch: 0.0 if epoch == 0 else 0.5, manifold)
+    assert list(scheduler.mixers) == manifold.points
+    scheduler.on_epoch_begin(0)
+    assert all(float(p.alpha) == 0.0 for p in manifold.points)
+    np.testing.assert_allclose(model(X, training=True), model(X))  # nothing mixes
+    scheduler.on_epoch_begin(1)
+    assert all(float(p.alpha) == 0.5 for p in manifold.points)
+    with pytest.raises(ValueError, match="no mixing point yet"):
+        AlphaScheduler(lambda epoch: 1.0, ManifoldMixup(alpha=1.0, name="none"))

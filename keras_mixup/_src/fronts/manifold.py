@@ -222,7 +222,7 @@ class ManifoldMixup:
 
     A group serves one model: its points are those placed in it (the count is saved with
     them). Each point holds its run-time settings: schedule them all at once,
-    `AlphaScheduler(schedule, *group.points)`.
+    `AlphaScheduler(schedule, group)` (the points the group has then).
 
     Raises:
         ValueError: (from `point()`, as `MixupLayer`) an option out of range; (where a

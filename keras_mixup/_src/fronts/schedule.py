@@ -40,6 +40,7 @@ from keras_mixup._src.core.validation import (
     validate_schedule_end,
     validate_scheduler,
 )
+from keras_mixup._src.fronts.manifold import ManifoldMixup
 
 if TYPE_CHECKING:  # the fronts' public names, for the annotation only (no run-time import)
     import keras_mixup
@@ -91,7 +92,8 @@ class AlphaScheduler(keras.callbacks.Callback):
     Args:
         schedule: function `epoch -> value` (e.g. from `alpha_schedule`), epochs
             counted from 0.
-        *mixers: the transforms and layers to drive.
+        *mixers: the transforms and layers to drive; a `ManifoldMixup` group drives
+            every point it has when the scheduler is made.
         attribute: None (default): the mixing as a whole, as above. One setting's
             name drives it alone: "alpha" (mixup's alpha only), a method's alpha
             ("<method>_alpha": "cutmix_alpha", "gridmix_alpha", ...), "switch_prob" or
@@ -132,6 +134,11 @@ class AlphaScheduler(keras.callbacks.Callback):
         verbose: int = 0,
     ):
         super().__init__()
+        mixers = tuple(
+            point
+            for mixer in mixers
+            for point in (_group_points(mixer) if isinstance(mixer, ManifoldMixup) else (mixer,))
+        )
         validate_scheduler(mixers, "alpha" if attribute is None else attribute, SCHEDULABLE)
         self.schedule = schedule
         self.mixers = mixers
@@ -222,3 +229,9 @@ def _alphas_when_on(mixer) -> tuple[dict, bool]:
     alphas = mixer.spec.config(*names)
     others = any(alphas[name] > 0 for name in names if name != "alpha")
     return alphas, alphas["alpha"] > 0 or not others
+
+
+def _group_points(group: ManifoldMixup) -> list:
+    """A group's points, to schedule together (each holds its run-time settings)."""
+    group.followed_layer  # noqa: B018 (raises where the group has no point yet)
+    return list(group.points)
