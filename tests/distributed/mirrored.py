@@ -13,7 +13,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_mixup import MixupLayer, MixupLoss, MixupTransform  # noqa: E402
+from keras_mixup import ManifoldMixup, MixupLayer, MixupLoss, MixupTransform  # noqa: E402
 
 GLOBAL_BATCH, FEATURES, CLASSES = 8, 4, 3
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -135,7 +135,56 @@ def transform_global_batch():
     print("transform, global batch: equals the single-device mixing")
 
 
+def manifold_points_per_replica():
+    """Manifold Mixup's points under MirroredStrategy: per replica, the loss equals the
+    hand-computed pass mixed at the chosen point with that replica's own partners; fit runs."""
+    with strategy.scope():
+        manifold = ManifoldMixup(alpha=1.0, seed=4, name="mirrored")
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((FEATURES,)), manifold.point(), keras.layers.Dense(5, activation="tanh"),
+             manifold.point(), keras.layers.Dense(CLASSES)]
+        )  # fmt: skip
+        loss_fn = MixupLoss("sparse_categorical_crossentropy", layer=manifold, from_logits=True)
+    x = np.random.default_rng(2).normal(size=(GLOBAL_BATCH, FEATURES)).astype("float32")
+    y = np.arange(GLOBAL_BATCH) % CLASSES
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    (w1, b1), (w2, b2) = (
+        [np.asarray(v) for v in layer.weights]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    )
+
+    @tf.function
+    def step(features, labels):
+        predictions = model(features, training=True)
+        params = manifold.points[0].record.params
+        chosen = manifold.points[0]._chosen
+        return loss_fn(labels, predictions), params.mix_weight, params.permutation, chosen
+
+    local, chosen_seen = GLOBAL_BATCH // 2, set()
+    for batch in strategy.experimental_distribute_dataset(dataset.repeat(6)):
+        losses, lams, perms, chosen = (per_replica(v) for v in strategy.run(step, args=batch))
+        for r in range(2):
+            xs, ys = x[r * local : (r + 1) * local], np.eye(CLASSES)[y[r * local : (r + 1) * local]]
+            lam, perm = lams[r][:, None], perms[r]
+            mix = lambda h: lam * h + (1 - lam) * h[perm]  # noqa: E731, B023
+            h = np.tanh((mix(xs) if chosen[r] == 0 else xs) @ w1 + b1)
+            logits = (mix(h) if chosen[r] == 1 else h) @ w2 + b2
+            log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            expected = -((lam * ys + (1 - lam) * ys[perm]) * log_p).sum(axis=1).mean()
+            np.testing.assert_allclose(losses[r] * 2, expected, rtol=1e-5, err_msg=f"replica {r}")
+            chosen_seen.add(int(chosen[r]))
+    assert chosen_seen == {0, 1}, chosen_seen
+    with strategy.scope():
+        model.compile(keras.optimizers.SGD(0.1), loss_fn)
+    history = model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    print("Manifold Mixup: per-replica loss = hand-mixed at the chosen point; fit runs")
+
+
 layer_loss_equals_hand_mixed_loss()
+manifold_points_per_replica()
 fit_is_reproducible()
 transform_per_replica_batches()
 transform_global_batch()

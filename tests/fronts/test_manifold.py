@@ -301,3 +301,17 @@ def test_a_scheduler_given_the_group_drives_every_point():
     assert all(float(p.alpha) == 0.5 for p in manifold.points)
     with pytest.raises(ValueError, match="no mixing point yet"):
         AlphaScheduler(lambda epoch: 1.0, ManifoldMixup(alpha=1.0, name="none"))
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_points_train_under_mixed_precision(policy, jit_compile):
+    """mixed_float16: both branches of a point's choice give the compute dtype (a `cond`
+    needs them alike), the loss is finite, inference passes float16 on."""
+    policy("mixed_float16")
+    group = ManifoldMixup(methods=[Mixup(1.0), CutMix(1.0)], seed=3, name="half")
+    model, loss = cut_model(group)
+    model.compile(optimizer="adam", loss=loss, jit_compile=jit_compile)
+    history = model.fit(IMAGES, Y, batch_size=4, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert group.points[1](np.zeros((2, 3, 3, 2), "float32"), training=True).dtype == "float16"
+    assert group.points[0](IMAGES, training=False).dtype == "float16"
