@@ -17,7 +17,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from keras_mixup import MixupLayer, MixupLoss
+from keras_mixup import ManifoldMixup, MixupLayer, MixupLoss
 from keras_mixup._src.bindings.ops import NUMPY
 from keras_mixup._src.core.structures import Parts
 
@@ -107,6 +107,25 @@ before = np.asarray(model.layers[-1].kernel.value)
 history = model.fit(x, y, batch_size=BATCH // 2, epochs=2, verbose=0)
 assert np.all(np.isfinite(history.history["loss"])), history.history
 assert not np.allclose(before, np.asarray(model.layers[-1].kernel.value))
+
+# -- Manifold Mixup's points mix per shard too: no collective on the inputs; fit trains
+manifold = ManifoldMixup(alpha=1.0, seed=0, name="sharded")
+keras.utils.set_random_seed(0)
+model = keras.Sequential(
+    [keras.Input((6, 6, 2)), manifold.point(), keras.layers.Flatten(),
+     keras.layers.Dense(8, activation="tanh"), manifold.point(), keras.layers.Dense(CLASSES)]
+)  # fmt: skip
+model.compile(
+    keras.optimizers.SGD(0.1),
+    MixupLoss("sparse_categorical_crossentropy", layer=manifold, from_logits=True),
+    jit_compile=True,
+)
+model.optimizer.build(model.trainable_variables)
+collectives = compiled_step_collectives(model)
+assert "all-gather" not in collectives and "all-to-all" not in collectives, collectives
+history = model.fit(x, y, batch_size=BATCH // 2, epochs=2, verbose=0)
+assert np.all(np.isfinite(history.history["loss"])), history.history
+print("Manifold Mixup: per shard at every point, no collective on the inputs; fit trains")
 
 # -- across devices (opt-in): partners from the global batch, the inputs gathered
 model, layer = build(mix_across_devices=True)
