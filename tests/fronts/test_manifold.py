@@ -315,3 +315,15 @@ def test_points_train_under_mixed_precision(policy, jit_compile):
     assert np.isfinite(history.history["loss"]).all()
     assert group.points[1](np.zeros((2, 3, 3, 2), "float32"), training=True).dtype == "float16"
     assert group.points[0](IMAGES, training=False).dtype == "float16"
+
+
+@pytest.mark.parametrize("methods", [[Mixup(1.0)], [CutMix(1.0)]])
+def test_a_point_outside_the_trained_model_is_named(methods):
+    """It could be the chosen one: the targets would be mixed while no input was."""
+    group = ManifoldMixup(methods=methods, seed=0, name="split")
+    model, loss = cut_model(group)
+    stray = group.point()  # placed in another model: the group now counts it
+    keras.Sequential([keras.Input((8, 8, 1)), stray])
+    out = model(IMAGES, training=True)
+    with pytest.raises(ValueError, match=r"'split'.*\['split_point_2'\] did not run"):
+        loss(Y, out)

@@ -121,13 +121,15 @@ class MixingPoint(MixupLayer):
 
     def _followed_record(self) -> StepRecord | None:
         """This point's record, with the label weights of the chosen point's where the
-        group pastes pixels (a box's share of a map depends on the map's size).
+        group pastes pixels (a box's share of a map depends on the map's size). Every point
+        of the group must have run in the step: one outside the model could be the chosen
+        one, and the targets would be mixed while no input was.
 
         Raises:
             ValueError: a point of the group did not run in this step.
         """
         record = self.record
-        if record is None or record.params is None or not self.spec.cuts:
+        if record is None or record.params is None:
             return record
         records = [p.record for p in self._members()]
         missing = [
@@ -141,6 +143,8 @@ class MixingPoint(MixupLayer):
                 f"ManifoldMixup '{self.group}': its points {missing} did not run in this "
                 "training step; every point of a group must be part of the model it trains.",
             )
+        if not self.spec.cuts:  # the same weights at every point
+            return record
         chosen = self._chosen
         merged = {}
         for field in LABEL_WEIGHTS:
