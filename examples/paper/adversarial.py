@@ -219,7 +219,7 @@ def markdown(data: dict) -> str:
     return table + (
         f"\n\nData: {config['data_source']}; the small CNNs trained {config['epochs']} epochs on "
         f"a stratified subset of {config['train_size']:,} training images; "
-        f"{config['limit'] or 'every'} test images attacked."
+        f"{format(config['limit'], ',') if config['limit'] else 'every'} test images attacked."
     )
 
 
