@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from examples.paper import fashion_mnist
+from tests.paper.made_images import fashion_like
 
 
 def test_the_paired_difference_interval_and_test_are_the_textbook_ones():
@@ -20,10 +21,7 @@ def test_the_paired_difference_interval_and_test_are_the_textbook_ones():
 
 
 def test_a_short_run_writes_every_row_per_seed_and_renders(tmp_path, monkeypatch):
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 2700)
-    images = (rng.random((2700, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
-    data = (images[:2500], labels[:2500], images[2500:], labels[2500:], "made in the test")
+    data = fashion_like(2500, 200)
     monkeypatch.setattr(fashion_mnist, "load", lambda name: data)
     fashion_mnist.main(["--quick", "--train-size", "256", "--output", str(tmp_path)])
     saved = json.loads((tmp_path / "results.json").read_text())
@@ -42,10 +40,7 @@ def test_a_short_run_writes_every_row_per_seed_and_renders(tmp_path, monkeypatch
 
 
 def test_the_mask_family_on_the_small_resnet_runs_from_the_same_weights(tmp_path, monkeypatch):
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 10, 2400)
-    images = (rng.random((2400, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
-    data = (images[:2200], labels[:2200], images[2200:], labels[2200:], "made in the test")
+    data = fashion_like(2200, 200, seed=1)
     monkeypatch.setattr(fashion_mnist, "load", lambda name: data)
     fashion_mnist.main(
         ["--quick", "--model", "preact_resnet", "--rows", "erm,cutmix,smoothmix", "--seeds", "1",

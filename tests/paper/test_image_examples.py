@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from examples.paper import cifar, data, imagenet, models, training
 from keras_mixup import MixupLayer
+from tests.paper.made_images import fashion_like
 
 # Published trainable-parameter counts (the paper's Table 1 / 3a models).
 PUBLISHED = {
@@ -211,10 +212,7 @@ def test_stratified_subset_takes_the_same_share_of_every_class_by_seed():
 def test_table2_on_fashion_mnist_images_with_the_mlp(tmp_path, monkeypatch):
     """The real-images path: the loader's arrays (made here), a stratified subset, corrupted
     labels, the MLP with dropout rows, seeds, the data source in the results and the table."""
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 700)
-    images = (rng.random((700, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
-    arrays = (images[:500], labels[:500], images[500:], labels[500:], "made in the test")
+    arrays = fashion_like(500, 200)
     monkeypatch.setattr(cifar, "load", lambda name: arrays)
     argv = ["--dataset", "fashion_mnist", "--model", "mlp", "--experiment", "table2",
             "--label-noise", "0.5", "--rows", "erm,mixup=8+dropout=0.3", "--train-size", "200",

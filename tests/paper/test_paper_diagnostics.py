@@ -117,16 +117,11 @@ def test_calibration_profile_end_to_end(tmp_path):
 
 
 def _fake_fashion_mnist(monkeypatch, train=600, test=200):
-    """Fashion-MNIST's loader answering with images made here, in its format (uint8 [n, 28,
-    28], int64 labels, a source line)."""
-    import numpy as np
-
+    """Fashion-MNIST's loader answering with images made here, in its format."""
     from examples._support import real_images
+    from tests.paper.made_images import fashion_like
 
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, train + test).astype(np.int64)
-    images = (rng.random((train + test, 28, 28)) * 60 + labels[:, None, None] * 19).astype(np.uint8)
-    arrays = (images[:train], labels[:train], images[train:], labels[train:], "made in the test")
+    arrays = fashion_like(train, test)
     monkeypatch.setattr(real_images, "load", lambda name: arrays)
     return arrays
 

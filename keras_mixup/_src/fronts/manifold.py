@@ -131,10 +131,11 @@ class MixingPoint(MixupLayer):
         record = self.record
         if record is None or record.params is None:
             return record
-        records = [p.record for p in self._members()]
+        members = self._members()
+        records = [p.record for p in members]
         missing = [
             p.name
-            for p, r in zip(self._members(), records, strict=True)
+            for p, r in zip(members, records, strict=True)
             if r is None or r.params is None or r.graph is not record.graph
         ]
         if missing:
